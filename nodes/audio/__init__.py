@@ -1,0 +1,1 @@
+"""Generic audio operations: resampling, mixing down."""

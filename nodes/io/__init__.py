@@ -1,0 +1,1 @@
+"""Sources and sinks that talk to the outside world: recordings, devices."""

@@ -1,0 +1,1 @@
+"""Simulation: synthetic speech with known text (espeak-ng), and later simulated rooms and arrays."""

@@ -1,0 +1,1 @@
+"""Speech activity: voice activity detection and segmentation."""

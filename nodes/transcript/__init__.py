@@ -1,0 +1,1 @@
+"""The revisable transcript: its state, file formats, writers and the console view."""

@@ -1,0 +1,1 @@
+"""The ``meetflow`` command line (entry point: ``pipeline.cli.main:entry``)."""

@@ -1,0 +1,59 @@
+"""``meetflow export``: rebuild transcript files from the JSONL journal.
+
+The journal is written line by line and forced to disk for finals, so it is the record that
+survives a crash; this command turns it back into SegLST, WebVTT, SRT, RTTM, STM or CTM.
+A last line cut off by the crash is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..errors import InputError, OutputError
+from ..payloads import TranscriptUpdate
+
+
+def read_journal(path: Path) -> list[TranscriptUpdate]:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    updates = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            updates.append(TranscriptUpdate.from_json(json.loads(line)))
+        except (ValueError, KeyError, TypeError) as exc:
+            if n == len(lines):
+                print(f"meetflow: warning: {path}:{n}: incomplete last line skipped", file=sys.stderr)
+                continue
+            raise InputError(f"{path}:{n}: not a transcript journal line ({exc})") from None
+    return updates
+
+
+def export_journal(journal: Path, formats: list[str], out_dir: Path | None, session: str | None) -> list[Path]:
+    # The renderers live with the transcript nodes; they are plain functions of the updates.
+    from nodes.transcript.formats import FORMATS
+    from nodes.transcript.state import TranscriptState
+    from nodes.transcript.writer import atomic_write
+
+    updates = read_journal(journal)
+    finals = TranscriptState.from_updates(updates).finals()
+    folder = out_dir or journal.parent
+    stem = journal.name[: -len(".jsonl")] if journal.name.endswith(".jsonl") else journal.stem
+    written = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in formats:
+            suffix, render = FORMATS[name]
+            path = folder / f"{stem}{suffix}"
+            atomic_write(path, render(finals, session or "meeting"))
+            written.append(path)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    return written
