@@ -30,6 +30,7 @@ class RunContext:
 
     out_dir: Path | None = None
     realtime: bool = False
+    quiet: bool = False
     live: bool = False
     clock: IngestClock = field(default_factory=IngestClock)
     stop: threading.Event = field(default_factory=threading.Event)

@@ -152,12 +152,13 @@ def build_graph(doc: dict[str, Any], values: Mapping[str, Any], *, strict: bool 
     nodes_raw = resolver.resolve(nodes_raw, "/nodes")
     edges_raw = resolver.resolve(edges_raw, "/edges")
     missing = resolver.missing_error()
-    problems += resolver.problems
-
-    specs, disabled = _check_nodes(nodes_raw, problems)
-    edges = _check_edges(edges_raw, specs, disabled, problems)
-    _check_required_inputs(specs, edges, problems)
-    _check_cycles(specs, edges, problems)
+    found: list[Problem] = []
+    specs, disabled = _check_nodes(nodes_raw, found)
+    edges = _check_edges(edges_raw, specs, disabled, found)
+    _check_required_inputs(specs, edges, found)
+    _check_cycles(specs, edges, found)
+    # A placeholder whose value is not known cannot be checked: report the variable instead.
+    problems += resolver.problems + [p for p in found if not resolver.caused_by_unfilled(p.pointer)]
     if problems:
         raise GraphError(problems, where)
     if missing is not None:

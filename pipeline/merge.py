@@ -23,12 +23,16 @@ NEG_INF = float("-inf")
 
 
 class MergeQueues:
-    """Per-input FIFO queues of one node and the ordered delivery rule (no locking)."""
+    """Per-input FIFO queues of one node and the ordered delivery rule (no locking).
+
+    ``edges`` gives each input's edge statistics, or None for an (optional) input that
+    nothing is connected to: such an input counts as ended from the start.
+    """
 
     def __init__(self, ports: Sequence[str], policies: Sequence[str], edges: Sequence[EdgeStats | None]) -> None:
         self.ports = list(ports)
         self.queues: list[deque[Packet]] = [deque() for _ in ports]
-        self.ended = [False] * len(ports)
+        self.ended = [e is None for e in edges]
         self.progress = [NEG_INF] * len(ports)
         self.edge_stats = list(edges)
         self.ordered = [i for i, p in enumerate(policies) if p != "latest"]

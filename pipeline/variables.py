@@ -63,6 +63,8 @@ class Resolver:
         self.problems: list[Problem] = []
         self.missing: dict[str, str] = {}
         self.used: set[str] = set()
+        #: Pointers where a placeholder was left unfilled (its value is not known yet).
+        self.unfilled: set[str] = set()
 
     def value_of(self, name: str, pointer: str) -> Any:
         self.used.add(name)
@@ -72,11 +74,13 @@ class Resolver:
         if var is None:
             known = ", ".join(sorted(self.declared)) or "none"
             self.problems.append(Problem(pointer, f"unknown variable ${{{name}}} (declared variables: {known})"))
+            self.unfilled.add(pointer)
             return Unset
         if var.has_default:
             return var.default
         if self.strict:
             self.missing.setdefault(name, pointer)
+        self.unfilled.add(pointer)
         return Unset
 
     def resolve(self, node: Any, pointer: str) -> Any:
@@ -98,6 +102,10 @@ class Resolver:
             return m.group(0) if value is Unset else _text(value)
 
         return _PLACEHOLDER.sub(sub, node)
+
+    def caused_by_unfilled(self, pointer: str) -> bool:
+        """True when a problem at ``pointer`` may just be an unfilled placeholder."""
+        return any(pointer == u or pointer.startswith(u + "/") for u in self.unfilled)
 
     def missing_error(self) -> UsageError | None:
         if not self.missing:

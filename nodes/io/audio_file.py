@@ -99,6 +99,8 @@ class AudioFileSource(Source):
         self._limit_in = available
         self.duration = available / self.in_rate
         self._header_frames = info.frames
+        # libsndfile sizes a cut-off WAV/AIFF by the data present and notes the mismatch.
+        self._truncated_note = "should be" in (info.extra_info or "") and "data" in (info.extra_info or "")
         return {"audio": StreamInfo(rate=self.rate, channels=n_channels, duration_s=self.duration, extra={"path": p.path, "file_rate": self.in_rate})}
 
     def open(self) -> None:
@@ -130,22 +132,32 @@ class AudioFileSource(Source):
             data = self._file.read(frames, dtype="float32", always_2d=True)
         except Exception as exc:
             got = self._read_in / self.in_rate
-            raise InputError(f"{self.params.path}: corrupt or unreadable after {got:.2f} s ({_reason(exc)})") from None
+            if self._read_in == 0:
+                raise InputError(f"{self.params.path}: corrupt, nothing could be decoded ({_reason(exc)})") from None
+            self._damaged(f"corrupt after {got:.2f} s ({_reason(exc)}); the audio before that was processed")
+            self._limit_in = self._read_in
+            return np.zeros((0, self.n_channels), dtype=np.float32)
         if self.params.channels is not None:
             data = data[:, self.params.channels]
         self._read_in += len(data)
         if len(data) < frames:
             self._limit_in = self._read_in
             if self._start_frame + self._read_in < self._header_frames and self.params.duration_s is None:
-                msg = (f"{self.params.path}: truncated: the header announces {self._header_frames / self.in_rate:.2f} s "
-                       f"but audio ends at {(self._start_frame + self._read_in) / self.in_rate:.2f} s; using what is there")
-                self.warnings.append(msg)
-                self.context.log.warning(msg)
-                self.context.summary.setdefault("warnings", []).append(msg)
-                self.duration = self._read_in / self.in_rate
+                self._damaged(f"truncated: the header announces {self._header_frames / self.in_rate:.2f} s but the audio "
+                              f"ends at {(self._start_frame + self._read_in) / self.in_rate:.2f} s; what is there was processed")
+        elif self._truncated_note and self._read_in >= self._limit_in and self.params.duration_s is None:
+            self._damaged(f"truncated: the file is shorter than its header says; all {self._read_in / self.in_rate:.2f} s present were processed")
         if not np.isfinite(data).all():
             data = np.nan_to_num(data, nan=0.0, posinf=1.0, neginf=-1.0)
         return data
+
+    def _damaged(self, what: str) -> None:
+        """Record damage found mid-stream: the run goes on, the CLI warns and exits with 3."""
+        msg = f"{self.params.path}: {what}"
+        self.warnings.append(msg)
+        self.context.log.warning(msg)
+        self.context.summary.setdefault("input_damaged", []).append(msg)
+        self.duration = self._read_in / self.in_rate
 
     def _emit_block(self, samples: np.ndarray) -> None:
         start = self._emitted

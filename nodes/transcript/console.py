@@ -46,6 +46,8 @@ class ConsoleSink(Node):
 
     def process(self, port: str, packet: Packet) -> None:
         u: TranscriptUpdate = packet.payload
+        if self.context.quiet:
+            return
         if self.context.views:
             self.context.publish(u)
             return

@@ -54,7 +54,7 @@ def seglst(segments: Sequence[TranscriptUpdate], session: str) -> str:
 
 
 def _vtt_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("-->", "->")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def webvtt(segments: Sequence[TranscriptUpdate], session: str) -> str:

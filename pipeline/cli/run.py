@@ -72,7 +72,7 @@ def run_command(args: argparse.Namespace, values: dict[str, Any]) -> int:
     out = graph.variables.get("out")
     out_dir = Path(out) if isinstance(out, str) and out else None
     metrics_path = Path(args.metrics) if args.metrics else (out_dir / "metrics.json" if out_dir else None)
-    context = RunContext(out_dir=out_dir, realtime=args.realtime)
+    context = RunContext(out_dir=out_dir, realtime=args.realtime, quiet=args.quiet)
     executor_name = args.executor or "inline"
     trace = TraceWriter(args.trace) if args.trace else None
     executor = EXECUTORS[executor_name](graph, context, trace)
@@ -115,4 +115,9 @@ def run_command(args: argparse.Namespace, values: dict[str, Any]) -> int:
     metrics = executor.metrics
     if not args.quiet:
         print(f"meetflow: {_summary(metrics, context, out_dir)}", file=sys.stderr)
-    return ExitCode.INTERRUPTED if metrics.interrupted else ExitCode.OK
+    damaged = context.summary.get("input_damaged", [])
+    for note in damaged:
+        print(f"meetflow: input error: {note}", file=sys.stderr)
+    if metrics.interrupted:
+        return ExitCode.INTERRUPTED
+    return ExitCode.INPUT if damaged else ExitCode.OK

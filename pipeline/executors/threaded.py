@@ -40,9 +40,6 @@ class Inbox:
         ports = list(node.inputs)
         policies = [d.policy for d in node.inputs.values()]
         self.mq = MergeQueues(ports, policies, [stats.get(edges[p].label) if p in edges else None for p in ports])
-        for j, p in enumerate(ports):
-            if p not in edges:  # optional input left unconnected: it has ended already
-                self.mq.end(j)
         self.capacity = [edges[p].capacity if p in edges else 1 for p in ports]
         self.capacity_s = [edges[p].capacity_s if p in edges else None for p in ports]
         self.policy = [(edges[p].policy if live else "block") if p in edges else "block" for p in ports]

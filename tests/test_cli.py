@@ -1,0 +1,215 @@
+"""The command line as a user meets it: help, listings, drawings, and every error path.
+
+Errors must be one clear line (no traceback) with the exit status of their class:
+2 graph, 3 input, 4 node failure, 64 usage.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import GRAPHS, run_cli, tone, write_graph
+
+TRANSCRIBE = str(GRAPHS / "transcribe.json")
+
+
+def no_traceback(res) -> None:
+    assert "Traceback" not in res.stderr and "Traceback" not in res.stdout, res.stderr
+
+
+def test_help_and_version() -> None:
+    res = run_cli("--help")
+    assert res.returncode == 0 and "meetflow run graphs/meeting.json" in res.stdout
+    assert run_cli("--version").stdout.startswith("meetflow ")
+    res = run_cli()
+    assert res.returncode == 64
+
+
+def test_nodes_lists_and_describes_types() -> None:
+    res = run_cli("nodes")
+    assert res.returncode == 0
+    for t in ("io.audio_file", "speech.vad", "asr.whisper", "transcript.writer"):
+        assert t in res.stdout
+    res = run_cli("nodes", "asr.whisper", "--json")
+    doc = json.loads(res.stdout)
+    assert doc["inputs"]["speech"]["type"] == "SpeechAudio"
+    assert doc["params"]["properties"]["beam_size"]["default"] == 5
+    res = run_cli("nodes", "asr.whsper")
+    assert res.returncode == 64 and "did you mean asr.whisper" in res.stderr
+    no_traceback(res)
+
+
+@pytest.mark.parametrize("fmt,marker", [("dot", 'digraph "transcribe"'), ("mermaid", "flowchart LR")])
+def test_graph_drawing(fmt: str, marker: str) -> None:
+    res = run_cli("graph", TRANSCRIBE, "--format", fmt)
+    assert res.returncode == 0 and marker in res.stdout
+    assert "vad" in res.stdout and "asr" in res.stdout
+
+
+def test_validate(tmp_path: Path) -> None:
+    res = run_cli("validate", str(GRAPHS / "meeting.json"))
+    assert res.returncode == 0 and "valid graph 'meeting'" in res.stdout
+    wav = tmp_path / "x.wav"
+    sf.write(wav, tone(0.5), 16000)
+    res = run_cli("validate", TRANSCRIBE, "--input", str(wav))
+    assert res.returncode == 0 and "fits" in res.stdout
+
+
+def _bad_graph(tmp_path: Path) -> Path:
+    return write_graph(
+        tmp_path / "bad.json",
+        [{"id": "src", "type": "io.audio_file", "params": {"path": "${input}", "rate": "fast"}},
+         {"id": "vad", "type": "speech.vad", "params": {"threshold": 0.5, "thresold": 1}},
+         {"id": "asr", "type": "asr.whisper"},
+         {"id": "files", "type": "transcript.writer"}],
+        ["src.audio -> vad.audio", "src.audio -> asr.speech", "vad.speech -> files.transcript"],
+        {"input": {}},
+    )
+
+
+def test_graph_errors_exit_2_listing_every_problem(tmp_path: Path) -> None:
+    res = run_cli("validate", str(_bad_graph(tmp_path)))
+    assert res.returncode == 2
+    no_traceback(res)
+    err = res.stderr
+    assert "6 problems" in err
+    assert "/edges/2: type mismatch: vad.speech produces SpeechAudio but files.transcript accepts TranscriptUpdate" in err
+    assert "/nodes/0/params/rate" in err and "/nodes/1/params/thresold" in err and "did you mean 'threshold'" in err
+    assert "/edges/1: type mismatch: src.audio produces AudioBlock but asr.speech accepts SpeechAudio" in err
+    assert "/nodes/2: required input 'speech'" in err
+
+
+@pytest.mark.parametrize("text,expect", [
+    ('{"nodes": [', "malformed JSON at line 1"),
+    ("", "malformed JSON"),
+])
+def test_malformed_graph_files(tmp_path: Path, text: str, expect: str) -> None:
+    path = tmp_path / "g.json"
+    path.write_text(text)
+    res = run_cli("run", str(path))
+    assert res.returncode == 2 and expect in res.stderr
+    no_traceback(res)
+    res = run_cli("run", str(tmp_path / "missing.json"))
+    assert res.returncode == 2 and "graph file not found" in res.stderr
+
+
+def _wav(tmp_path: Path, name: str, x: np.ndarray, rate: int = 16000) -> Path:
+    path = tmp_path / name
+    sf.write(path, x, rate)
+    return path
+
+
+@pytest.mark.parametrize("case,status,message", [
+    ("missing", 3, "no such file"),
+    ("directory", 3, "is a directory"),
+    ("not_audio", 3, "not a readable recording"),
+    ("empty", 3, "contains no audio"),
+    ("unreadable", 3, "cannot open"),
+    ("no_input", 64, "variable 'input' has no value"),
+    ("unknown_var", 64, "declares no variable 'beem'"),
+    ("bad_set", 64, "--set expects name=value"),
+    ("bad_value", 2, "/nodes/3/params/beam_size"),
+    ("bad_model", 2, "/nodes/3/params/model"),
+    ("bad_executor", 64, "invalid choice"),
+])
+def test_run_errors(tmp_path: Path, case: str, status: int, message: str) -> None:
+    import os
+
+    ok = _wav(tmp_path, "ok.wav", tone(0.3))
+    args = ["run", TRANSCRIBE, "--out", str(tmp_path / "out"), "-q"]
+    if case == "missing":
+        args += ["--input", str(tmp_path / "nope.wav")]
+    elif case == "directory":
+        args += ["--input", str(tmp_path)]
+    elif case == "not_audio":
+        (tmp_path / "notes.wav").write_text("meeting notes, not audio")
+        args += ["--input", str(tmp_path / "notes.wav")]
+    elif case == "empty":
+        args += ["--input", str(_wav(tmp_path, "e.wav", np.zeros((0, 1), dtype=np.float32)))]
+    elif case == "unreadable":
+        if os.geteuid() == 0:
+            pytest.skip("root can read any file")
+        p = _wav(tmp_path, "locked.wav", tone(0.3))
+        p.chmod(0)
+        args += ["--input", str(p)]
+    elif case == "unknown_var":
+        args += ["--input", str(ok), "--set", "beem=3"]
+    elif case == "bad_set":
+        args += ["--input", str(ok), "--set", "beam_size"]
+    elif case == "bad_value":
+        args += ["--input", str(ok), "--set", "beam_size=wide"]
+    elif case == "bad_model":
+        args += ["--input", str(ok), "--set", "model=/no/such/model"]
+    elif case == "bad_executor":
+        args += ["--input", str(ok), "--executor", "gpu"]
+    res = run_cli(*args)
+    assert res.returncode == status, res.stderr
+    assert message in res.stderr
+    no_traceback(res)
+    if status in (2, 3, 64) and case != "bad_executor":
+        assert len(res.stderr.strip().splitlines()) <= 3
+
+
+def test_channel_count_that_does_not_fit(tmp_path: Path) -> None:
+    g = write_graph(
+        tmp_path / "array.json",
+        [{"id": "src", "type": "io.audio_file", "params": {"path": "${input}", "expect_channels": 7}},
+         {"id": "sink", "type": "util.null_sink"}],
+        ["src.audio -> sink.in"],
+        {"input": {}},
+    )
+    stereo = _wav(tmp_path, "stereo.wav", tone(0.3, channels=2))
+    res = run_cli("run", str(g), "--input", str(stereo), "-q")
+    assert res.returncode == 3 and "has 2 channel(s) but the graph expects 7" in res.stderr
+    no_traceback(res)
+
+
+def test_vad_given_stereo_is_a_graph_error(tmp_path: Path) -> None:
+    g = write_graph(
+        tmp_path / "novmix.json",
+        [{"id": "src", "type": "io.audio_file", "params": {"path": "${input}"}},
+         {"id": "vad", "type": "speech.vad"},
+         {"id": "sink", "type": "util.null_sink"}],
+        ["src.audio -> vad.audio", "vad.speech -> sink.in"],
+        {"input": {}},
+    )
+    stereo = _wav(tmp_path, "stereo.wav", tone(0.3, channels=2))
+    res = run_cli("run", str(g), "--input", str(stereo), "-q")
+    assert res.returncode == 2 and "/nodes/1: vad (speech.vad): needs mono audio but receives 2 channels; put an audio.mixdown node in front" in res.stderr
+
+
+def test_node_failure_exits_4_with_node_and_time(tmp_path: Path, capsys) -> None:
+    from pipeline.cli.main import main
+
+    g = write_graph(
+        tmp_path / "fail.json",
+        [{"id": "src", "type": "test.count", "params": {"count": 100}}, {"id": "boom", "type": "test.fail", "params": {"at": 30}}, {"id": "sink", "type": "util.null_sink"}],
+        ["src -> boom", "boom -> sink"],
+        {"out": {"default": str(tmp_path / "out")}},
+    )
+    doc = json.loads(g.read_text())
+    doc["nodes"].append({"id": "keep", "type": "util.null_sink", "params": {}})
+    doc["edges"].append("src -> keep")
+    doc["nodes"][0]["params"]["count"] = 100
+    g.write_text(json.dumps(doc))
+    # 'out' is declared but unused by nodes: metrics still go there
+    status = main(["run", str(g), "-q", "--metrics", str(tmp_path / "m.json")])
+    err = capsys.readouterr().err
+    assert status == 4
+    assert "node 'boom' failed at media time 0.290 s: ValueError: bad packet 29" in err
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["run"]["failed"] == "boom" and "error" in metrics["nodes"]["boom"]
+
+
+def test_export_command(tmp_path: Path) -> None:
+    journal = tmp_path / "t.jsonl"
+    journal.write_text(json.dumps({"segment_id": "a", "status": "final", "t0": 0, "t1": 1, "text": "hi there", "words": [], "speaker": "S1", "revision": 1}) + "\n")
+    res = run_cli("export", str(journal), "--format", "srt", "--format", "rttm")
+    assert res.returncode == 0
+    assert (tmp_path / "t.srt").read_text().startswith("1\n00:00:00,000 --> 00:00:01,000\nS1: hi there")
+    res = run_cli("export", str(tmp_path / "none.jsonl"))
+    assert res.returncode == 3 and "no such file" in res.stderr
