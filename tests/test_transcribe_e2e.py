@@ -30,7 +30,7 @@ def finals_text(out: Path) -> str:
 def test_transcribes_known_speech(tmp_path: Path, meeting_wav, graph: str) -> None:
     wav, conv = meeting_wav
     out = tmp_path / "out"
-    res = run_cli("run", str(GRAPHS / graph), "--input", str(wav), "--out", str(out))
+    res = run_cli("run", str(GRAPHS / graph), "--input", str(wav), "--out", str(out), "--set", "partials=true")
     assert res.returncode == 0, res.stderr
     for name in ("transcript.jsonl", "transcript.seglst.json", "transcript.vtt", "transcript.srt", "transcript.rttm", "metrics.json"):
         assert (out / name).stat().st_size > 0, name
@@ -46,6 +46,7 @@ def test_transcribes_known_speech(tmp_path: Path, meeting_wav, graph: str) -> No
     for r in rows:
         by_seg.setdefault(r["segment_id"], []).append(r)
     assert len(by_seg) == len(conv.turns)
+    assert sum(r["status"] == "partial" for r in rows) >= len(conv.turns)
     for seg_rows in by_seg.values():
         statuses = [r["status"] for r in seg_rows]
         assert statuses[-1] == "final" and statuses.count("final") == 1

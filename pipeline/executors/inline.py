@@ -1,28 +1,26 @@
 """The inline executor: one thread, deterministic, the fastest for replay.
 
 Packets are pushed depth first: ``emit`` calls the consumer's ``process`` directly through a
-table bound once per run (``functools.partial`` objects, no per-hop look-ups), so a hop
+table bound once per run (``(bound method, port)`` pairs, no per-hop look-ups), so a hop
 costs little more than two Python calls. Nodes with several inputs get a ``MergeQueues``
 in front that releases packets in media-time order. With several sources, the one that is
 furthest behind in media time reads next, which keeps joins short.
 
-Timing every call would double the per-hop cost, so processing time is measured on one
-cascade in ``sample_every`` (all nodes, exclusive of their children), and every call of a
-node whose sampled calls prove expensive (models) is timed from then on.
+Timing every call would cost more than the hop itself (two clock reads per call), so
+processing time is measured on one source read in ``sample_every`` (every node in that
+cascade, exclusive of its children), and every call of a node whose sampled calls prove
+expensive (models) or that declares itself ``heavy`` is timed from then on.
 """
 
 from __future__ import annotations
 
-import functools
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from ..merge import MergeQueues
-from ..node import Node, Source
+from ..node import Node, Source, Target
 from ..packet import Packet
 from .base import Executor, locate_failure
-
-Deliver = Callable[[Packet], None]
 
 
 class _ChildTime:
@@ -34,13 +32,19 @@ class _ChildTime:
         self.acc = 0.0
 
 
-def _discard(_packet: Packet) -> None:
+def _discard(_arg: Any, _packet: Packet) -> None:
     pass
+
+
+def _fan_call(targets: tuple[Target, ...], packet: Packet) -> None:
+    for fn, arg in targets:
+        fn(arg, packet)
 
 
 class InlineExecutor(Executor):
     name = "inline"
-    sample_every = 8
+    #: A source read is timed at most once per this much wall time (checked every 16 reads).
+    sample_interval_s = 0.002
     #: Mean own time per call above which a node is timed on every call.
     promote_s = 200e-6
 
@@ -61,19 +65,20 @@ class InlineExecutor(Executor):
         self._end_of_stream()
 
     # -- binding ---------------------------------------------------------------------------
-    def _timed(self, nid: str, fn: Deliver, exact: bool) -> Deliver:
+    def _timed(self, nid: str, target: Target, exact: bool) -> Target:
+        fn, arg = target
         stats = self.node_stats[nid]
         hist = stats.exact if exact else stats.sampled
         child = self._child
         pc = time.perf_counter
         trace = self.trace
 
-        def timed(packet: Packet) -> None:
+        def timed(_unused: Any, packet: Packet) -> None:
             saved = child.acc
             child.acc = 0.0
             t = pc()
             try:
-                fn(packet)
+                fn(arg, packet)
             finally:
                 dt = pc() - t
                 own = dt - child.acc
@@ -82,41 +87,34 @@ class InlineExecutor(Executor):
                 if trace is not None:
                     trace.complete(nid, t, dt, {"t0": packet.t0})
 
-        return timed
+        return timed, None
 
-    def _deliver(self, nid: str, port: str, timed: bool) -> Deliver:
+    def _deliver(self, nid: str, port: str, timed: bool) -> Target:
         """The function that hands a packet arriving on (nid, port) to the node."""
         if nid in self._dead:
-            return _discard
+            return _discard, None
         node = self.nodes[nid]
         merge = self._merges.get(nid)
         if merge is None:
-            fn: Deliver = functools.partial(node.process, port)
+            target: Target = (node.process, port)
             if timed or nid in self._promoted:
-                fn = self._timed(nid, fn, exact=nid in self._promoted)
-            return fn
-        index = merge.ports.index(port)
+                target = self._timed(nid, target, exact=nid in self._promoted)
+            return target
         ports = merge.ports
-        process = node.process
         if timed or nid in self._promoted:
             exact = nid in self._promoted
-            timed_process = {p: self._timed(nid, functools.partial(process, p), exact=exact) for p in ports}
-
-            def call(i: int, pkt: Packet) -> None:
-                timed_process[ports[i]](pkt)
+            calls = [self._timed(nid, (node.process, p), exact=exact) for p in ports]
         else:
-
-            def call(i: int, pkt: Packet) -> None:
-                process(ports[i], pkt)
-
+            calls = [(node.process, p) for p in ports]
         push, pop_ready = merge.push, merge.pop_ready
 
-        def merged(packet: Packet) -> None:
+        def merged(index: int, packet: Packet) -> None:
             push(index, packet)
             while (ready := pop_ready()) is not None:
-                call(*ready)
+                fn, arg = calls[ready[0]]
+                fn(arg, ready[1])
 
-        return merged
+        return merged, ports.index(port)
 
     def _drain(self, nid: str) -> None:
         merge = self._merges.get(nid)
@@ -126,18 +124,12 @@ class InlineExecutor(Executor):
         while (ready := merge.pop_ready()) is not None:
             node.process(merge.ports[ready[0]], ready[1])
 
-    def _fan(self, targets: list[Deliver]) -> Deliver:
+    def _fan(self, targets: list[Target]) -> Target:
         if not targets:
-            return _discard
+            return _discard, None
         if len(targets) == 1:
             return targets[0]
-        ts = tuple(targets)
-
-        def fan(packet: Packet) -> None:
-            for t in ts:
-                t(packet)
-
-        return fan
+        return _fan_call, tuple(targets)
 
     def _watermark_fn(self, nid: str, port: str) -> Callable[[float], None]:
         edges = self.consumers(nid, port)
@@ -168,8 +160,8 @@ class InlineExecutor(Executor):
 
     def _bind(self) -> None:
         """(Re)build every node's fast and timed dispatch tables."""
-        self._fast: dict[str, dict[str, Deliver]] = {}
-        self._timed_tables: dict[str, dict[str, Deliver]] = {}
+        self._fast: dict[str, dict[str, Target]] = {}
+        self._timed_tables: dict[str, dict[str, Target]] = {}
         for nid, node in self.nodes.items():
             fast, timed = {}, {}
             for port in node.outputs:
@@ -229,11 +221,18 @@ class InlineExecutor(Executor):
         active: list[Source] = [n for n in self.nodes.values() if isinstance(n, Source)]
         stop = self.context.stop
         reads = sampled = 0
-        every = 1 if self.trace is not None else self.sample_every
+        trace = self.trace is not None
+        pc = time.perf_counter
+        interval = self.sample_interval_s
+        last_sample = float("-inf")
         while active and not stop.is_set():
             src = active[0] if len(active) == 1 else min(active, key=lambda s: s.position)
             reads += 1
-            timed = reads % every == 0 or reads <= 2
+            timed = trace or reads <= 2
+            if not timed and reads & 15 == 0:
+                now = pc()
+                if now - last_sample >= interval:
+                    timed, last_sample = True, now
             if timed:
                 sampled += 1
             try:

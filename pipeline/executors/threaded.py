@@ -26,7 +26,7 @@ from typing import Callable
 from ..graph import EdgeSpec
 from ..merge import MergeQueues
 from ..metrics import EdgeStats, NodeStats
-from ..node import Node, Source
+from ..node import Node, Source, Target
 from ..packet import Packet
 from .base import Executor
 
@@ -145,14 +145,14 @@ class ThreadedExecutor(Executor):
         for nid, node in self.nodes.items():
             stats = self.node_stats[nid]
             for port in node.outputs:
-                targets: list[Callable[[Packet], None]] = []
+                targets: list[Target] = []
                 marks: list[Callable[[float], None]] = []
                 for e in self.consumers(nid, port):
                     inbox = self.inboxes[e.dst]
                     i = self.input_index(e)
-                    targets.append(functools.partial(inbox.put, i, stats))
+                    targets.append((functools.partial(inbox.put, i), stats))
                     marks.append(functools.partial(inbox.advance, i))
-                node._outs[port] = _fan(targets)
+                node._outs[port] = targets[0] if len(targets) == 1 else (_fan_targets, tuple(targets))
                 node._watermarks[port] = _fan(marks)
 
         threads = []
@@ -234,6 +234,11 @@ class ThreadedExecutor(Executor):
             inbox.kill()
         finally:
             self._end_outputs(node)
+
+
+def _fan_targets(targets: tuple[Target, ...], packet: Packet) -> None:
+    for fn, arg in targets:
+        fn(arg, packet)
 
 
 def _fan(targets: list[Callable]) -> Callable:
