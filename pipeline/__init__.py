@@ -13,11 +13,11 @@ from .graph_load import build_graph, load_graph
 from .mediatime import IngestClock, media_time, samples_at
 from .node import NoParams, Node, Source
 from .packet import Packet
-from .payloads import AudioBlock, SpeechAudio, TranscriptUpdate, Word
+from .payloads import AudioBlock, DirectionEstimate, Embedding, SpeakerTurn, Spectrum, SpeechAudio, Track, Tracks, TranscriptUpdate, Word
 from .ports import In, Out, StreamInfo
 
 __all__ = [
-    "AudioBlock", "ConfigError", "EXECUTORS", "EdgeSpec", "ExitCode", "Graph", "GraphError", "In", "IngestClock",
+    "AudioBlock", "ConfigError", "DirectionEstimate", "EXECUTORS", "Embedding", "SpeakerTurn", "Spectrum", "Track", "Tracks", "EdgeSpec", "ExitCode", "Graph", "GraphError", "In", "IngestClock",
     "InputError", "MeetflowError", "NoParams", "Node", "NodeError", "NodeSpec", "Out", "OutputError", "Packet",
     "Problem", "RunContext", "Source", "SpeechAudio", "StreamInfo", "TranscriptUpdate", "UsageError",
     "Word", "build_graph", "load_graph", "media_time", "run_graph", "samples_at",

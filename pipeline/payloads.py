@@ -145,3 +145,101 @@ class TranscriptUpdate:
             azimuth_deg=d.get("azimuth_deg"),
             extra=dict(d.get("extra", {})),
         )
+
+
+# -- microphone arrays ------------------------------------------------------------------------
+# Azimuth everywhere: degrees, counter-clockwise from the array's +x axis, in (-180, 180].
+
+
+@dataclass(slots=True)
+class Spectrum:
+    """STFT frames of (multichannel) audio: ``bins`` is complex64 of shape (frames, freqs, channels).
+
+    Frame ``f`` covers samples ``[f * hop, f * hop + n_fft)`` of the source's sample counter,
+    so its media time is exact; ``start`` is the index of the first frame in ``bins``.
+    """
+
+    bins: np.ndarray
+    sample_rate: int
+    n_fft: int
+    hop: int
+    start: int
+
+    @property
+    def frames(self) -> int:
+        return int(self.bins.shape[0])
+
+    def frame_time(self, f: int) -> float:
+        """Media time of the start of frame ``start + f``."""
+        return media_time((self.start + f) * self.hop, self.sample_rate)
+
+
+@dataclass(slots=True)
+class DirectionEstimate:
+    """Directions of arrival found in one block of audio, strongest first.
+
+    ``strength`` is each peak's share of the block's pseudo-spectrum (0-1) and ``activity``
+    how much directional energy the block held (0 silent - 1 loud), so trackers can gate.
+    The pseudo-spectrum over ``grid_deg`` is kept when the node is asked to (plots, fusion).
+    """
+
+    azimuth_deg: np.ndarray
+    strength: np.ndarray
+    activity: float = 1.0
+    grid_deg: np.ndarray | None = None
+    spectrum: np.ndarray | None = None
+
+
+@dataclass(slots=True)
+class Track:
+    """One tracked talker direction: a filtered azimuth and how sure the tracker is."""
+
+    track_id: int
+    azimuth_deg: float
+    velocity_dps: float = 0.0
+    std_deg: float = 0.0
+    active: bool = True  # observed in the latest update (the talker is audible)
+    last_seen: float = 0.0  # media time of the last observation
+
+
+@dataclass(slots=True)
+class Tracks:
+    """Every track alive at the packet's time (including silent ones)."""
+
+    tracks: list[Track] = field(default_factory=list)
+
+    def by_id(self) -> dict[int, Track]:
+        return {t.track_id: t for t in self.tracks}
+
+
+# -- speakers -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Embedding:
+    """A speaker embedding (L2-normalised float32 vector) of the audio in the packet's interval.
+
+    ``segment_id`` ties it to a speech segment when it was computed per segment; window
+    embeddings (sliding windows) leave it None.
+    """
+
+    vector: np.ndarray
+    segment_id: str | None = None
+    kind: Literal["segment", "window"] = "segment"
+
+
+@dataclass(slots=True)
+class SpeakerTurn:
+    """A diariser's decision: ``speaker`` talks over ``[t0, t1]`` (from ``azimuth_deg`` when known).
+
+    Turns have stable ids and may be revised (higher ``revision``) when a later pass
+    relabels them; consumers keep the newest revision per id.
+    """
+
+    turn_id: str
+    speaker: str
+    t0: float
+    t1: float
+    azimuth_deg: float | None = None
+    confidence: float | None = None
+    revision: int = 0

@@ -94,7 +94,7 @@ def test_writer_reports_unwritable_folder(tmp_path: Path) -> None:
 
 
 def test_export_rebuilds_files_from_a_journal_cut_mid_line(tmp_path: Path) -> None:
-    from pipeline.cli.export import export_journal
+    from pipeline.cli.cmd_export import export_journal
 
     w, _ = _writer(tmp_path)
     for i in range(3):

@@ -8,7 +8,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from conftest import run_cli, write_graph
 
 from pipeline import TranscriptUpdate, registry

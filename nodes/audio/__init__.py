@@ -1,1 +1,3 @@
 """Generic audio operations: resampling, mixing down."""
+
+from . import mixdown  # noqa: F401  (registers audio.mixdown)

@@ -7,12 +7,16 @@ A last line cut off by the crash is skipped with a warning.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-from ..errors import InputError, OutputError
+from ..errors import ExitCode, InputError, OutputError
 from ..payloads import TranscriptUpdate
+
+#: Place of this command in `meetflow --help`.
+ORDER = 50
 
 
 def read_journal(path: Path) -> list[TranscriptUpdate]:
@@ -57,3 +61,19 @@ def export_journal(journal: Path, formats: list[str], out_dir: Path | None, sess
     except OSError as exc:
         raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     return written
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="rebuild transcript files from a journal", description="Rebuild transcript files from a transcript.jsonl journal (e.g. after a crash, or to get another format).")
+    p.add_argument("journal", metavar="JOURNAL", help="a transcript.jsonl file")
+    p.add_argument("--format", "-f", action="append", choices=["seglst", "vtt", "srt", "rttm", "stm", "ctm"], help="format(s) to write (default: seglst, vtt, srt, rttm)")
+    p.add_argument("--out", "-o", metavar="DIR", help="output folder (default: the journal's folder)")
+    p.add_argument("--session", help="session / file id (default: 'meeting')")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    written = export_journal(Path(args.journal), args.format or ["seglst", "vtt", "srt", "rttm"], Path(args.out) if args.out else None, args.session)
+    for path in written:
+        print(path)
+    return ExitCode.OK

@@ -24,6 +24,26 @@ from ..graph_load import load_graph
 from ..metrics import RunMetrics
 from ..node import Source
 from ..trace import TraceWriter
+from .common import add_graph_values, graph_values
+
+#: Place of this command in `meetflow --help`.
+ORDER = 10
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a graph", description="Run a graph over its input until the input ends (or Ctrl-C).")
+    p.add_argument("graph", metavar="GRAPH", help="graph JSON file (e.g. graphs/meeting.json)")
+    add_graph_values(p)
+    p.add_argument("--executor", "-e", choices=["inline", "threaded"], default=None, help="scheduler: inline (deterministic, fastest replay; default) or threaded (one thread per node)")
+    p.add_argument("--realtime", action="store_true", help="pace file input to the wall clock, as if it were live")
+    p.add_argument("--trace", metavar="FILE", help="write a Chrome/Perfetto trace of every node call")
+    p.add_argument("--metrics", metavar="FILE", help="where to write metrics.json (default: OUT/metrics.json)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no live view, no progress, no summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_command(args, graph_values(args))
 
 
 @contextlib.contextmanager
