@@ -59,6 +59,22 @@ def meeting_wav(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     return path, conv
 
 
+def capture(nodes: list[dict[str, Any]], edges: list[Any], tmp_path: Path, executor: str = "inline") -> tuple[list[Any], Any]:
+    """Run a graph whose packets of interest flow into a node with id 'sink'; return them.
+
+    The 'sink' node is replaced by a raw ``test.collect``; returns the packets it received
+    and the run's context (for summaries and warnings).
+    """
+    from pipeline import RunContext, load_graph, run_graph
+
+    nodes = [n if n["id"] != "sink" else {"id": "sink", "type": "test.collect", "params": {"key": "capture", "raw": True}} for n in nodes]
+    graph = load_graph(write_graph(tmp_path / "capture.json", nodes, edges))
+    context = RunContext()
+    engine_nodes.COLLECTED.pop("capture", None)
+    run_graph(graph, context, executor)
+    return list(engine_nodes.COLLECTED.get("capture", [])), context
+
+
 def run_cli(*args: str, timeout: float = 300, **kw: Any) -> subprocess.CompletedProcess[str]:
     """Run ``meetflow`` in a subprocess (as a user would) and capture its output."""
     return subprocess.run([sys.executable, "-m", "pipeline.cli.main", *args], capture_output=True, text=True, timeout=timeout, cwd=kw.pop("cwd", ROOT), **kw)

@@ -158,6 +158,7 @@ class LatestJoin(Node):
 class CollectParams(_P):
     key: str = "out"
     sleep_ms: float = Field(0.0, ge=0)
+    raw: bool = Field(False, description="Keep the packets themselves instead of (t0, payload summary).")
 
 
 class Collect(Node):
@@ -168,6 +169,10 @@ class Collect(Node):
     def process(self, port: str, packet: Packet) -> None:
         if self.params.sleep_ms:
             time.sleep(self.params.sleep_ms / 1000)
+        if self.params.raw:
+            with _lock:
+                COLLECTED[self.params.key].append(packet)
+            return
         payload = packet.payload
         if isinstance(payload, np.ndarray):
             payload = float(payload[0])

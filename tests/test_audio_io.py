@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import tone, write_graph
+from conftest import capture, tone, write_graph
 
 from nodes.audio.resample import StreamingResampler
 from pipeline import InputError, RunContext, load_graph, run_graph
@@ -42,27 +42,9 @@ def test_resampler_preserves_time_and_tone(rate_in: int) -> None:
     assert err.max() < 1e-3
 
 
-def _source_graph(tmp_path: Path, path: Path, **params) -> Path:
-    return write_graph(
-        tmp_path / "src.json",
-        [{"id": "src", "type": "io.audio_file", "params": {"path": str(path), **params}}, {"id": "sink", "type": "test.collect", "params": {"key": "blocks"}}],
-        ["src.audio -> sink.in"],
-    )
-
-
 def _run_source(tmp_path: Path, path: Path, **params):
-    g = load_graph(_source_graph(tmp_path, path, **params))
-    from pipeline.executors import InlineExecutor
-
-    ex = InlineExecutor(g, RunContext())
-    got = []
-    ex.build()
-    ex.nodes["sink"].process = lambda port, pkt: got.append(pkt)  # type: ignore[method-assign]
-    ex.configure()
-    ex.open()
-    ex._execute()
-    ex.close()
-    return got, ex
+    nodes = [{"id": "src", "type": "io.audio_file", "params": {"path": str(path), **params}}, {"id": "sink"}]
+    return capture(nodes, ["src.audio -> sink.in"], tmp_path)
 
 
 @pytest.mark.parametrize("fmt,subtype,rate", [("WAV", "PCM_16", 16000), ("FLAC", "PCM_24", 44100), ("OGG", "VORBIS", 48000), ("WAV", "FLOAT", 8000)])
@@ -106,9 +88,9 @@ def test_file_source_trims_and_paces(tmp_path: Path) -> None:
     assert got[0].t0 == 0.0 and got[-1].t1 == pytest.approx(0.6)
     import time
 
-    g = load_graph(_source_graph(tmp_path, path, duration_s=0.5))
+    g = write_graph(tmp_path / "paced.json", [{"id": "src", "type": "io.audio_file", "params": {"path": str(path), "duration_s": 0.5}}, {"id": "sink", "type": "util.null_sink"}], ["src -> sink"])
     t = time.perf_counter()
-    run_graph(g, RunContext(realtime=True))
+    run_graph(load_graph(g), RunContext(realtime=True))
     assert time.perf_counter() - t >= 0.45
 
 
@@ -117,10 +99,10 @@ def test_truncated_file_is_read_to_where_data_stops(tmp_path: Path) -> None:
     sf.write(path, tone(2.0), 16000, subtype="PCM_16")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])  # header still announces 2 s
-    got, ex = _run_source(tmp_path, path)
+    got, ctx = _run_source(tmp_path, path)
     total = sum(len(p.payload.samples) for p in got)
     assert 0.9 * 16000 <= total <= 1.05 * 16000
-    notes = ex.context.summary["input_damaged"]
+    notes = ctx.summary["input_damaged"]
     assert len(notes) == 1 and "truncated" in notes[0] and str(path) in notes[0]
 
 
@@ -130,10 +112,10 @@ def test_corrupt_middle_is_processed_up_to_the_damage(tmp_path: Path) -> None:
     sf.write(path, (0.1 * rng.standard_normal(48000)).astype(np.float32), 16000)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    got, ex = _run_source(tmp_path, path)
+    got, ctx = _run_source(tmp_path, path)
     total = sum(len(p.payload.samples) for p in got)
     assert 0.5 * 16000 < total < 2.5 * 16000
-    assert "corrupt after" in ex.context.summary["input_damaged"][0] or "truncated" in ex.context.summary["input_damaged"][0]
+    assert "corrupt after" in ctx.summary["input_damaged"][0] or "truncated" in ctx.summary["input_damaged"][0]
 
 
 @pytest.mark.parametrize("content,message", [

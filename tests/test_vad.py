@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_graph
+from conftest import capture
 
 from nodes.speech.segmenter import Segmenter
-from pipeline import Packet, RunContext, SpeechAudio, load_graph
+from pipeline import SpeechAudio
 
 FRAME = 512
 
@@ -61,23 +61,11 @@ def test_segment_open_at_end_of_stream_is_closed() -> None:
 @pytest.mark.slow
 def test_vad_node_finds_each_turn(tmp_path: Path, meeting_wav) -> None:
     path, conv = meeting_wav
-    g = write_graph(
-        tmp_path / "vad.json",
-        [{"id": "src", "type": "io.audio_file", "params": {"path": str(path)}},
-         {"id": "vad", "type": "speech.vad"},
-         {"id": "sink", "type": "util.null_sink"}],
+    got, _ = capture(
+        [{"id": "src", "type": "io.audio_file", "params": {"path": str(path)}}, {"id": "vad", "type": "speech.vad"}, {"id": "sink"}],
         ["src.audio -> vad.audio", "vad.speech -> sink.in"],
+        tmp_path,
     )
-    from pipeline.executors import InlineExecutor
-
-    ex = InlineExecutor(load_graph(g), RunContext())
-    got: list[Packet] = []
-    ex.build()
-    ex.nodes["sink"].process = lambda port, pkt: got.append(pkt)  # type: ignore[method-assign]
-    ex.configure()
-    ex.open()
-    ex._execute()
-    ex.close()
     t0s = [p.t0 for p in got]
     assert t0s == sorted(t0s)
     finals = [p.payload for p in got if p.payload.final and not p.payload.discard]
