@@ -38,6 +38,8 @@ class ProgressLine:
         pos, total = self.progress()
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         speed = f"{pos / elapsed:.1f}x real time" if pos > 0 else ""
+        if total and pos >= total:
+            speed = "input read; finishing (the last segments are being decoded)"
         grid = Table.grid(padding=(0, 1))
         if total:
             grid.add_row(
