@@ -69,6 +69,7 @@ class Doa(Node):
         self._first = 0  # frame index of the first held frame
         self._held = 0
         self._warned_mics = False
+        self._warned_two = False
 
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         info = inputs.get("spectrum", StreamInfo())
@@ -142,6 +143,10 @@ class Doa(Node):
             self._estimate(X, self._first)
         self._frames, self._held = [], 0
 
+    def _note(self, msg: str) -> None:
+        self.context.log.info(msg)
+        self.context.summary.setdefault("warnings", []).append(msg)
+
     def _estimate(self, X: np.ndarray, first: int) -> None:
         assert self._finder is not None
         band = X[:, self._band, :]
@@ -156,11 +161,12 @@ class Doa(Node):
         if len(use) < need or level <= 0.0:
             if len(use) < need and level > 0 and not self._warned_mics:
                 self._warned_mics = True
-                msg = f"node '{self.id}': only {len(use)} live mic(s) from {t0:.2f} s: no directions until more channels carry signal"
-                self.context.log.warning(msg)
-                self.context.summary.setdefault("warnings", []).append(msg)
+                self._note(f"node '{self.id}': only {len(use)} live mic(s) from {t0:.2f} s: no directions until more channels carry signal")
             self.emit("directions", Packet(t0, t1, DirectionEstimate(np.zeros(0), np.zeros(0), 0.0)))
             return
+        if len(use) == 2 and self._finder.full_circle and not self._warned_two:
+            self._warned_two = True
+            self._note(f"node '{self.id}': only 2 live mics from {t0:.2f} s: each direction is ambiguous with its mirror image")
         r = self._finder.estimate(X, None if len(use) == X.shape[2] else use)
         est = DirectionEstimate(r.azimuth_deg, r.strength, activity)
         if self.params.keep_spectrum:

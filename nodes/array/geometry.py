@@ -101,8 +101,8 @@ class ArrayGeometry:
     def expected_channels(self) -> str:
         """Human description of the channel counts this geometry accepts."""
         if self.device_channels and self.device_channels != self.n_mics:
-            return f"{self.n_mics} (mics only) or {self.device_channels} (the device's raw channels)"
-        return str(self.n_mics)
+            return f"{self.n_mics} (its mics) or {self.device_channels} (the device's raw channels)"
+        return f"{self.n_mics} (its mics)"
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "units": "m", "mics": [list(p) for p in self.positions]}
@@ -262,6 +262,12 @@ def wrap_deg(a: Any) -> Any:
     return float(w) if np.ndim(w) == 0 else w
 
 
+def round_az(a: float, digits: int = 2) -> float:
+    """Round an azimuth for output, keeping it in (-180, 180] (-179.999 rounds to 180, not -180)."""
+    r = round(float(wrap_deg(a)), digits)
+    return 180.0 if r <= -180.0 else r
+
+
 def angle_diff(a: Any, b: Any) -> Any:
     """Signed smallest difference ``a - b`` in degrees, in (-180, 180]."""
     return wrap_deg(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
@@ -272,4 +278,4 @@ def describe_presets() -> str:
 
 
 __all__ = ["ArrayGeometry", "GeometryError", "OFF", "PRESETS", "SPEED_OF_SOUND", "angle_diff", "azimuth_of", "from_mics",
-           "load_geometry_file", "resolve_geometry", "wrap_deg"]
+           "load_geometry_file", "resolve_geometry", "round_az", "wrap_deg"]

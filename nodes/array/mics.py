@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +25,8 @@ class MicsParams(BaseModel):
                        "JSON file ({\"mics\": [[x, y, z], ...], \"units\": \"m\"}), or 'none' to switch direction finding off.")
     mics: list[list[float]] | None = Field(None, description="Explicit mic coordinates [[x, y, z], ...] in metres, in channel order; "
                                            "overrides 'array'.")
+    on_mono: Literal["stand_aside", "error"] = Field("stand_aside", description="A mono input: stand aside (the array branch of a "
+                                                     "transcription graph) or reject it (a graph that only localises).")
     dc_block: bool = Field(True, description="Remove DC offset (a 20 Hz high-pass) before anything else.")
     check_channels: bool = Field(True, description="Detect dead, clipped and duplicated channels and leave them out of localisation.")
     dead_db: float = Field(-40.0, le=-10, description="A channel this far below the median channel's level counts as dead.")
@@ -79,6 +81,9 @@ class ArrayMics(Node):
             return {"audio": self._stand_aside(info, f"direction finding is off (array={p.array})")}
         n = info.channels
         if n == 1:
+            if p.on_mono == "error":
+                raise InputError(f"{self._where}: is mono (1 channel): finding talker directions needs a multichannel array recording "
+                                 f"(array '{self.geometry.name}' has {self.geometry.n_mics} mics)")
             return {"audio": self._stand_aside(info, "the input is mono: no directions to find, so direction finding and tracking stand aside")}
         if n is not None:
             self._select = self._channels_for(n)
@@ -95,13 +100,15 @@ class ArrayMics(Node):
         sel = g.input_channels(n)
         if sel is None:
             how = "a geometry JSON file ('array' or 'mics'), or --set array=none to skip direction finding"
-            raise InputError(f"{self._where}: has {n} channel(s) but array '{g.name}' has {g.expected_channels()} mic(s); "
+            raise InputError(f"{self._where}: has {n} channel(s), but array '{g.name}' expects {g.expected_channels()}; "
                              f"give the matching preset ({', '.join(f'{k}={v.n_mics}' for k, v in PRESETS.items())}), {how}")
         return sel
 
     def open(self) -> None:
         self._dc = None
         self._health = None
+        self._dc_sum: np.ndarray | float = 0.0
+        self._dc_n = 0
 
     # -- streaming ---------------------------------------------------------------------------
     def process(self, port: str, packet: Packet) -> None:
@@ -122,7 +129,7 @@ class ArrayMics(Node):
         if self.params.dc_block:
             if self._dc is None:
                 self._dc = DcBlocker(x.shape[1], block.rate)
-                self._note_dc(x)
+            self._track_dc(x, block.rate)
             x = self._dc(x)
         if self.params.check_channels:
             if self._health is None:
@@ -133,6 +140,8 @@ class ArrayMics(Node):
                 x[:, bad] = 0.0
             if self._health.changed:
                 self._warn_channels(packet.t0)
+            if ("clip-all", 0) not in self._warned:
+                self._note_clipping(packet.t0)
         elif x is block.samples:
             self.emit("audio", packet)
             return
@@ -140,17 +149,26 @@ class ArrayMics(Node):
 
     # -- messages ----------------------------------------------------------------------------
     def _warn(self, key: tuple[str, int], message: str) -> None:
+        """Say it once: in the log now, and in the run's summary (the CLI prints it at the end)."""
         if key in self._warned:
             return
         self._warned.add(key)
         msg = f"{self._where}: {message}"
-        self.context.log.warning(msg)
+        self.context.log.info(msg)
         self.context.summary.setdefault("warnings", []).append(msg)
 
-    def _note_dc(self, x: np.ndarray) -> None:
-        offsets = np.mean(x, axis=0)
-        for c in np.flatnonzero(np.abs(offsets) > 0.02):
-            self._warn(("dc", int(c)), f"mic {c} has a DC offset of {offsets[c]:+.3f} (full scale 1); it is removed before localisation")
+    def _track_dc(self, x: np.ndarray, rate: int) -> None:
+        """Average the raw signal over the first second; a large mean is a converter's DC offset."""
+        if self._dc_n >= rate:
+            return
+        self._dc_sum = self._dc_sum + np.sum(x, axis=0, dtype=np.float64)
+        self._dc_n += len(x)
+        if self._dc_n >= rate:
+            offsets = self._dc_sum / self._dc_n
+            bad = [int(c) for c in np.flatnonzero(np.abs(offsets) > 0.02)]
+            if bad:
+                what = ", ".join(f"mic {c} {offsets[c]:+.3f}" for c in bad)
+                self._warn(("dc", 0), f"DC offset ({what}; full scale 1): removed before localisation")
 
     def _warn_channels(self, t: float) -> None:
         h = self._health
@@ -160,8 +178,23 @@ class ArrayMics(Node):
             self._warn(("dup", 0), f"all {h.channels} channels carry the same signal (a mono recording copied to every channel?): "
                        "there are no directions to find, so direction finding stands aside")
             return
-        for c in sorted(h.report.dead):
-            self._warn(("dead", c), f"mic {c} is dead (silent) from {t:.2f} s; localisation uses the other {left} mic(s)")
-        for c in sorted(h.report.clipped):
-            self._warn(("clip", c), f"mic {c} clips on its own from {t:.2f} s (overdriven or faulty); localisation leaves it out "
-                       f"while it clips")
+        dead = [c for c in sorted(h.report.dead) if ("dead", c) not in self._warned]
+        if dead:
+            for c in dead:
+                self._warned.add(("dead", c))
+            which = f"mic {dead[0]} is" if len(dead) == 1 else f"mics {', '.join(map(str, dead))} are"
+            self._warn(("dead-group", int(t * 1000)), f"{which} dead (silent) from {t:.2f} s; localisation uses the other {left} mic(s)"
+                       + (" (fewer than 3: directions become ambiguous)" if left < 3 else ""))
+        clipped = [c for c in sorted(h.report.clipped) if ("clip", c) not in self._warned]
+        if clipped:
+            for c in clipped:
+                self._warned.add(("clip", c))
+            which = f"mic {clipped[0]} clips" if len(clipped) == 1 else f"mics {', '.join(map(str, clipped))} clip"
+            self._warn(("clip-group", int(t * 1000)), f"{which} on its own from {t:.2f} s (overdriven or faulty); localisation leaves it out "
+                       "while it clips")
+
+    def _note_clipping(self, t: float) -> None:
+        h = self._health
+        if h is not None and float(np.median(h.clip)) > self.params.clip_fraction:
+            self._warn(("clip-all", 0), f"the recording clips on all channels from {t:.2f} s (input gain too high); directions stay usable, "
+                       "speech recognition may suffer")

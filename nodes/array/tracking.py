@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .geometry import wrap_deg
+from .geometry import round_az, wrap_deg
 
 
 @dataclass
@@ -264,7 +264,7 @@ class AzimuthTracker:
         out = []
         for tr in sorted((tr for tr in self.tracks if tr.track_id is not None), key=lambda x: x.track_id or 0):
             active = t - tr.last_seen <= c.active_hold_s and tr.probation is None
-            out.append(TrackState(int(tr.track_id or 0), round(float(wrap_deg(tr.azimuth)), 3), tr.velocity, tr.std,
+            out.append(TrackState(int(tr.track_id or 0), round_az(tr.azimuth, 3), tr.velocity, tr.std,
                                   active, tr.last_seen, id(tr) in observed))
         return out
 

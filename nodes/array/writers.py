@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import DirectionEstimate, In, Node, OutputError, Packet, StreamInfo, Tracks
 
+from .geometry import round_az
 from .mics import OFF_KEY
 
 
@@ -84,7 +85,7 @@ class TracksWriter(_JsonlSink):
         rows = []
         for tr in tracks.tracks:
             if tr.active or self.params.include_silent:
-                row = {"t": t, "track_id": tr.track_id, "azimuth_deg": round(tr.azimuth_deg, 2), "std_deg": round(tr.std_deg, 2)}
+                row = {"t": t, "track_id": tr.track_id, "azimuth_deg": round_az(tr.azimuth_deg), "std_deg": round(tr.std_deg, 2)}
                 if self.params.include_silent:
                     row["active"] = tr.active
                 rows.append(row)
@@ -116,5 +117,5 @@ class DoaWriter(_JsonlSink):
         est: DirectionEstimate = packet.payload
         if est.activity < self.params.min_activity:
             return
-        self._write([{"t": round(0.5 * (packet.t0 + packet.t1), 3), "azimuth_deg": [round(float(a), 2) for a in est.azimuth_deg],
+        self._write([{"t": round(0.5 * (packet.t0 + packet.t1), 3), "azimuth_deg": [round_az(a) for a in est.azimuth_deg],
                       "strength": [round(float(s), 3) for s in est.strength], "activity": round(float(est.activity), 3)}])

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..array.geometry import azimuth_of
+from ..array.geometry import azimuth_of, round_az
 from .noise import diffuse_noise, sensor_noise
 from .room import MovingSource, RoomSpec, convolve, impulse_responses
 from .scenario import Scenario
@@ -162,7 +162,7 @@ def render(scenario: Scenario, bank: SpeechBank | None = None) -> SimulatedMeeti
         for t in scenario.talkers:
             a = active[t.id]
             if k < len(a) and a[k]:
-                truth.append({"t": tc, "speaker": t.id, "azimuth_deg": round(azimuth_of(t.position_at(tc), scenario.array.centre), 2)})
+                truth.append({"t": tc, "speaker": t.id, "azimuth_deg": round_az(azimuth_of(t.position_at(tc), scenario.array.centre))})
     segments.sort(key=lambda s: (s.t0, s.speaker))
     return SimulatedMeeting(scenario, audio, rate, segments, truth, active)
 

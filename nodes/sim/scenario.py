@@ -281,7 +281,7 @@ def generate(config: MeetingConfig, seed: int, bank: SpeechBank | None = None) -
         prev_start, prev_end, prev = start, max(prev_end, start + u.duration), who
         if prev_end > config.duration_s:
             break
-    duration = round(max(prev_end + 1.0, min(config.duration_s, prev_end + 3.0)), 3)
+    duration = round(max(config.duration_s, prev_end + 0.5), 3)
     mics = [tuple(float(v) for v in p) for p in geometry.positions]
     return Scenario(
         name=config.name, seed=seed, rate=config.rate, duration_s=duration,
