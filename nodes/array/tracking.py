@@ -46,7 +46,7 @@ class TrackerConfig:
     new_density: float = 1.0 / 360.0  # likelihood of "a new source" per degree
     switch_penalty: float = 2.0  # log-odds of "the talker heard just now goes on" over "a silent one resumes"
     tentative_penalty: float = 1.5  # log-odds of "a known talker" over "the unconfirmed new source"
-    continue_s: float = 1.5  # a talker heard this recently is "just now" (spans pauses between sentences)
+    continue_s: float = 1.0  # a talker heard this recently is "just now" (spans pauses between sentences)
     min_activity: float = 0.2  # blocks quieter than this are ignored
     min_strength: float = 0.3  # peaks weaker than this are ignored
     birth_activity: float = 0.4
@@ -59,7 +59,7 @@ class TrackerConfig:
     active_hold_s: float = 0.5
     max_silence_s: float = 300.0
     max_tracks: int = 12
-    merge_deg: float = 6.0  # two confirmed tracks closer than this for merge_s become one
+    merge_deg: float = 6.0  # two still confirmed tracks closer than this for merge_s become one
     merge_s: float = 1.0
 
 
@@ -313,7 +313,8 @@ class AzimuthTracker:
             for b in conf[i + 1:]:
                 if a not in self.tracks or b not in self.tracks:
                     continue
-                close = abs(float(wrap_deg(a.azimuth - b.azimuth))) <= c.merge_deg and abs(a.velocity - b.velocity) < 10.0
+                # only tracks that both sit still: two talkers walking past each other must not merge
+                close = (abs(float(wrap_deg(a.azimuth - b.azimuth))) <= c.merge_deg and abs(a.velocity) < 3.0 and abs(b.velocity) < 3.0)
                 if not close:
                     a.close_since = b.close_since = None
                     continue
