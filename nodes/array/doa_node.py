@@ -102,6 +102,8 @@ class Doa(Node):
         return {"directions": info.with_(channels=None, extra=extra)}
 
     def open(self) -> None:
+        if self.off is None:
+            import pyroomacoustics  # noqa: F401  (imported here so the first block is not delayed)
         self._finder = None
         self._level = LevelTracker()
         self._frames, self._held = [], 0

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import lfilter, lfilter_zi
 
 
 @dataclass
@@ -35,6 +34,9 @@ class DcBlocker:
     """
 
     def __init__(self, channels: int, rate: int, cutoff_hz: float = 20.0) -> None:
+        from scipy.signal import lfilter  # scipy.signal takes a second to import: only when audio flows
+
+        self._lfilter = lfilter
         r = 1.0 - 2.0 * np.pi * cutoff_hz / rate
         self.b = np.array([1.0, -1.0])
         self.a = np.array([1.0, -r])
@@ -43,9 +45,10 @@ class DcBlocker:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.zi is None:
-            # Start in the steady state of the first sample, so a DC offset does not ring.
-            self.zi = lfilter_zi(self.b, self.a)[:, None] * x[:1, :].astype(np.float64)
-        y, self.zi = lfilter(self.b, self.a, x, axis=0, zi=self.zi)
+            # Start in the steady state of the first sample, so a DC offset does not ring:
+            # for this filter the steady-state state for a constant input c is -c.
+            self.zi = -x[:1, :].astype(np.float64)
+        y, self.zi = self._lfilter(self.b, self.a, x, axis=0, zi=self.zi)
         return y.astype(np.float32, copy=False)
 
 

@@ -105,6 +105,8 @@ class ArrayMics(Node):
         return sel
 
     def open(self) -> None:
+        if self.off is None and self.params.dc_block:
+            import scipy.signal  # noqa: F401  (slow to import: here, not in the first block of a live stream)
         self._dc = None
         self._health = None
         self._dc_sum: np.ndarray | float = 0.0

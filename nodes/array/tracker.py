@@ -68,6 +68,8 @@ class Tracker(Node):
         return {"tracks": info}
 
     def open(self) -> None:
+        import filterpy.kalman  # noqa: F401  (imported here so the first block is not delayed)
+
         self.tracker = AzimuthTracker(self.params.config())
 
     def process(self, port: str, packet: Packet) -> None:
