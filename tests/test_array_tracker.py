@@ -122,25 +122,29 @@ def test_quick_turn_taking() -> None:
 
 
 def test_crossing_while_both_talk() -> None:
-    # both talk at once; the DOA sees two peaks, or one where they meet
-    rng = np.random.default_rng(5)
-    tr = AzimuthTracker()
-    seen: dict[str, list[int]] = {"a": [], "b": []}
-    for i in range(int(14 / STEP)):
-        t = (i + 0.5) * STEP
-        a, b = 20.0, -50.0 + 10.0 * t  # b passes a at t = 7 s
-        if abs(a - b) > 20:
-            peaks = [a + rng.normal(0, 2), b + rng.normal(0, 2)]
-        else:  # too close to resolve: one peak, at whoever is louder in this block
-            peaks = [(a if rng.random() < 0.5 else b) + rng.normal(0, 2)]
-        states = tr.update(t, np.array(peaks), np.array([0.9] * len(peaks)), 1.0)
-        for name, az in (("a", a), ("b", b)):
-            if abs(a - b) > 25 and len(states) == 2:  # score only where the two are resolvable and tracked
-                best = min(states, key=lambda s: abs(angle_diff(s.azimuth_deg, az)))
-                seen[name].append(best.track_id)
-    assert len(seen["a"]) > 40
-    assert seen["a"][0] == seen["a"][-1] and seen["b"][0] == seen["b"][-1]  # same ids after the crossing
-    assert seen["a"][0] != seen["b"][0]
+    # Both talk at once while b walks past a. Within 20 degrees the DOA resolves only one peak,
+    # at whichever talker is louder in that block, for about 4 s: direction alone cannot always
+    # tell who is who then, so the test asks for the ids to survive in most of 10 such crossings.
+    kept = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        tr = AzimuthTracker()
+        seen: dict[str, list[int]] = {"a": [], "b": []}
+        for i in range(int(14 / STEP)):
+            t = (i + 0.5) * STEP
+            a, b = 20.0, -50.0 + 10.0 * t  # b passes a at t = 7 s
+            if abs(a - b) > 20:
+                peaks = [a + rng.normal(0, 2), b + rng.normal(0, 2)]
+            else:  # too close to resolve: one peak, at whoever is louder in this block
+                peaks = [(a if rng.random() < 0.5 else b) + rng.normal(0, 2)]
+            states = tr.update(t, np.array(peaks), np.array([0.9] * len(peaks)), 1.0)
+            for name, az in (("a", a), ("b", b)):
+                if abs(a - b) > 25 and len(states) == 2:  # score only where the two are resolvable and tracked
+                    best = min(states, key=lambda s: abs(angle_diff(s.azimuth_deg, az)))
+                    seen[name].append(best.track_id)
+        assert len(seen["a"]) > 40
+        kept += seen["a"][0] == seen["a"][-1] and seen["b"][0] == seen["b"][-1] and seen["a"][0] != seen["b"][0]
+    assert kept >= 8
 
 
 @pytest.mark.parametrize("speed", [15.0, -15.0])

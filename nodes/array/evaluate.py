@@ -6,7 +6,9 @@ Inputs are the files the tools write: ``truth_azimuth.jsonl`` (``meetflow simula
 
 At every truth time, the talkers audible then are matched to the tracks reported at the
 nearest update (within ``tolerance_s``) by an optimal assignment on angular distance; a pair
-further apart than ``gate_deg`` does not count as a match. Per talker that gives:
+further apart than ``gate_deg`` does not count as a match. Errors are measured against where
+the talker was at the update's own time (truth interpolated), so a walker's motion between
+samples does not count as error. Per talker that gives:
 
 * the median and mean azimuth error over matched times;
 * the fraction of the talker's active time that a track covered (``tracked``);
@@ -172,14 +174,26 @@ def score(truth: list[dict[str, Any]], tracks: list[dict[str, Any]], doa: list[d
     n_active: dict[str, int] = {s: 0 for s in speakers}
     n_tracked: dict[str, int] = {s: 0 for s in speakers}
     seq: dict[str, list[tuple[float, int, float]]] = {s: [] for s in speakers}
+    # Each talker's true azimuth as a continuous function of time, so an estimate is compared with
+    # where the talker was at the estimate's own time (a walker moves between truth samples).
+    paths: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for sp in speakers:
+        rows = sorted((float(r["t"]), float(r["azimuth_deg"])) for r in truth if str(r["speaker"]) == sp)
+        ts = np.array([r[0] for r in rows])
+        paths[sp] = (ts, np.rad2deg(np.unwrap(np.deg2rad([r[1] for r in rows]))))
+
+    def truth_at(sp: str, t: float) -> float:
+        ts, az = paths[sp]
+        return float(np.interp(t, ts, az))
+
     for t, group in zip(t_times, t_groups):
         spk = [str(r["speaker"]) for r in group]
-        az = [float(r["azimuth_deg"]) for r in group]
         for s in spk:
             n_active[s] += 1
         j = _nearest(k_times, float(t), tolerance_s)
         if j is not None:
             cands = k_groups[j]
+            az = [truth_at(s, float(k_times[j])) for s in spk]
             match = _assign(az, [float(c["azimuth_deg"]) for c in cands], gate_deg)
             for s, a, m in zip(spk, az, match):
                 if m is None:
@@ -191,6 +205,7 @@ def score(truth: list[dict[str, Any]], tracks: list[dict[str, Any]], doa: list[d
         if d_rows:
             j = _nearest(d_times, float(t), tolerance_s)
             if j is not None:
+                az = [truth_at(s, float(d_times[j])) for s in spk]
                 peaks = [float(p) for row in d_groups[j] for p in row["azimuth_deg"][: len(az)]]
                 match = _assign(az, peaks, gate_deg)
                 for s, a, m in zip(spk, az, match):

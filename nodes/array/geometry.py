@@ -257,6 +257,12 @@ def azimuth_of(xyz: Sequence[float], centre: Sequence[float] = (0.0, 0.0, 0.0)) 
 
 def wrap_deg(a: Any) -> Any:
     """Wrap degrees into (-180, 180] (scalars or arrays)."""
+    if isinstance(a, (float, int)):  # the common case in trackers: plain floats, no numpy overhead
+        w = math.fmod(float(a) + 180.0, 360.0)
+        if w < 0:
+            w += 360.0
+        w -= 180.0
+        return 180.0 if w == -180.0 else w
     w = np.mod(np.asarray(a, dtype=np.float64) + 180.0, 360.0) - 180.0
     w = np.where(w == -180.0, 180.0, w)
     return float(w) if np.ndim(w) == 0 else w

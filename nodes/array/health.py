@@ -64,13 +64,14 @@ class ChannelHealth:
     """
 
     def __init__(self, channels: int, rate: int, window_s: float = 0.5, dead_db: float = -40.0, clip_level: float = 0.99,
-                 clip_fraction: float = 0.01) -> None:
+                 clip_fraction: float = 0.01, decide_s: float = 0.1) -> None:
         self.channels = channels
         self.rate = rate
         self.window_s = window_s
         self.dead_db = dead_db
         self.clip_level = clip_level
         self.clip_fraction = clip_fraction
+        self.decide_n = max(1, int(decide_s * rate))
         self.power = np.zeros(channels)
         self.clip = np.zeros(channels)
         self.same = 0.0
@@ -78,37 +79,61 @@ class ChannelHealth:
         self.bad = np.zeros(channels, dtype=bool)
         self.changed = False
         self.report = ChannelReport()
+        # sums since the last decision (per-block work is kept to a few vector operations)
+        self._sq = np.zeros(channels)
+        self._clipped = np.zeros(channels)
+        self._n = 0
+        self._same_blocks = 0
+        self._blocks = 0
 
     def update(self, raw: np.ndarray, clean: np.ndarray | None = None) -> np.ndarray:
         """Feed one block (frames, channels); return the mask of channels to drop now.
 
         ``raw`` is what the converter delivered (clipping shows there); ``clean`` the same
         block with DC removed (levels are measured there, so a dead channel with an offset
-        still reads as dead).
+        still reads as dead). Decisions are taken every ``decide_s`` of audio.
         """
         x = raw if clean is None else clean
         n = len(x)
+        self.changed = False
         if n == 0:
             return self.bad
-        a = min(1.0, n / (self.window_s * self.rate))
-        self.power += a * (np.mean(x.astype(np.float64) ** 2, axis=0) - self.power)
-        self.clip += a * (np.mean(np.abs(raw) >= self.clip_level, axis=0) - self.clip)
+        self._sq += np.einsum("ij,ij->j", x, x, dtype=np.float64)
+        if float(np.max(np.abs(raw))) >= self.clip_level:
+            self._clipped += np.count_nonzero(np.abs(raw) >= self.clip_level, axis=0)
+        self._n += n
+        if self._n < self.decide_n:
+            return self.bad
         if self.channels > 1:
-            same = float(np.max(np.abs(x - x[:, :1])) <= 1e-7 * max(float(np.max(np.abs(x))), 1e-12))
-            self.same += a * (same - self.same)
+            peak = float(np.max(np.abs(x)))
+            self._same_blocks += int(float(np.max(np.abs(x - x[:, :1]))) <= 1e-7 * max(peak, 1e-12))
+            self._blocks += 1
+        return self._decide()
+
+    def _decide(self) -> np.ndarray:
+        n = self._n
+        a = min(1.0, n / (self.window_s * self.rate))
+        self.power += a * (self._sq / n - self.power)
+        self.clip += a * (self._clipped / n - self.clip)
+        if self._blocks:
+            self.same += a * (self._same_blocks / self._blocks - self.same)
+        self._sq[:] = 0.0
+        self._clipped[:] = 0.0
+        self._n = self._same_blocks = self._blocks = 0
         self.seen_s += n / self.rate
         if self.seen_s < 0.25 * self.window_s:
             return self.bad
-        med = float(np.median(self.power))
+        order = np.sort(self.power)
+        med = float(order[len(order) // 2])
         floor = med * 10 ** (self.dead_db / 10)
         silent = self.power < 1e-13  # digital silence: about -130 dBFS
         if med > 1e-10:
             dead = (self.power < floor) | silent
             alive = self.power > med * 10 ** (self.dead_db / 20)  # back within half the margin
         else:  # the whole array is quiet: only digitally silent channels are suspects
-            dead = silent & (np.max(self.power) > 1e-13)
+            dead = silent & (order[-1] > 1e-13)
             alive = ~silent
-        med_clip = float(np.median(self.clip))
+        med_clip = float(np.sort(self.clip)[len(self.clip) // 2])
         clipped = (self.clip > self.clip_fraction) & (self.clip > 10 * med_clip + 1e-9)
         unclipped = self.clip < 0.5 * self.clip_fraction
         was = self.bad.copy()
@@ -117,7 +142,7 @@ class ChannelHealth:
             self.report.dead.add(int(c))
         for c in np.flatnonzero(clipped):
             self.report.clipped.add(int(c))
-        if self.same > 0.9 and not self.report.duplicated and self.power.max() > 1e-10:
+        if self.same > 0.9 and not self.report.duplicated and order[-1] > 1e-10:
             self.report.duplicated = True
         if self.report.duplicated and self.same > 0.5:
             self.bad = np.ones(self.channels, dtype=bool)

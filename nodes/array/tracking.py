@@ -137,20 +137,39 @@ class _Motion:
             p = cfg.model_switch
             self.imm = IMMEstimator([self.still, self.cv], np.array([0.8, 0.2]), np.array([[1 - p, p], [p, 1 - p]]))
 
+    def _estimate(self):  # noqa: ANN202 - a filterpy filter or the IMM
+        """The state to report: the mixture, or the walking model alone once it is the likelier.
+
+        The mixture of a seated and a walking model trails a walker by a degree or two (the
+        seated model pulls it back); a walker is reported from the walking model.
+        """
+        if self.imm is None:
+            return self.cv
+        return self.cv if self.imm.mu[1] > 0.5 else self.imm
+
     @property
     def x(self) -> np.ndarray:
-        return self.imm.x if self.imm is not None else self.cv.x
+        return self._estimate().x
 
     @property
     def var(self) -> float:
-        return float((self.imm.P if self.imm is not None else self.cv.P)[0, 0])
+        return float(self._estimate().P[0, 0])
 
     def predict(self, dt: float, silent: bool) -> None:
         c = self.cfg
-        decay = math.exp(-dt / c.velocity_tau_s) if silent else 1.0
-        self.cv.F = np.array([[1.0, dt], [0.0, decay]])
-        q = c.accel_std_dps2 ** 2
-        self.cv.Q = q * np.array([[dt ** 4 / 4, dt ** 3 / 2], [dt ** 3 / 2, dt ** 2]])
+        if silent:
+            # Unheard, the talker's angular velocity relaxes towards zero (an Ornstein-Uhlenbeck
+            # process with time constant tau and a bounded spread), and the position integrates
+            # it. Exact for any dt, so a long silence can be predicted in one step.
+            tau = c.velocity_tau_s
+            decay = math.exp(-dt / tau)
+            sv2 = (c.max_speed_dps / 3) ** 2
+            self.cv.F = np.array([[1.0, tau * (1.0 - decay)], [0.0, decay]])
+            self.cv.Q = np.diag([sv2 * (tau * (1.0 - decay)) ** 2, sv2 * (1.0 - decay * decay)])
+        else:
+            self.cv.F = np.array([[1.0, dt], [0.0, 1.0]])
+            q = c.accel_std_dps2 ** 2
+            self.cv.Q = q * np.array([[dt ** 4 / 4, dt ** 3 / 2], [dt ** 3 / 2, dt ** 2]])
         if self.imm is not None:
             self.still.F = np.array([[1.0, 0.0], [0.0, 0.0]])
             self.still.Q = np.diag([c.still_drift_dps ** 2 * dt, 1e-6])
@@ -158,12 +177,14 @@ class _Motion:
         else:
             self.cv.predict()
         cap = c.max_std_deg ** 2
+        vcap = (c.max_speed_dps / 3) ** 2
         for f in ([self.still, self.cv, self.imm] if self.imm is not None else [self.cv]):
             f.x[1, 0] = float(np.clip(f.x[1, 0], -c.max_speed_dps, c.max_speed_dps))
-            if f.P[0, 0] > cap:  # keep the gate of a silent track bounded (correlations scaled alike)
-                s = math.sqrt(cap / f.P[0, 0])
-                f.P[0, :] *= s
-                f.P[:, 0] *= s
+            for k, limit in ((0, cap), (1, vcap)):  # bounded gates and velocities (correlations scaled alike)
+                if f.P[k, k] > limit:
+                    s = math.sqrt(limit / f.P[k, k])
+                    f.P[k, :] *= s
+                    f.P[:, k] *= s
 
     def update(self, z: float, r: float) -> None:
         x0 = float(self.x[0, 0])
@@ -216,8 +237,6 @@ class AzimuthTracker:
 
         c = self.cfg
         self.t = t
-        for tr in self.tracks:
-            self._predict(tr, t)
         obs: list[tuple[float, float, float]] = []  # (azimuth, variance, strength)
         if activity >= c.min_activity:
             for az, s in zip(np.atleast_1d(azimuths), np.atleast_1d(strengths)):
@@ -227,6 +246,12 @@ class AzimuthTracker:
         observed: set[int] = set()
         free = list(range(len(obs)))
         log_new = math.log(c.new_density)
+        if obs:
+            # Filters are advanced only when there is something to explain: through a silence a
+            # track is predicted in one step when the next observation comes, which is cheaper
+            # than stepping every silent block and lands on the same state.
+            for tr in self.tracks:
+                self._predict(tr, t)
         if self.tracks and obs:
             # One optimal assignment over all tracks, tentative ones included: a fresh tentative
             # track right on an observation beats a silent track whose wide gate merely reaches it.
