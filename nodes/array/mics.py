@@ -142,7 +142,7 @@ class ArrayMics(Node):
                 x[:, bad] = 0.0
             if self._health.changed:
                 self._warn_channels(packet.t0)
-            if ("clip-all", 0) not in self._warned:
+            if self._health.decided and ("clip-all", 0) not in self._warned:
                 self._note_clipping(packet.t0)
         elif x is block.samples:
             self.emit("audio", packet)

@@ -25,6 +25,7 @@ observed direction belongs to which track:
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -104,6 +105,28 @@ class TrackState:
     observed: bool  # an observation joined it in this very update
 
 
+@functools.lru_cache(maxsize=None)
+def _azimuth_filter_class() -> type:
+    """filterpy's KalmanFilter with a closed-form likelihood for the scalar azimuth measurement.
+
+    filterpy evaluates each update's likelihood (which the IMM needs) with scipy's general
+    multivariate normal, an eigendecomposition per call: most of the tracker's time. For one
+    measurement dimension it is a one-line formula.
+    """
+    from filterpy.kalman import KalmanFilter
+
+    class AzimuthKalmanFilter(KalmanFilter):
+        @property
+        def log_likelihood(self) -> float:
+            if self._log_likelihood is None:
+                s = float(self.S[0, 0])
+                y = float(self.y[0, 0])
+                self._log_likelihood = -0.5 * (y * y / s + math.log(2.0 * math.pi * s))
+            return self._log_likelihood
+
+    return AzimuthKalmanFilter
+
+
 class _Motion:
     """A talker's angular motion: (azimuth, angular velocity), filterpy Kalman filters.
 
@@ -117,11 +140,12 @@ class _Motion:
     """
 
     def __init__(self, cfg: TrackerConfig, z: float, r: float) -> None:
-        from filterpy.kalman import IMMEstimator, KalmanFilter
+        from filterpy.kalman import IMMEstimator
 
         self.cfg = cfg
+        KalmanFilter = _azimuth_filter_class()
 
-        def kf() -> KalmanFilter:
+        def kf() -> "KalmanFilter":
             f = KalmanFilter(dim_x=2, dim_z=1)
             f.x = np.array([[z], [0.0]])
             f.H = np.array([[1.0, 0.0]])
