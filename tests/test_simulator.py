@@ -53,12 +53,33 @@ def test_outputs_and_references() -> None:
     assert all(t and t[0].isupper() for t in texts) and {s["session_id"] for s in segs} == {"meeting"}
     for r, u in zip(rttm, scenario["utterances"]):
         assert float(r[3]) == pytest.approx(u["start"], abs=1e-3)
+    for seg in segs:  # synthesised speech: every word with its time, inside its segment, in order
+        words = seg["word_times"]
+        assert [w[0] for w in words] == seg["words"].replace(",", "").replace(".", "").replace("?", "").split()
+        assert seg["start_time"] - 0.01 <= words[0][1] and words[-1][2] <= seg["end_time"] + 0.01
+        assert all(a[1] <= a[2] <= b[1] + 1e-6 for a, b in zip(words, words[1:]))
     truth = [json.loads(line) for line in (folder / "truth_azimuth.jsonl").read_text().splitlines()]
     assert truth and set(truth[0]) == {"t", "speaker", "azimuth_deg"}
     # truth lines only while a talker is audible: inside that talker's turns
     turns = {(r[7], float(r[3]), float(r[3]) + float(r[4])) for r in rttm}
     for row in truth[::7]:
         assert any(s == row["speaker"] and a - 0.1 <= row["t"] <= b + 0.1 for s, a, b in turns)
+
+
+def test_espeak_word_times_follow_the_audio() -> None:
+    from nodes.sim.word_times import speak
+
+    text = "We should ask the finance team for a clear answer before Friday."
+    x, words = speak(text, "en-us+m3")
+    assert [w.text for w in words] == text.rstrip(".").split()  # "for a" is one word event in espeak: still two words
+    frame = 160
+    energy = np.array([np.mean(x[i : i + frame] ** 2) for i in range(0, len(x) - frame, frame)])
+    loud = energy > energy.max() * 1e-3
+    for w in words:  # audio is loud inside words
+        a, b = int(w.t0 * 100), int(w.t1 * 100)
+        assert loud[a:max(b, a + 1)].mean() > 0.6, w
+    again, words2 = speak(text, "en-us+m3")
+    assert np.array_equal(x, again) and words == words2
 
 
 def test_walking_talker_moves() -> None:

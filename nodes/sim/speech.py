@@ -73,14 +73,25 @@ class SpeechBank:
         self._cache: dict[tuple[str, str], Utterance] = {}
 
     def espeak(self, text: str, voice: str) -> Utterance:
+        """Synthesised speech with exact word times (libespeak-ng), or without (command line) if need be."""
         key = ("espeak:" + voice, text)
         u = self._cache.get(key)
         if u is None:
-            from .tts import synthesize
+            from .word_times import WordTimesUnavailable, speak
 
-            x = synthesize(text, voice, self.rate)
+            words: list[WordTime] | None
+            try:
+                x, timed = speak(text, voice, self.rate)
+                words = [WordTime(w.text, w.t0, w.t1) for w in timed]
+            except WordTimesUnavailable:  # no usable libespeak-ng: the command line, without word times
+                from .tts import synthesize
+
+                x, words = synthesize(text, voice, self.rate), None
             a, b = trim_silence(x)
-            u = Utterance(np.ascontiguousarray(x[a:b], dtype=np.float32), self.rate, text, None, voice=voice)
+            if words is not None:
+                off, dur = a / self.rate, (b - a) / self.rate
+                words = [WordTime(w.text, round(min(max(0.0, w.t0 - off), dur), 4), round(min(max(0.0, w.t1 - off), dur), 4)) for w in words]
+            u = Utterance(np.ascontiguousarray(x[a:b], dtype=np.float32), self.rate, text, words, voice=voice)
             self._cache[key] = u
         return u
 
