@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,27 +13,41 @@ from .mics import OFF_KEY
 from .tracking import AzimuthTracker, TrackerConfig
 
 
+_D = TrackerConfig()  # one source of defaults for the library and the node
+
+
 class TrackerParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    meas_std_deg: float = Field(4.0, gt=0, description="Direction error of one block for a clear talker (deg).")
-    accel_std_dps2: float = Field(15.0, ge=0, description="How quickly a talker's angular speed may change (deg/s^2); "
+    motion: Literal["imm", "cv"] = Field(_D.motion, description="imm: seated and walking motion models mixed (filterpy IMM); cv: one "
+                                         "constant-velocity model (follows walkers, smooths seated talkers less).")
+    meas_std_deg: float = Field(_D.meas_std_deg, gt=0, description="Direction error of one block for a clear talker (deg).")
+    accel_std_dps2: float = Field(_D.accel_std_dps2, ge=0, description="How quickly a walking talker's angular speed may change (deg/s^2); "
                                   "higher follows walkers faster, lower smooths more.")
-    velocity_tau_s: float = Field(0.5, gt=0, description="A silent track's angular speed decays over this time (s).")
-    max_std_deg: float = Field(10.0, gt=0, description="Cap on a silent track's uncertainty (deg): bounds how far away a returning talker is still recognised.")
-    max_speed_dps: float = Field(90.0, gt=0, description="Fastest plausible angular speed (deg/s).")
-    min_activity: float = Field(0.2, ge=0, le=1, description="Ignore blocks whose activity (level above background, 0-1) is lower.")
-    min_strength: float = Field(0.3, ge=0, le=1, description="Ignore direction peaks weaker than this (0-1).")
-    birth_activity: float = Field(0.4, ge=0, le=1, description="Activity needed to start a new track.")
-    birth_strength: float = Field(0.55, ge=0, le=1, description="Peak strength needed to start a new track.")
-    confirm_hits: int = Field(3, ge=1, description="Observations within confirm_s that make a tentative track a talker.")
-    confirm_s: float = Field(1.2, gt=0, description="Window for confirm_hits (s).")
-    reacquire_deg: float = Field(25.0, ge=0, description="A new track this close to a silent one takes over its id (the talker moved while silent).")
-    active_hold_s: float = Field(0.5, ge=0, description="A track counts as active (audible) this long after its last observation (s).")
-    max_silence_s: float = Field(300.0, gt=0, description="A track silent this long is dropped (s).")
-    max_tracks: int = Field(12, ge=1, description="Most tracks kept; the longest silent goes first.")
-    merge_deg: float = Field(6.0, ge=0, description="Two tracks closer than this for merge_s (and moving alike) merge, keeping the older id.")
-    merge_s: float = Field(1.0, ge=0, description="See merge_deg (s).")
+    still_drift_dps: float = Field(_D.still_drift_dps, gt=0, description="A seated talker's azimuth drift (deg per square-root second).")
+    model_switch: float = Field(_D.model_switch, gt=0, lt=0.5, description="Chance per block of switching between the seated and the walking model.")
+    velocity_tau_s: float = Field(_D.velocity_tau_s, gt=0, description="A silent track's angular speed decays over this time (s).")
+    max_std_deg: float = Field(_D.max_std_deg, gt=0, description="Cap on a silent track's uncertainty (deg): bounds how far away a returning talker is still recognised.")
+    max_speed_dps: float = Field(_D.max_speed_dps, gt=0, description="Fastest plausible angular speed (deg/s).")
+    new_density: float = Field(_D.new_density, gt=0, description="Likelihood per degree of a new talker: an observation joins a track "
+                               "only when the track explains it better.")
+    switch_penalty: float = Field(_D.switch_penalty, ge=0, description="Log-odds that the talker heard within continue_s goes on, rather than a silent one resuming.")
+    tentative_penalty: float = Field(_D.tentative_penalty, ge=0, description="Log-odds of a known talker over an unconfirmed new source.")
+    continue_s: float = Field(_D.continue_s, gt=0, description="A talker heard this recently counts as still talking (pauses between sentences).")
+    min_activity: float = Field(_D.min_activity, ge=0, le=1, description="Ignore blocks whose activity (level above background, 0-1) is lower.")
+    min_strength: float = Field(_D.min_strength, ge=0, le=1, description="Ignore direction peaks weaker than this (0-1).")
+    birth_activity: float = Field(_D.birth_activity, ge=0, le=1, description="Activity needed to start a new track.")
+    birth_strength: float = Field(_D.birth_strength, ge=0, le=1, description="Peak strength needed to start a new track.")
+    confirm_hits: int = Field(_D.confirm_hits, ge=1, description="Observations within confirm_s that make a tentative track a talker.")
+    confirm_s: float = Field(_D.confirm_s, gt=0, description="Window for confirm_hits (s).")
+    resume_hits: int = Field(_D.resume_hits, ge=1, description="Observations within resume_s that bring a silent track back (else it is rolled back).")
+    resume_s: float = Field(_D.resume_s, gt=0, description="See resume_hits (s).")
+    reacquire_deg: float = Field(_D.reacquire_deg, ge=0, description="A new track this close to a silent one takes over its id (the talker moved while silent).")
+    active_hold_s: float = Field(_D.active_hold_s, ge=0, description="A track counts as active (audible) this long after its last observation (s).")
+    max_silence_s: float = Field(_D.max_silence_s, gt=0, description="A track silent this long is dropped (s).")
+    max_tracks: int = Field(_D.max_tracks, ge=1, description="Most tracks kept; the longest silent goes first.")
+    merge_deg: float = Field(_D.merge_deg, ge=0, description="Two still tracks closer than this for merge_s merge, keeping the older id.")
+    merge_s: float = Field(_D.merge_s, ge=0, description="See merge_deg (s).")
 
     def config(self) -> TrackerConfig:
         names = {f.name for f in fields(TrackerConfig)}

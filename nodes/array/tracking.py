@@ -1,25 +1,28 @@
 """Multi-target tracking of talker azimuths with Kalman filters (filterpy).
 
 Raw directions jump: reflections, overlapping talkers and noise give a wrong peak now and
-then, and a talker is heard only while speaking. The tracker keeps one constant-velocity
-Kalman filter per talker over (azimuth, angular velocity) and decides per block which
-observed direction belongs to which track:
+then, and a talker is heard only while speaking. The tracker keeps one filter per talker over
+(azimuth, angular velocity): filterpy's interacting multiple model estimator mixing a seated
+model (azimuth nearly constant) and a walking one (constant velocity, brisk accelerations).
+Per block it decides which observed direction belongs to which track:
 
-* **Gating by likelihood.** An observation joins a track only when it is more likely under
-  the track's predicted distribution than under "somebody new" (a uniform density of
-  ``new_density`` per degree). A track that was just heard has a narrow gate; a silent one a
-  wider gate, but never wider than ``max_std_deg`` allows. Assignment is optimal
-  (Hungarian) over all tracks and observations of a block.
+* **Gating and assignment by likelihood.** An observation joins a track only when it is more
+  likely under the track's prediction than under "somebody new" (a uniform density of
+  ``new_density`` per degree); the assignment is optimal (Hungarian) over all tracks and the
+  block's observations. Priors in log-odds break near-ties the way conversations go: the
+  talker heard within ``continue_s`` goes on (``switch_penalty`` against a silent track
+  resuming), and a known talker beats an unconfirmed new source (``tentative_penalty``).
 * **Birth.** An unexplained, clear observation starts a tentative track; ``confirm_hits``
-  hits within ``confirm_s`` make it a confirmed track with a new id. A tentative track that
-  appears where a silent confirmed track was (within ``reacquire_deg``) takes over that
-  track's id instead: the talker came back after moving while silent.
-* **Silence.** While a talker is silent their track stays where it was: the velocity decays
-  (people rarely keep walking in a straight line), the uncertainty grows up to a cap, and
-  the track lives on for ``max_silence_s`` (default 5 minutes), so a returning talker keeps
-  their id after any pause a meeting has.
-* **Wrap-around.** Innovations are taken modulo 360 degrees and states wrapped into
-  (-180, 180], so a talker crossing the -180/180 line keeps one track.
+  hits within ``confirm_s`` make it a talker with a new id, unless a silent track sits within
+  ``reacquire_deg``: then it takes over that id (the talker moved a little while silent).
+* **Silence.** A silent track stays where it was: its velocity relaxes to zero (an
+  Ornstein-Uhlenbeck process, predicted exactly in one step however long the silence), its
+  uncertainty grows to at most ``max_std_deg``, and it lives for ``max_silence_s`` (default 5
+  minutes). One stray observation does not move it: a resumed track is on probation until a
+  second observation agrees within ``resume_s``, else it is rolled back.
+* **Duplicates.** Two still tracks on the same spot for ``merge_s`` merge, keeping the older id.
+* **Wrap-around.** The filters work on an unwrapped azimuth and innovations are taken modulo
+  360 degrees; reported azimuths are wrapped into (-180, 180].
 """
 
 from __future__ import annotations

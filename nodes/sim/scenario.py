@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..array.geometry import PRESETS, azimuth_of, resolve_geometry
+from .room import RoomError
 from .scripts import MEETING_LINES
 from .speech import MEETING_VOICES, ClipPool, SpeechBank
 
@@ -186,7 +187,8 @@ def _seat(rng: np.random.Generator, centre: np.ndarray, size: tuple[float, float
         a = math.degrees(az)
         if all(abs((a - b + 180) % 360 - 180) >= sep for b in taken):
             return p
-    raise ValueError(f"cannot seat a talker {dist} m from the array inside a {size} m room")
+    raise RoomError(f"cannot seat a talker {dist[0]:g}-{dist[1]:g} m from the array inside a {size[0]:g}x{size[1]:g} m room "
+                    "(a larger --room, or fewer talkers)")
 
 
 def _walk(rng: np.random.Generator, start: np.ndarray, centre: np.ndarray, size: tuple[float, float, float], duration: float,
