@@ -91,7 +91,7 @@ class Doa(Node):
                 raise ConfigError("no array geometry: put an array.mics node before array.stft, or set 'array' here", "array")
         if info.channels is not None and info.channels != self.geometry.n_mics:
             raise ConfigError(f"the spectrum has {info.channels} channel(s) but array '{self.geometry.name}' has {self.geometry.n_mics} mics", "array")
-        rate, hop, n_fft = info.rate, info.extra.get("hop"), info.extra.get("n_fft")
+        rate, hop = info.rate, info.extra.get("hop")
         if rate and hop:
             block = max(1, int(round(p.block_ms / 1000 * rate / hop)))
             if p.algorithm == "tops" and block <= self.geometry.n_mics:
