@@ -37,15 +37,16 @@ def run(args: argparse.Namespace) -> int:
     if not truth:
         raise InputError(f"{args.truth}: no truth lines (is it a truth_azimuth.jsonl?)")
     result = score(truth, tracks, doa, tolerance_s=args.tolerance, gate_deg=args.gate)
-    print(format_table(result))
-    if not tracks:
-        print(f"note: {args.tracks} holds no tracks (mono input, or nobody was heard)")
-    try:
+    try:  # files first: a closed stdout (`| head`) must not cost the user the plot
         if args.plot:
             plot(truth, tracks, args.plot, doa, title=f"{Path(args.tracks).parent.name or 'tracks'} vs {Path(args.truth).name}")
-            print(f"plot: {args.plot}")
         if args.json:
             Path(args.json).write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror or exc} ({exc.filename})") from None
+    print(format_table(result))
+    if not tracks:
+        print(f"note: {args.tracks} holds no tracks (mono input, or nobody was heard)")
+    if args.plot:
+        print(f"plot: {args.plot}")
     return ExitCode.OK
