@@ -178,8 +178,10 @@ class Spectrum:
 class DirectionEstimate:
     """Directions of arrival found in one block of audio, strongest first.
 
-    ``strength`` is each peak's share of the block's pseudo-spectrum (0-1) and ``activity``
-    how much directional energy the block held (0 silent - 1 loud), so trackers can gate.
+    ``strength`` is each peak's height above the block's pseudo-spectrum median, relative to
+    the spectrum's span (0-1: 1 for a clear single talker, low for diffuse noise or a weak
+    second peak) and ``activity`` how far the block's level stood above the running
+    background (0 silent - 1 loud), so trackers can gate.
     The pseudo-spectrum over ``grid_deg`` is kept when the node is asked to (plots, fusion).
     """
 

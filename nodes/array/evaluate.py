@@ -1,0 +1,323 @@
+"""Scoring talker directions: tracks (and raw directions) against ground-truth azimuths.
+
+Inputs are the files the tools write: ``truth_azimuth.jsonl`` (``meetflow simulate``: lines
+``{t, speaker, azimuth_deg}`` while a talker is audible), ``tracks.jsonl`` (``array.tracks_writer``:
+``{t, track_id, azimuth_deg}``) and optionally ``doa.jsonl`` (``array.doa_writer``).
+
+At every truth time, the talkers audible then are matched to the tracks reported at the
+nearest update (within ``tolerance_s``) by an optimal assignment on angular distance; a pair
+further apart than ``gate_deg`` does not count as a match. Errors are measured against where
+the talker was at the update's own time (truth interpolated), so a walker's motion between
+samples does not count as error. Per talker that gives:
+
+* the median and mean azimuth error over matched times;
+* the fraction of the talker's active time that a track covered (``tracked``);
+* track breaks: how often the track id covering the talker changed, each with the time since
+  the talker was last covered (a break after a long silence is the failure that matters for
+  diarisation: a returning talker got a new id);
+* returns: every time a talker is covered again after at least ``min_gap_s`` uncovered, with
+  the length of the silence, whether the id was the same, and how far the talker moved
+  meanwhile (a walker who crossed the room while silent cannot be recognised by direction).
+
+Raw directions are scored the same way, using at each block as many peaks (strongest first)
+as talkers are active, so the comparison with tracking is like for like.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_left
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .geometry import angle_diff
+
+
+class EvalInputError(ValueError):
+    """A file to score is missing or malformed (the CLI turns it into an input error)."""
+
+
+def read_jsonl(path: str | Path, required: Iterable[str]) -> list[dict[str, Any]]:
+    p = Path(path)
+    if not p.exists():
+        raise EvalInputError(f"{p}: no such file")
+    rows = []
+    need = list(required)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalInputError(f"{p}: cannot read ({exc})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            if n == len(lines):  # a run cut off mid-line
+                continue
+            raise EvalInputError(f"{p}:{n}: not a JSON line") from None
+        missing = [k for k in need if k not in row]
+        if missing:
+            raise EvalInputError(f"{p}:{n}: missing {', '.join(missing)} (expected keys: {', '.join(need)})")
+        rows.append(row)
+    return rows
+
+
+def _by_time(rows: list[dict[str, Any]]) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+    groups: dict[float, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(float(r["t"]), []).append(r)
+    times = sorted(groups)
+    return np.asarray(times), [groups[t] for t in times]
+
+
+def _nearest(times: np.ndarray, t: float, tol: float) -> int | None:
+    if len(times) == 0:
+        return None
+    i = bisect_left(times, t)
+    best = None
+    for j in (i - 1, i):
+        if 0 <= j < len(times) and abs(times[j] - t) <= tol and (best is None or abs(times[j] - t) < abs(times[best] - t)):
+            best = j
+    return best
+
+
+def _assign(truth_az: list[float], cand_az: list[float], gate: float) -> list[int | None]:
+    """For each truth azimuth, the index of its matched candidate (None when unmatched)."""
+    if not truth_az or not cand_az:
+        return [None] * len(truth_az)
+    from scipy.optimize import linear_sum_assignment
+
+    cost = np.abs(angle_diff(np.asarray(truth_az)[:, None], np.asarray(cand_az)[None, :]))
+    rows, cols = linear_sum_assignment(cost)
+    out: list[int | None] = [None] * len(truth_az)
+    for r, c in zip(rows, cols):
+        if cost[r, c] <= gate:
+            out[r] = int(c)
+    return out
+
+
+@dataclass
+class Break:
+    t: float
+    from_id: int
+    to_id: int
+    gap_s: float  # time since the talker was last covered by a track
+
+
+@dataclass
+class Return:
+    """A talker covered again after a silence (or an uncovered stretch) of ``gap_s``."""
+
+    t: float
+    gap_s: float
+    same_id: bool
+    moved_deg: float  # how far the talker's true azimuth moved during the silence
+
+
+@dataclass
+class TalkerScore:
+    speaker: str
+    active_s: float
+    tracked: float
+    median_err: float | None
+    mean_err: float | None
+    breaks: int
+    track_ids: list[int]
+    longest_gap_bridged_s: float  # longest silence after which the talker got the same id back
+    raw_median_err: float | None = None
+    raw_mean_err: float | None = None
+    raw_covered: float | None = None
+    break_list: list[Break] = field(default_factory=list)
+    returns: list[Return] = field(default_factory=list)
+
+
+@dataclass
+class DoaScore:
+    talkers: list[TalkerScore]
+    median_err: float | None
+    mean_err: float | None
+    tracked: float
+    breaks: int
+    raw_median_err: float | None = None
+    raw_mean_err: float | None = None
+    settings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _stats(errs: list[float]) -> tuple[float | None, float | None]:
+    if not errs:
+        return None, None
+    a = np.asarray(errs)
+    return round(float(np.median(a)), 2), round(float(np.mean(a)), 2)
+
+
+def score(truth: list[dict[str, Any]], tracks: list[dict[str, Any]], doa: list[dict[str, Any]] | None = None,
+          tolerance_s: float = 0.2, gate_deg: float = 30.0, min_activity: float = 0.0, step_s: float | None = None,
+          min_gap_s: float = 1.0) -> DoaScore:
+    """Score tracks (and raw directions) against truth; see the module docstring."""
+    t_times, t_groups = _by_time(truth)
+    k_times, k_groups = _by_time([r for r in tracks if r.get("active", True)])
+    d_rows = [r for r in (doa or []) if float(r.get("activity", 1.0)) >= min_activity]
+    d_times, d_groups = _by_time(d_rows)
+    if step_s is None:
+        step_s = float(np.median(np.diff(t_times))) if len(t_times) > 1 else 0.1
+    speakers = sorted({str(r["speaker"]) for r in truth})
+    errs: dict[str, list[float]] = {s: [] for s in speakers}
+    raw: dict[str, list[float]] = {s: [] for s in speakers}
+    raw_n: dict[str, int] = {s: 0 for s in speakers}
+    n_active: dict[str, int] = {s: 0 for s in speakers}
+    n_tracked: dict[str, int] = {s: 0 for s in speakers}
+    seq: dict[str, list[tuple[float, int, float]]] = {s: [] for s in speakers}
+    # Each talker's true azimuth as a continuous function of time, so an estimate is compared with
+    # where the talker was at the estimate's own time (a walker moves between truth samples).
+    paths: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for sp in speakers:
+        rows = sorted((float(r["t"]), float(r["azimuth_deg"])) for r in truth if str(r["speaker"]) == sp)
+        ts = np.array([r[0] for r in rows])
+        paths[sp] = (ts, np.rad2deg(np.unwrap(np.deg2rad([r[1] for r in rows]))))
+
+    def truth_at(sp: str, t: float) -> float:
+        ts, az = paths[sp]
+        return float(np.interp(t, ts, az))
+
+    for t, group in zip(t_times, t_groups):
+        spk = [str(r["speaker"]) for r in group]
+        for s in spk:
+            n_active[s] += 1
+        j = _nearest(k_times, float(t), tolerance_s)
+        if j is not None:
+            cands = k_groups[j]
+            az = [truth_at(s, float(k_times[j])) for s in spk]
+            match = _assign(az, [float(c["azimuth_deg"]) for c in cands], gate_deg)
+            for s, a, m in zip(spk, az, match):
+                if m is None:
+                    continue
+                c = cands[m]
+                errs[s].append(abs(float(angle_diff(float(c["azimuth_deg"]), a))))
+                n_tracked[s] += 1
+                seq[s].append((float(t), int(c["track_id"]), a))
+        if d_rows:
+            j = _nearest(d_times, float(t), tolerance_s)
+            if j is not None:
+                az = [truth_at(s, float(d_times[j])) for s in spk]
+                peaks = [float(p) for row in d_groups[j] for p in row["azimuth_deg"][: len(az)]]
+                match = _assign(az, peaks, gate_deg)
+                for s, a, m in zip(spk, az, match):
+                    if m is not None:
+                        raw[s].append(abs(float(angle_diff(peaks[m], a))))
+                        raw_n[s] += 1
+    talkers = []
+    all_err: list[float] = []
+    all_raw: list[float] = []
+    total_breaks = 0
+    for s in speakers:
+        breaks: list[Break] = []
+        returns: list[Return] = []
+        bridged = 0.0
+        for (ta, ia, aa), (tb, ib, ab) in zip(seq[s], seq[s][1:]):
+            gap = tb - ta
+            if ib != ia:
+                breaks.append(Break(round(tb, 3), ia, ib, round(gap, 3)))
+            elif gap > bridged:
+                bridged = gap
+            if gap >= min_gap_s:
+                returns.append(Return(round(tb, 3), round(gap, 3), ib == ia, round(abs(float(angle_diff(ab, aa))), 1)))
+        ids = sorted({i for _, i, _ in seq[s]})
+        med, mean = _stats(errs[s])
+        rmed, rmean = _stats(raw[s])
+        talkers.append(TalkerScore(
+            s, round(n_active[s] * step_s, 2), round(n_tracked[s] / n_active[s], 4) if n_active[s] else 0.0, med, mean, len(breaks), ids,
+            round(bridged, 2), rmed if d_rows else None, rmean if d_rows else None,
+            round(raw_n[s] / n_active[s], 4) if d_rows and n_active[s] else None, breaks, returns))
+        all_err += errs[s]
+        all_raw += raw[s]
+        total_breaks += len(breaks)
+    med, mean = _stats(all_err)
+    rmed, rmean = _stats(all_raw)
+    act = sum(n_active.values())
+    return DoaScore(talkers, med, mean, round(sum(n_tracked.values()) / act, 4) if act else 0.0, total_breaks,
+                    rmed if d_rows else None, rmean if d_rows else None,
+                    {"tolerance_s": tolerance_s, "gate_deg": gate_deg, "min_activity": min_activity, "min_gap_s": min_gap_s})
+
+
+def format_table(sc: DoaScore) -> str:
+    """A plain-text table of a score, one row per talker plus the total."""
+    raw = sc.raw_median_err is not None
+
+    def f(v: float | None, unit: str = "") -> str:
+        return "-" if v is None else f"{v:.1f}{unit}"
+
+    head = ["talker", "active", "tracked", "median err", "mean err", "breaks", "tracks"] + (["raw median", "raw mean"] if raw else [])
+    rows = []
+    for t in sc.talkers:
+        row = [t.speaker, f"{t.active_s:.1f}s", f"{100 * t.tracked:.1f}%", f(t.median_err, "°"), f(t.mean_err, "°"), str(t.breaks),
+               ",".join(map(str, t.track_ids)) or "-"]
+        if raw:
+            row += [f(t.raw_median_err, "°"), f(t.raw_mean_err, "°")]
+        rows.append(row)
+    total = ["all", f"{sum(t.active_s for t in sc.talkers):.1f}s", f"{100 * sc.tracked:.1f}%", f(sc.median_err, "°"), f(sc.mean_err, "°"),
+             str(sc.breaks), ""]
+    if raw:
+        total += [f(sc.raw_median_err, "°"), f(sc.raw_mean_err, "°")]
+    rows.append(total)
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in [head] + rows]
+    lines.insert(1, "-" * len(lines[0]))
+    lines.insert(len(lines) - 1, "-" * len(lines[0]))
+    rets = [r for t in sc.talkers for r in t.returns]
+    if rets:
+        first = sc.settings.get("min_gap_s", 1.0)
+        for lo, hi in ((first, 10.0), (10.0, float("inf"))):
+            grp = [r for r in rets if lo <= r.gap_s <= hi] if hi < float("inf") else [r for r in rets if r.gap_s > lo]
+            still = [r for r in grp if r.moved_deg <= 20.0]
+            span = f"silences of {lo:g}-{hi:g} s" if hi < float("inf") else f"silences over {lo:g} s"
+            lines.append(f"returns after {span}: {len(grp)}, same track {sum(r.same_id for r in grp)}; "
+                         f"of those who moved <= 20 deg meanwhile: {len(still)}, same track {sum(r.same_id for r in still)}")
+    for t in sc.talkers:
+        for b in t.break_list:
+            lines.append(f"break: {t.speaker} at {b.t:.2f} s, track {b.from_id} -> {b.to_id} (last covered {b.gap_s:.1f} s before)")
+    return "\n".join(lines)
+
+
+def plot(truth: list[dict[str, Any]], tracks: list[dict[str, Any]], path: str | Path, doa: list[dict[str, Any]] | None = None,
+         title: str | None = None) -> Path:
+    """Azimuth over time: truth per talker (lines) against tracks (dots) and raw directions (grey)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(12, 5), dpi=110)
+    if doa:
+        ts = [float(r["t"]) for r in doa for _ in r["azimuth_deg"][:1]]
+        az = [float(r["azimuth_deg"][0]) for r in doa if r["azimuth_deg"]]
+        ax.scatter(ts, az, s=4, c="0.75", label="raw DOA (top peak)", zorder=1)
+    speakers = sorted({str(r["speaker"]) for r in truth})
+    for i, s in enumerate(speakers):
+        pts = [(float(r["t"]), float(r["azimuth_deg"])) for r in truth if str(r["speaker"]) == s]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=14, marker="s", color=f"C{i % 10}", alpha=0.25, label=f"truth {s}", zorder=2)
+    ids = sorted({int(r["track_id"]) for r in tracks})
+    markers = "o^vD<>px*h"
+    for k, tid in enumerate(ids):
+        pts = [(float(r["t"]), float(r["azimuth_deg"])) for r in tracks if int(r["track_id"]) == tid and r.get("active", True)]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=6, marker=markers[k % len(markers)], color="k" if k < 1 else f"C{(k + len(speakers)) % 10}",
+                   label=f"track {tid}", zorder=3)
+    ax.set_ylim(-180, 180)
+    ax.set_yticks(range(-180, 181, 45))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("azimuth (deg, CCW from +x)")
+    ax.grid(alpha=0.3)
+    ax.set_title(title or "talker azimuth: truth vs tracks")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, markerscale=2)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -1,0 +1,1 @@
+"""Evaluators of ``meetflow eval``: one module per sub-command (see ``cmd_eval.py``)."""

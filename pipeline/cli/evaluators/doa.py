@@ -1,0 +1,52 @@
+"""``meetflow eval doa``: talker tracks (and raw directions) against ground-truth azimuths."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ...errors import ExitCode, InputError, OutputError
+
+ORDER = 10
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doa", help="direction of arrival and talker tracking", description=(
+        "Score talker tracks against ground-truth azimuths: median and mean azimuth error per talker, the share of each talker's "
+        "active time a track covered, and track breaks (a talker's track id changing), each with the silence before it."))
+    p.add_argument("--truth", required=True, metavar="FILE", help="truth_azimuth.jsonl (meetflow simulate): {t, speaker, azimuth_deg}")
+    p.add_argument("--tracks", required=True, metavar="FILE", help="tracks.jsonl (array.tracks_writer): {t, track_id, azimuth_deg}")
+    p.add_argument("--doa", metavar="FILE", help="doa.jsonl (array.doa_writer): also score the raw directions, for comparison")
+    p.add_argument("--plot", metavar="PNG", help="draw azimuth over time, truth against tracks, into this image")
+    p.add_argument("--json", metavar="FILE", help="also write the scores as JSON")
+    p.add_argument("--gate", type=float, default=30.0, metavar="DEG", help="a track further than this from a talker does not cover them (default 30)")
+    p.add_argument("--tolerance", type=float, default=0.2, metavar="S", help="match truth and track times up to this far apart (default 0.2)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nodes.array.evaluate import EvalInputError, format_table, plot, read_jsonl, score
+
+    try:
+        truth = read_jsonl(args.truth, ["t", "speaker", "azimuth_deg"])
+        tracks = read_jsonl(args.tracks, ["t", "track_id", "azimuth_deg"])
+        doa = read_jsonl(args.doa, ["t", "azimuth_deg"]) if args.doa else None
+    except EvalInputError as exc:
+        raise InputError(str(exc)) from None
+    if not truth:
+        raise InputError(f"{args.truth}: no truth lines (is it a truth_azimuth.jsonl?)")
+    result = score(truth, tracks, doa, tolerance_s=args.tolerance, gate_deg=args.gate)
+    try:  # files first: a closed stdout (`| head`) must not cost the user the plot
+        if args.plot:
+            plot(truth, tracks, args.plot, doa, title=f"{Path(args.tracks).parent.name or 'tracks'} vs {Path(args.truth).name}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc} ({exc.filename})") from None
+    print(format_table(result))
+    if not tracks:
+        print(f"note: {args.tracks} holds no tracks (mono input, or nobody was heard)")
+    if args.plot:
+        print(f"plot: {args.plot}")
+    return ExitCode.OK
