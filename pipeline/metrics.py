@@ -177,6 +177,9 @@ class LatencyStats:
         return out
 
 
+_CORE_SECTIONS = ("run", "nodes", "edges", "latency")
+
+
 @dataclass
 class RunMetrics:
     """Everything ``metrics.json`` reports about one run."""
@@ -191,6 +194,8 @@ class RunMetrics:
     realtime: bool = False
     interrupted: bool = False
     failed: str | None = None
+    #: Sections reported by nodes (``RunContext.report``): capture statistics, load shedding.
+    report: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -207,4 +212,5 @@ class RunMetrics:
             "nodes": {nid: s.to_json(self.sample_ratio) for nid, s in self.nodes.items()},
             "edges": {label: s.to_json() for label, s in self.edges.items()},
             "latency": self.latency.to_json(),
+            **{name: dict(section) for name, section in sorted(self.report.items()) if name not in _CORE_SECTIONS},
         }

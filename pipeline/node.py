@@ -137,6 +137,16 @@ class Source(Node):
         #: Total media duration when known (recordings), for progress display.
         self.duration: float | None = None
 
+    @classmethod
+    def live_for(cls, params: BaseModel) -> bool:
+        """Whether a node of this type with these parameters captures live.
+
+        Known before the node is built, so that the CLI can choose an executor; a source
+        that can read either a file or a device (``io.audio_input``) decides by its
+        parameters, and sets ``self.live`` to match.
+        """
+        return cls.live
+
     def read(self) -> bool:
         """Produce the next packet(s) with ``emit``. Return False at end of stream."""
         raise NotImplementedError(f"{type(self).__name__} does not implement read()")

@@ -172,6 +172,22 @@ class ThreadedExecutor(Executor):
             for t in threads:
                 t.join()
 
+    def queue_depths(self) -> dict[str, tuple[int, float]]:
+        """Each edge's current queue: (packets, media seconds), for live views.
+
+        Read without locking from another thread: a snapshot good enough to display.
+        """
+        out: dict[str, tuple[int, float]] = {}
+        for nid, inbox in getattr(self, "inboxes", {}).items():
+            for e in self.graph.in_edges(nid):
+                q = inbox.mq.queues[self.input_index(e)]
+                try:
+                    span = q[-1].t1 - q[0].t0 if q else 0.0
+                except IndexError:  # emptied while we looked
+                    span = 0.0
+                out[e.label] = (len(q), span)
+        return out
+
     def _end_outputs(self, node: Node) -> None:
         for port in node.outputs:
             for e in self.consumers(node.id, port):
