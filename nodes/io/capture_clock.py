@@ -11,8 +11,9 @@ The shortfall ("lag") of a healthy stream jitters by a buffer or two, and grows 
 when the device's crystal runs slower than the computer's clock (drift, typically tens of
 parts per million). A loss is a step up in the lag that persists. So:
 
-* the *baseline* lag is learned from the lower envelope of the lag (the moments just after
-  a buffer arrived) and follows the drift fitted by least squares over one-second minima;
+* the *baseline* lag is learned, after ``settle_s`` (start-up bursts), from the lower
+  envelope of the lag (buffers that arrived promptly) and then follows the drift fitted by
+  least squares over one-second minima;
 * a lag that stays more than ``tolerance_s`` above the baseline for ``confirm_s`` of wall
   time is a loss of the smallest excess seen during that time: a stall whose audio was
   only held up (the process was paused, the machine was busy) drains in a burst well
@@ -70,7 +71,7 @@ class CaptureClock:
     just concluded were lost (usually 0).
     """
 
-    def __init__(self, rate: float, tolerance_s: float = 0.1, confirm_s: float = 1.0, settle_s: float = 1.0, min_fit_s: float = 20.0) -> None:
+    def __init__(self, rate: float, tolerance_s: float = 0.1, confirm_s: float = 1.0, settle_s: float = 0.3, min_fit_s: float = 20.0) -> None:
         self.rate = float(rate)
         self.tol = tolerance_s * rate
         self.confirm_s = confirm_s
@@ -128,8 +129,8 @@ class CaptureClock:
         x = wall - self.start
         lag = self._lag(x)
         if x < self.settle_s:
-            # Start-up: streams often deliver a pre-filled buffer in a burst.
-            self._base = lag if self._base is None else min(self._base, lag)
+            # Start-up: streams often deliver a pre-filled buffer in a burst, which offsets
+            # the lag once; the baseline is learned after it.
             return 0
         if self._base is None:
             self._base = lag

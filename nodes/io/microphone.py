@@ -296,8 +296,10 @@ class MicrophoneSource(Source):
         if now - self._last_report > 0.5:
             self._report()
         if self._limit is not None and self._emitted >= self._limit:
+            self._halt()
             return False
         if self.context.stop.is_set():
+            self._halt()
             return False
         if not kind:
             stream = self._stream
@@ -311,6 +313,17 @@ class MicrophoneSource(Source):
                 return False
         return True
 
+    def _halt(self) -> None:
+        """Stop capturing now: the graph may take a while to finish what it has, and
+        audio that arrives meanwhile belongs to no one (nor is it lost)."""
+        stream = self._stream
+        if stream is not None and not self._ended:
+            try:
+                stream.stop(ignore_errors=True)
+            except Exception:
+                pass
+        self._ended = True
+
     def _drain(self) -> None:
         while True:
             try:
@@ -323,6 +336,7 @@ class MicrophoneSource(Source):
     def flush(self) -> None:
         if not self._started:
             return
+        self._halt()
         self._drain()
         if self._resampler is not None:
             tail = self._resampler.flush()

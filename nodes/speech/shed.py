@@ -40,8 +40,8 @@ class ShedParams(BaseModel):
 
     budget_s: float = Field(10.0, gt=0, description="End-to-end latency budget of final text: capture of a segment's last word to its final transcript.")
     admit: float = Field(0.35, gt=0, le=1, description="A new segment is dropped whole when the backlog exceeds this share of the budget.")
-    cut: float = Field(0.6, gt=0, le=1, description="An admitted segment is ended early when backlog + its expected decoding time exceed this share of the budget.")
-    decode_rtf: float = Field(0.2, ge=0, description="Expected wall seconds to decode a second of a segment once it ends (final pass), reserved from the budget.")
+    cut: float = Field(0.5, gt=0, le=1, description="An admitted segment is ended early when backlog + its expected decoding time exceed this share of the budget.")
+    decode_rtf: float = Field(0.25, ge=0, description="Expected wall seconds to decode a second of a segment once it ends (final pass), reserved from the budget.")
     min_keep_s: float = Field(1.0, ge=0, description="A segment is never cut before it holds this much speech (shorter pieces are rarely worth decoding).")
     active: Literal["live", "realtime", "never"] = Field(
         "live", description="When to shed: 'live' (device input), 'realtime' (also paced replays), or 'never'."
@@ -78,6 +78,7 @@ class SpeechShedder(Node):
     def open(self) -> None:
         ctx = self.context
         mode = self.params.active
+        self.watching = ctx.live or ctx.realtime
         self.shedding = mode != "never" and (ctx.live or (mode == "realtime" and ctx.realtime))
         self._segs: dict[int, _Seg] = {}
         self.stats: dict[str, Any] = {
@@ -95,14 +96,17 @@ class SpeechShedder(Node):
         n = len(chunk.samples)
         st = self.stats
         st["speech_s"] += n / chunk.rate
+        if self.watching:  # the backlog is worth showing even when nothing is shed
+            lag = self._lag(packet)
+            st["lag_s"] = round(lag, 3)
+            if lag > st["max_lag_s"]:
+                st["max_lag_s"] = round(lag, 3)
         if not self.shedding:
             self.emit("speech", packet)
+            if self.watching:
+                self._maybe_report()
             return
         p = self.params
-        lag = self._lag(packet)
-        st["lag_s"] = round(lag, 3)
-        if lag > st["max_lag_s"]:
-            st["max_lag_s"] = round(lag, 3)
         seg = self._segs.get(chunk.segment_id)
         if seg is None:
             st["segments"] += 1
@@ -125,6 +129,9 @@ class SpeechShedder(Node):
             st["speech_dropped_s"] += n / chunk.rate
         if chunk.final:
             del self._segs[chunk.segment_id]
+        self._maybe_report()
+
+    def _maybe_report(self) -> None:
         now = time.monotonic()
         if now - self._last_report > 0.5:
             self._report(now)
@@ -137,4 +144,5 @@ class SpeechShedder(Node):
         self.context.report.setdefault("shedding", {})[self.id] = st
 
     def flush(self) -> None:
-        self._report(time.monotonic())
+        if self.watching:
+            self._report(time.monotonic())

@@ -1,3 +1,3 @@
-"""Small general-purpose nodes: pass-through, null sink, synthetic ticks, delay (tests, benchmarks, debugging)."""
+"""Small general-purpose nodes: pass-through, null sink, synthetic ticks (tests, benchmarks, debugging)."""
 
-from . import basic, delay  # noqa: F401  (registers util.*)
+from . import basic  # noqa: F401  (registers util.*)
