@@ -209,3 +209,29 @@ def test_audio_server_dying_ends_the_run_with_the_transcript_on_disk(meeting4: t
     journal = (out / "transcript.jsonl").read_text()
     assert "Good morning" in journal
     assert metrics(out)["capture"]["source"]["media_s"] > 3
+
+
+def test_channel_map_and_duration(array: pulse_server.PulseServer, tmp_path: Path) -> None:
+    """Microphone k of the array is channel k; a channel map picks and orders them; a
+    duration ends the run by itself (exit 0) with exactly that much audio."""
+    marker = tmp_path / "marker.wav"
+    sf.write(marker, np.tile(np.float32([0.1, 0.2, 0.3, 0.4]), (16000, 1)), 16000, subtype="FLOAT")
+    graph = tmp_path / "map.json"
+    graph.write_text(json.dumps({
+        "meetflow": 1, "name": "map", "variables": {"input": {}, "out": {}},
+        "nodes": [{"id": "source", "type": "io.audio_input", "params": {"input": "${input}", "channels": [3, 1], "duration_s": 2.5}},
+                  {"id": "rec", "type": "io.recorder", "params": {"path": "${out}/map.wav"}}],
+        "edges": ["source.audio -> rec.audio"],
+    }))
+    out = tmp_path / "out"
+    proc = start(["run", str(graph), "--input", "mic:pulse", "-o", str(out)], array, out)
+    wait_capturing(proc, out)
+    array.play(marker)
+    assert finish(proc, None) == 0, (out / "stderr.txt").read_text()
+    got, rate = sf.read(out / "map.wav", dtype="float32", always_2d=True)
+    assert rate == 16000 and got.shape == (40000, 2)
+    sounding = got[np.abs(got).sum(axis=1) > 0]
+    assert len(sounding) == 16000
+    assert np.all(sounding[:, 0] == np.float32(0.4)) and np.all(sounding[:, 1] == np.float32(0.2))
+    cap = metrics(out)["capture"]["source"]
+    assert cap["channels"] == 2 and cap["channel_map"] == [3, 1]
