@@ -136,6 +136,9 @@ class Source(Node):
         self.position: float = 0.0
         #: Total media duration when known (recordings), for progress display.
         self.duration: float | None = None
+        #: Seconds ``read`` spent waiting for input to arrive (a live device): not
+        #: processing time, so executors leave it out of the node's timings.
+        self.waited_s: float = 0.0
 
     @classmethod
     def live_for(cls, params: BaseModel) -> bool:

@@ -104,6 +104,7 @@ class AudioInputSource(Source):
 
     def read(self) -> bool:
         more = self.inner.read()
+        self.waited_s = self.inner.waited_s
         self.position = self.inner.position
         self.duration = self.inner.duration
         return more

@@ -276,10 +276,12 @@ class MicrophoneSource(Source):
             return False
         if not self._started:
             self._start()
+        t = time.perf_counter()
         try:
             kind, item, wall = self._queue.get(timeout=0.1)
         except queue.Empty:
             kind = ""
+        self.waited_s += time.perf_counter() - t
         if kind:
             self._empty_polls = 0
             self._take(kind, item, wall)

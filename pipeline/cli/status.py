@@ -8,6 +8,7 @@ snapshot may be a packet out of date, never wrong in a way that matters on scree
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from typing import Any
 
@@ -24,6 +25,7 @@ class RunStatus:
         self._last_t = time.perf_counter()
         self._last_busy: dict[str, float] = {}
         self._load: dict[str, float] = {}
+        self._lock = threading.Lock()  # the terminal and the web view may both ask
 
     def _busy(self) -> dict[str, float]:
         ratio = getattr(self.executor.metrics, "sample_ratio", 1.0) or 1.0
@@ -38,6 +40,10 @@ class RunStatus:
     def loads(self) -> dict[str, float]:
         """Share of one core each node uses (0.5 = half a core; models may use several),
         averaged over the last few seconds."""
+        with self._lock:
+            return dict(self._update_loads())
+
+    def _update_loads(self) -> dict[str, float]:
         now = time.perf_counter()
         dt = now - self._last_t
         if dt < 0.5 and self._last_busy:

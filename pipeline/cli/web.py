@@ -30,6 +30,14 @@ from ..payloads import Tracks, TranscriptUpdate
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 _LOCAL = {"127.0.0.1", "localhost", "::1", "[::1]"}
+_MAX_BACKLOG = 1 << 20  # bytes waiting to be sent to one page
+
+
+def _backlog(connection: Any) -> int:
+    try:
+        return int(connection.transport.get_write_buffer_size())
+    except Exception:
+        return 0
 
 
 def page_html() -> str:
@@ -99,7 +107,8 @@ class WebView:
     def _broadcast(self, text: str) -> None:
         from websockets.asyncio.server import broadcast
 
-        broadcast(self._clients, text)
+        # A page that stopped reading (a suspended laptop) must not make us buffer forever.
+        broadcast([c for c in self._clients if _backlog(c) < _MAX_BACKLOG], text)
 
     def _hello(self) -> str:
         with self._lock:

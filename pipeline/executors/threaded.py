@@ -200,11 +200,11 @@ class ThreadedExecutor(Executor):
         trace = self.trace
         try:
             while not stop.is_set():
-                b0 = stats.blocked_s
+                b0, w0 = stats.blocked_s, src.waited_s
                 t = pc()
                 more = src.read()
                 dt = pc() - t
-                stats.exact.add(max(dt - (stats.blocked_s - b0), 0.0))
+                stats.exact.add(max(dt - (stats.blocked_s - b0) - (src.waited_s - w0), 0.0))
                 if trace is not None:
                     trace.complete(src.id, t, dt, {"t0": src.position})
                 if not more:
