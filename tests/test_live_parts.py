@@ -205,3 +205,32 @@ def test_meetflow_record_saves_the_stream_the_graph_saw(tmp_path: Path) -> None:
 def test_web_options_are_checked() -> None:
     res = run_cli("run", str(GRAPHS / "meeting.json"), "--input", "x.wav", "--web", "--web-port", "70000", "-q")
     assert res.returncode == 64 and "--web-port" in res.stderr
+
+
+def test_a_second_ctrl_c_aborts_a_threaded_run_with_a_backlog(tmp_path: Path, meeting_wav) -> None:
+    """The first Ctrl-C lets the graph finish what was read; with a slow stage that can take
+    minutes, so the second one must end the run at once (finals already written stay)."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    wav, _ = meeting_wav
+    graph = write_graph(tmp_path / "slow.json", [
+        {"id": "source", "type": "io.audio_input", "params": {"input": str(wav)}},
+        {"id": "vad", "type": "speech.vad"},
+        {"id": "slow", "type": "speech.delay", "params": {"rtf": 20}},
+        {"id": "sink", "type": "util.null_sink"},
+    ], ["source.audio -> vad.audio", "vad.speech -> slow.speech", "slow.speech -> sink.in"])
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", "run", str(graph), "-e", "threaded", "--metrics", str(tmp_path / "m.json")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert proc.poll() is None  # still working through the backlog
+    proc.send_signal(signal.SIGINT)
+    t = time.monotonic()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.monotonic() - t < 10, err
+    assert "Traceback" not in err

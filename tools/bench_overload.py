@@ -258,7 +258,11 @@ def main() -> int:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGINT)  # second Ctrl-C: abort the backlog
-                proc.wait(timeout=60)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         for s in samplers.values():
             s.stop.set()
         for mode, proc in runs.items():

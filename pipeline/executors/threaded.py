@@ -167,6 +167,11 @@ class ThreadedExecutor(Executor):
                 while t.is_alive():
                     t.join(0.2)
         except KeyboardInterrupt:
+            if self.context.stop.is_set():
+                # A second interrupt (the CLI's handler turned the first into a stop):
+                # abort now rather than wait for a backlog to drain. Finals already
+                # written are on disk; the worker threads are daemons.
+                raise
             # Without the CLI's signal handler Ctrl-C lands here: stop and let sinks flush.
             self.context.stop.set()
             for t in threads:
