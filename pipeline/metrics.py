@@ -158,12 +158,17 @@ class LatencyStats:
 
     def __init__(self) -> None:
         self.series: dict[str, Reservoir] = {}
+        #: The newest value of each series with the media time it refers to, replaced whole
+        #: (safe to read from other threads): live control such as load shedding learns
+        #: from it how late results come out.
+        self.last: dict[str, tuple[float | None, float]] = {}
 
-    def add(self, name: str, seconds: float) -> None:
+    def add(self, name: str, seconds: float, media_t: float | None = None) -> None:
         r = self.series.get(name)
         if r is None:
             r = self.series[name] = Reservoir()
         r.add(seconds)
+        self.last[name] = (media_t, seconds)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

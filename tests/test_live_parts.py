@@ -101,7 +101,7 @@ def test_shedder_passes_everything_while_recognition_keeps_up() -> None:
 def test_shedder_drops_a_stale_segment_whole() -> None:
     s = _Shedder()
     for i in range(4):
-        s.chunk(0, 0.5, lag=5.0, final=i == 3)  # starts 5 s behind: more than admit (35%) of the budget
+        s.chunk(0, 0.5, lag=5.5, final=i == 3)  # 5.5 s behind + 1.25 s to decode: more than 60% of the budget
     for i in range(4):
         s.chunk(1, 0.5, lag=0.5, final=i == 3)  # caught up
     assert s.passed(0) == [] and len(s.passed(1)) == 4
@@ -112,15 +112,39 @@ def test_shedder_drops_a_stale_segment_whole() -> None:
 
 def test_shedder_cuts_a_segment_that_would_finish_too_late() -> None:
     s = _Shedder()
-    lags = [1.0, 2.0, 3.0, 4.0, 4.6, 5.2, 5.8, 6.4]
+    lags = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 6.6, 7.2, 7.8]
     for i, lag in enumerate(lags):
         s.chunk(0, 0.5, lag=lag, final=i == len(lags) - 1)
     got = s.passed(0)
-    # Passed on until backlog + expected decoding crossed half the budget, then ended there.
+    # Passed on until backlog + expected decoding crossed 80% of the budget, then ended there.
     assert got[-1].final and len(got[-1].samples) == 0
     assert got[-1].end == sum(len(c.samples) for c in got[:-1]) == got[-2].start + len(got[-2].samples)
-    assert 3 <= len(got) - 1 < len(lags)
+    assert len(got) - 1 == 6  # at 6.6 s: 6.6 + 1 + 0.25 * 3.5 > 8
     assert s.node.stats["segments_cut"] == 1
+
+
+def test_shedder_learns_how_long_the_recogniser_takes() -> None:
+    s = _Shedder()
+    for i in range(4):
+        s.chunk(0, 0.5, lag=0.5, final=i == 3)
+    assert len(s.passed(0)) == 4
+    # The writer reports the final of that segment 4 s after its audio passed the shedder.
+    ctx = s.ctx
+    ctx.latency.add("final_s", (time.time() + 4.0) - ctx.clock.wall_at(1.9), 1.9)
+    # Now a segment starting 3 s behind would finish ~7 s late: above 60% of 10 s.
+    for i in range(4):
+        s.chunk(1, 0.5, lag=3.0, final=i == 3)
+    assert s.passed(1) == [] and s.node.stats["segments_dropped"] == 1
+    assert s.node.stats["downstream_s"] == pytest.approx(4.0, abs=0.1)
+
+
+def test_shedder_counts_the_wait_for_a_first_final() -> None:
+    s = _Shedder()
+    for i in range(2):
+        s.chunk(0, 0.5, lag=0.5, final=i == 1)
+    s.node._passed[0] = (s.node._passed[0][0], time.time() - 5.5)  # passed 5.5 s ago, no final yet
+    s.chunk(1, 0.5, lag=0.5)  # 0.5 + 5.5 > 6: dropped
+    assert s.passed(1) == []
 
 
 def test_shedder_never_drops_in_a_replay() -> None:
