@@ -9,7 +9,8 @@ real threaded executor). Recognition is slowed by a ``speech.delay`` stage in fr
 Whisper that spends 1.5 s of wall time per second of speech (plus Whisper's own cost), so
 without protection the backlog grows by at least half a second per second of speech.
 
-Three runs capture the same audio at the same time (the same sink's monitor):
+Three runs capture the same audio, at the same time from the same sink's monitor, or one
+after the other with ``--sequential`` (then they do not compete for the CPU):
 
 * ``shed``: graphs/meeting.json as shipped: ``speech.shed`` drops or cuts whole speech
   segments to keep final text within the latency budget (``--budget``);
@@ -80,7 +81,7 @@ def meeting_audio(lines: list[str], channels: int = 4, gap_s: float = 1.0, repea
     return out, text, turns
 
 
-def slowed_graph(rtf: float, mode: str = "shed", budget_s: float = 10.0) -> dict[str, Any]:
+def slowed_graph(rtf: float, mode: str = "shed", budget_s: float = 10.0, shed_params: dict[str, Any] | None = None) -> dict[str, Any]:
     """graphs/meeting.json with recognition slowed by ``rtf`` and the chosen overload mode.
 
     ``shed``: as shipped (speech.shed active); ``edge-drop``: shedding off, the queue in front
@@ -106,8 +107,10 @@ def slowed_graph(rtf: float, mode: str = "shed", budget_s: float = 10.0) -> dict
             edges.append(e)
     doc["edges"] = edges
     for n in doc["nodes"]:
-        if n["id"] == "shed" and mode != "shed":
-            n["params"] = {**n.get("params", {}), "active": "never"}
+        if n["id"] == "shed":
+            n["params"] = {**n.get("params", {}), **(shed_params or {})}
+            if mode != "shed":
+                n["params"]["active"] = "never"
     return doc
 
 
@@ -209,7 +212,8 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--rtf", type=float, default=1.5, help="wall seconds spent per second of speech in front of Whisper")
     ap.add_argument("--budget", type=float, default=10.0, help="latency budget of final text, seconds")
-    ap.add_argument("--modes", default="shed,edge-drop,block", help="runs to make side by side")
+    ap.add_argument("--modes", default="shed,edge-drop,block", help="runs to make side by side (semicolon-separated; 'shed:{json}' overrides speech.shed's parameters)")
+    ap.add_argument("--sequential", action="store_true", help="one mode after the other (same audio), instead of all at once on the same audio")
     ap.add_argument("--rss-every", type=float, default=10.0)
     ap.add_argument("--keep", type=Path, help="keep outputs in this folder")
     ap.add_argument("--json", type=Path, help="write the results here")
@@ -235,40 +239,45 @@ def main() -> int:
     n_words_kept = len(ref.split())
     print(f"meeting: {len(audio) / 16000 / 60:.1f} min, {n_words_kept} words; recognition slowed to {args.rtf}x real time; budget {args.budget} s")
 
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    results: dict[str, Any] = {"minutes": round(len(audio) / 16000 / 60, 2), "rtf": args.rtf, "budget_s": args.budget, "runs": {}}
-    with PulseServer(channels=4) as server:
-        runs = {}
-        for mode in modes:
-            proc, _ = start_run(mode, slowed_graph(args.rtf, mode, args.budget), work / mode, server.env, args.budget)
-            runs[mode] = proc
-        for mode, proc in runs.items():
-            wait_capturing(work / mode, proc)
-        samplers = {mode: RssSampler(proc.pid, args.rss_every) for mode, proc in runs.items()}
-        for s in samplers.values():
-            s.start()
-        t = time.monotonic()
-        server.play(wav)
-        print(f"played {time.monotonic() - t:.1f} s of audio")
-        time.sleep(args.budget + 3)
-        for mode, proc in runs.items():
-            proc.send_signal(signal.SIGINT)
-        for mode, proc in runs.items():
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGINT)  # second Ctrl-C: abort the backlog
+    modes = [m.strip() for m in args.modes.split(";" if ";" in args.modes else ",") if m.strip()]
+    results: dict[str, Any] = {"minutes": round(len(audio) / 16000 / 60, 2), "rtf": args.rtf, "budget_s": args.budget,
+                               "sequential": args.sequential, "runs": {}}
+    groups = [[m] for m in modes] if args.sequential else [modes]
+    for group in groups:
+        with PulseServer(channels=4) as server:
+            runs = {}
+            for mode in group:
+                name = mode.split(":")[0]
+                params = json.loads(mode.split(":", 1)[1]) if ":" in mode else None
+                proc, _ = start_run(mode, slowed_graph(args.rtf, name, args.budget, params), work / mode, server.env, args.budget)
+                runs[mode] = proc
+            for mode, proc in runs.items():
+                wait_capturing(work / mode, proc)
+            samplers = {mode: RssSampler(proc.pid, args.rss_every) for mode, proc in runs.items()}
+            for s in samplers.values():
+                s.start()
+            t = time.monotonic()
+            server.play(wav)
+            print(f"{', '.join(group)}: played {time.monotonic() - t:.1f} s of audio", flush=True)
+            time.sleep(args.budget + 3)
+            for mode, proc in runs.items():
+                proc.send_signal(signal.SIGINT)
+            for mode, proc in runs.items():
                 try:
                     proc.wait(timeout=60)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        for s in samplers.values():
-            s.stop.set()
-        for mode, proc in runs.items():
-            res = analyse(work / mode, ref, samplers[mode].samples, args.budget)
-            res["exit_status"] = proc.returncode
-            results["runs"][mode] = res
+                    proc.send_signal(signal.SIGINT)  # second Ctrl-C: abort the backlog
+                    try:
+                        proc.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+            for s in samplers.values():
+                s.stop.set()
+            for mode, proc in runs.items():
+                res = analyse(work / mode, ref, samplers[mode].samples, args.budget)
+                res["exit_status"] = proc.returncode
+                results["runs"][mode] = res
 
     for mode, r in results["runs"].items():
         lat = r["final_latency_s"]

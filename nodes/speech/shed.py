@@ -48,8 +48,8 @@ class ShedParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     budget_s: float = Field(10.0, gt=0, description="End-to-end latency budget of final text: capture of a segment's last word to its final transcript.")
-    admit: float = Field(0.6, gt=0, le=1, description="A new segment is dropped whole when its predicted final latency exceeds this share of the budget.")
-    cut: float = Field(0.8, gt=0, le=1, description="An admitted segment is ended early when its predicted final latency exceeds this share of the budget.")
+    admit: float = Field(0.5, gt=0, le=1, description="A new segment is dropped whole when its predicted final latency exceeds this share of the budget.")
+    cut: float = Field(0.65, gt=0, le=1, description="An admitted segment is ended early when its predicted final latency exceeds this share of the budget.")
     decode_rtf: float = Field(0.25, ge=0, description="Until downstream time has been measured: wall seconds expected per second of segment to produce its final.")
     min_keep_s: float = Field(1.0, ge=0, description="A segment is never cut before it holds this much speech (shorter pieces are rarely worth decoding).")
     feedback: str | None = Field("final_s", description="Latency series (RunContext.latency) to learn the downstream time from; null: never learn, use decode_rtf.")
