@@ -35,10 +35,11 @@ class AudioInputParams(BaseModel):
     buffer_s: float = Field(10.0, gt=0, le=600, description="Devices only: audio held while the graph is busy before audio is lost (counted).")
     fill_gaps: bool = Field(True, description="Devices only: replace lost audio with silence so media time keeps pace with the meeting.")
     stall_timeout_s: float = Field(3.0, gt=0, description="Devices only: silence from the device for this long ends the run (device gone).")
+    loss_tolerance_s: float = Field(0.1, gt=0, description="Devices only: a shortfall of audio against the wall clock larger than this, lasting a second, counts as lost.")
 
 
 _FILE_ONLY = {"start_s"}
-_DEVICE_ONLY = {"device_channels", "latency", "buffer_s", "fill_gaps", "stall_timeout_s"}
+_DEVICE_ONLY = {"device_channels", "latency", "buffer_s", "fill_gaps", "stall_timeout_s", "loss_tolerance_s"}
 
 
 class AudioInputSource(Source):
@@ -73,7 +74,7 @@ class AudioInputSource(Source):
             mp = MicrophoneParams(
                 device=devices.parse_device_spec(p.input), rate=p.rate or 16000, block_ms=p.block_ms, channels=p.channels,
                 expect_channels=p.expect_channels, device_channels=p.device_channels, duration_s=p.duration_s, latency=p.latency,
-                buffer_s=p.buffer_s, fill_gaps=p.fill_gaps, stall_timeout_s=p.stall_timeout_s,
+                buffer_s=p.buffer_s, fill_gaps=p.fill_gaps, stall_timeout_s=p.stall_timeout_s, loss_tolerance_s=p.loss_tolerance_s,
             )
             inner = MicrophoneSource(node_id, mp, context)
         else:
