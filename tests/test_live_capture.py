@@ -82,6 +82,13 @@ def finish(proc: subprocess.Popen, sig: int | None = signal.SIGINT, timeout: flo
         raise
 
 
+def pulse_index(server: pulse_server.PulseServer) -> int:
+    """The number `meetflow devices` gives the ALSA 'pulse' device (for --input mic:N)."""
+    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "devices", "--json"], cwd=ROOT, env=server.env,
+                         capture_output=True, text=True, timeout=60)
+    return next(d["index"] for d in json.loads(res.stdout)["inputs"] if d["name"] == "pulse")
+
+
 def metrics(out: Path) -> dict[str, Any]:
     return json.loads((out / "metrics.json").read_text())
 
@@ -102,9 +109,13 @@ def test_devices_and_bad_device_names(array: pulse_server.PulseServer) -> None:
                          env=array.env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 3 and "no input device is called 'no-such-mic'" in res.stderr and "'pulse'" in res.stderr
     assert "Traceback" not in res.stderr
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "validate", MEETING, "--input", "mic:pulse"], cwd=ROOT,
+    for spec in ("mic:pulse", "mic", f"mic:{pulse_index(array)}"):  # by name, the default input, by number
+        res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "validate", MEETING, "--input", spec], cwd=ROOT,
+                             env=array.env, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0 and f"input {spec} fits" in res.stdout, res.stderr
+    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "validate", MEETING, "--input", "mic:99"], cwd=ROOT,
                          env=array.env, capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0 and "fits" in res.stdout, res.stderr
+    assert res.returncode == 3 and "mic:99: no input device number 99" in res.stderr, res.stderr
 
 
 def test_live_meeting_is_transcribed_recorded_and_replays_exactly(array: pulse_server.PulseServer, meeting4: tuple[Path, str], tmp_path: Path) -> None:
@@ -167,7 +178,7 @@ def test_lost_audio_is_detected_and_filled_and_sigterm_flushes(tmp_path: Path) -
     out = tmp_path / "out"
     # 8 channels at 48 kHz fill the server's 4 MB record buffer in under 3 s.
     with pulse_server.PulseServer(channels=8, rate=48000) as server:
-        proc = start(["run", str(graph), "--input", "mic:pulse", "-o", str(out)], server, out)
+        proc = start(["run", str(graph), "--input", "mic", "-o", str(out)], server, out)  # the default input
         wait_capturing(proc, out)
         time.sleep(1.0)
         proc.send_signal(signal.SIGSTOP)
@@ -178,7 +189,7 @@ def test_lost_audio_is_detected_and_filled_and_sigterm_flushes(tmp_path: Path) -
     err = (out / "stderr.txt").read_text()
     assert "Traceback" not in err and "audio lost in 1 overflow(s) (filled with silence)" in err, err
     cap = metrics(out)["capture"]["source"]
-    assert cap["channels"] == 8 and cap["overflows"] == 1
+    assert cap["channels"] == 8 and cap["overflows"] == 1 and cap["device"] == "default"
     assert 0.5 < cap["lost_device_s"] < 4.0, cap
     assert cap["max_gap_s"] > 4.5
     # Filled with silence: media time still matches the wall clock, and so does the recording.
@@ -224,7 +235,8 @@ def test_channel_map_and_duration(array: pulse_server.PulseServer, tmp_path: Pat
         "edges": ["source.audio -> rec.audio"],
     }))
     out = tmp_path / "out"
-    proc = start(["run", str(graph), "--input", "mic:pulse", "-o", str(out)], array, out)
+    index = pulse_index(array)
+    proc = start(["run", str(graph), "--input", f"mic:{index}", "-o", str(out)], array, out)  # the device by number
     wait_capturing(proc, out)
     array.play(marker)
     assert finish(proc, None) == 0, (out / "stderr.txt").read_text()
@@ -234,4 +246,4 @@ def test_channel_map_and_duration(array: pulse_server.PulseServer, tmp_path: Pat
     assert len(sounding) == 16000
     assert np.all(sounding[:, 0] == np.float32(0.4)) and np.all(sounding[:, 1] == np.float32(0.2))
     cap = metrics(out)["capture"]["source"]
-    assert cap["channels"] == 2 and cap["channel_map"] == [3, 1]
+    assert cap["channels"] == 2 and cap["channel_map"] == [3, 1] and cap["device"] == "pulse" and cap["input"].startswith(f"mic:{index}")

@@ -241,20 +241,38 @@ def test_a_second_ctrl_c_aborts_a_threaded_run_with_a_backlog(tmp_path: Path, me
     from conftest import ROOT
 
     wav, _ = meeting_wav
+    rec = tmp_path / "seen.wav"
     graph = write_graph(tmp_path / "slow.json", [
         {"id": "source", "type": "io.audio_input", "params": {"input": str(wav)}},
         {"id": "vad", "type": "speech.vad"},
         {"id": "slow", "type": "speech.delay", "params": {"rtf": 20}},
         {"id": "sink", "type": "util.null_sink"},
-    ], ["source.audio -> vad.audio", "vad.speech -> slow.speech", "slow.speech -> sink.in"])
+        # Only to see from outside that the graph is running (every node opened, audio flowing).
+        {"id": "rec", "type": "io.recorder", "params": {"path": str(rec), "flush_s": 0.1}},
+    ], ["source.audio -> vad.audio", "vad.speech -> slow.speech", "slow.speech -> sink.in", "source.audio -> rec.audio"])
+    err_path = tmp_path / "stderr.txt"
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", "run", str(graph), "-e", "threaded", "--metrics", str(tmp_path / "m.json")],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
-    proc.send_signal(signal.SIGINT)
-    time.sleep(1.0)
-    assert proc.poll() is None  # still working through the backlog
-    proc.send_signal(signal.SIGINT)
-    t = time.monotonic()
-    _, err = proc.communicate(timeout=30)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(err_path, "w"), text=True)
+    try:
+        # Wait (on a busy machine, models load slowly) until audio has flowed for a while:
+        # the VAD has then sent speech to the slow stage, which has a backlog of minutes.
+        deadline = time.monotonic() + 120
+        while not (rec.exists() and rec.stat().st_size > 4 * 16000 * 4):
+            assert proc.poll() is None, err_path.read_text()
+            assert time.monotonic() < deadline, "the graph never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 10
+        while "stopping;" not in err_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        assert proc.poll() is None, err_path.read_text()  # still working through the backlog
+        proc.send_signal(signal.SIGINT)
+        t = time.monotonic()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = err_path.read_text()
     assert proc.returncode == 130 and time.monotonic() - t < 10, err
     assert "Traceback" not in err
