@@ -10,6 +10,7 @@ time, so they are few and each checks several things.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -26,7 +27,9 @@ from nodes.sim import pulse_server
 
 pytestmark = [
     pytest.mark.live,
-    pytest.mark.skipif(not pulse_server.available(), reason="PulseAudio is not installed (tools/setup.sh installs it)"),
+    # .ci/run sets MEETFLOW_REQUIRE_LIVE=1: there a missing audio server fails the tests instead of skipping them.
+    pytest.mark.skipif(not pulse_server.available() and os.environ.get("MEETFLOW_REQUIRE_LIVE") != "1",
+                       reason="PulseAudio is not installed (tools/setup.sh installs it)"),
 ]
 
 MEETING = str(GRAPHS / "meeting.json")
