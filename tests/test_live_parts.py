@@ -221,7 +221,9 @@ def test_meetflow_record_saves_the_stream_the_graph_saw(tmp_path: Path) -> None:
     m = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert m["recording"]["recorder"]["frames"] == 16000
     res = run_cli("record", str(graph), "--input", str(src), "--to", str(tmp_path / "x.mp4"), "-q")
-    assert res.returncode == 2 and "cannot record to" in res.stderr
+    assert res.returncode == 64 and "--to" in res.stderr and "cannot record to that format; use one of .caf, .flac" in res.stderr
+    res = run_cli("record", str(graph), "--input", str(src), "--to", "/proc/no/x.wav", "-q")
+    assert res.returncode == 5 and "cannot record to /proc/no/x.wav" in res.stderr and "Traceback" not in res.stderr
     res = run_cli("record", str(graph), "--input", str(src), "--source", "nope", "-q")
     assert res.returncode == 64 and "no audio source node" in res.stderr
 

@@ -14,7 +14,7 @@ from pipeline.node import Node
 
 #: Container and sample format per file extension. Float formats keep the samples bit for
 #: bit; FLAC stores 24-bit integers (exact for 16- and 24-bit devices, ~half the size).
-_FORMATS = {
+FORMATS = {
     ".wav": ("WAV", "FLOAT"),
     ".rf64": ("RF64", "FLOAT"),
     ".w64": ("W64", "FLOAT"),
@@ -53,10 +53,10 @@ class Recorder(Node):
 
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         ext = Path(self.params.path).suffix.lower()
-        if ext not in _FORMATS:
+        if ext not in FORMATS:
             from pipeline import ConfigError
 
-            raise ConfigError(f"cannot record to '{self.params.path}': use one of {', '.join(sorted(_FORMATS))}", "path")
+            raise ConfigError(f"cannot record to '{self.params.path}': use one of {', '.join(sorted(FORMATS))}", "path")
         info = inputs.get("audio", StreamInfo())
         self._rate, self._channels = info.rate, info.channels
         return {}
@@ -76,7 +76,7 @@ class Recorder(Node):
     def _start(self, block: AudioBlock) -> None:
         import soundfile as sf
 
-        fmt, subtype = _FORMATS[Path(self.params.path).suffix.lower()]
+        fmt, subtype = FORMATS[Path(self.params.path).suffix.lower()]
         try:
             self._file = sf.SoundFile(self.params.path, "w", samplerate=block.rate, channels=block.channels, format=fmt, subtype=subtype)
         except Exception as exc:

@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
         decl = doc.get("variables", {}).get("out", {}) if isinstance(doc.get("variables"), dict) else {}
         out = decl.get("default") if isinstance(decl, dict) else None
     target = args.to or str(Path(str(out) if out else ".") / "recording.wav")
+    from nodes.io.recorder import FORMATS
+
+    if Path(target).suffix.lower() not in FORMATS:
+        raise UsageError(f"--to {target}: cannot record to that format; use one of {', '.join(sorted(FORMATS))}")
     graph = build_graph(add_recorder(doc, args.source, target), values, path=path)
     if not args.quiet:
         import sys
