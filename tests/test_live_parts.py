@@ -228,6 +228,21 @@ def test_meetflow_record_saves_the_stream_the_graph_saw(tmp_path: Path) -> None:
     assert res.returncode == 64 and "no audio source node" in res.stderr
 
 
+def test_overload_drops_are_reported_at_the_end() -> None:
+    from pipeline.cli.cmd_run import _overload_warnings
+    from pipeline.metrics import EdgeStats, RunMetrics
+
+    shed = {"budget_s": 8.0, "segments": 20, "segments_dropped": 3, "segments_cut": 2, "speech_s": 61.5, "speech_dropped_s": 12.25}
+    m = RunMetrics("threaded", {}, {"vad.speech -> asr.speech": EdgeStats("vad.speech -> asr.speech", 10, "drop_oldest", drops=7)},
+                   report={"shedding": {"shed": shed}})
+    assert _overload_warnings(m) == [
+        "shed: recognition fell behind: 3 of 20 speech segment(s) dropped whole and 2 cut short (12.2 s of 61.5 s of speech not transcribed) "
+        "to keep final text within 8 s; see 'shedding' in metrics.json",
+        "vad.speech -> asr.speech: 7 packet(s) dropped (drop_oldest, queue full); see 'edges' in metrics.json",
+    ]
+    assert _overload_warnings(RunMetrics("inline", {}, {}, report={"shedding": {"shed": {**shed, "segments_dropped": 0, "segments_cut": 0}}})) == []
+
+
 def test_web_options_are_checked() -> None:
     res = run_cli("run", str(GRAPHS / "meeting.json"), "--input", "x.wav", "--web", "--web-port", "70000", "-q")
     assert res.returncode == 64 and "--web-port" in res.stderr

@@ -74,3 +74,6 @@ def test_slow_recognition_stays_within_budget_by_dropping_whole_segments(tmp_pat
     assert (r.substitutions + r.insertions) / max(r.hits + r.substitutions + r.insertions, 1) < 0.3, hyp
     # Capture itself never suffered.
     assert m["capture"]["source"]["lost_s"] == 0
+    # The user is told what was dropped.
+    err = (out / "stderr.txt").read_text()
+    assert f"warning: shed: recognition fell behind: {shed['segments_dropped']} of {shed['segments']} speech segment(s) dropped whole" in err, err

@@ -133,6 +133,22 @@ def _end_note(failure: MeetflowError | None, metrics: RunMetrics, context: RunCo
     return {"message": message, "media_s": round(metrics.media_s, 2), "wall_s": round(metrics.wall_s, 2)}
 
 
+def _overload_warnings(metrics: RunMetrics) -> list[str]:
+    """What overload protection dropped in this run, one line per shedder and per edge."""
+    lines = []
+    for nid, s in sorted(metrics.report.get("shedding", {}).items()):
+        if s.get("segments_dropped") or s.get("segments_cut"):
+            lines.append(
+                f"{nid}: recognition fell behind: {s['segments_dropped']} of {s['segments']} speech segment(s) dropped whole and "
+                f"{s['segments_cut']} cut short ({s['speech_dropped_s']:.1f} s of {s['speech_s']:.1f} s of speech not transcribed) "
+                f"to keep final text within {s['budget_s']:g} s; see 'shedding' in metrics.json"
+            )
+    for label, e in sorted(metrics.edges.items()):
+        if e.drops:
+            lines.append(f"{label}: {e.drops} packet(s) dropped ({e.policy}, queue full); see 'edges' in metrics.json")
+    return lines
+
+
 def _summary(metrics: RunMetrics, context: RunContext, out: Path | None) -> str:
     speed = f" ({metrics.media_s / metrics.wall_s:.1f}x real time)" if metrics.wall_s > 0 and metrics.media_s > 0 else ""
     where = f"; results in {out}/" if out else ""
@@ -198,7 +214,7 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
         if web is not None:
             web.end(_end_note(failure, executor.metrics, context))
             web.stop()
-    for warning in context.summary.get("warnings", []):
+    for warning in [*context.summary.get("warnings", []), *_overload_warnings(executor.metrics)]:
         print(f"meetflow: warning: {warning}", file=sys.stderr)
     if failure is not None:
         raise failure
