@@ -191,6 +191,7 @@ def test_lost_audio_is_detected_and_filled_and_sigterm_flushes(tmp_path: Path) -
         assert finish(proc, signal.SIGTERM) == 130
     err = (out / "stderr.txt").read_text()
     assert "Traceback" not in err and "audio lost in 1 overflow(s) (filled with silence)" in err, err
+    assert "mic ('default'): captured " in err and "in 1 overflow(s); device clock drift against the system clock: not measured (under 20 s)" in err, err
     cap = metrics(out)["capture"]["source"]
     assert cap["channels"] == 8 and cap["overflows"] == 1 and cap["device"] == "default"
     assert 0.5 < cap["lost_device_s"] < 4.0, cap

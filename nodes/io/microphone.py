@@ -382,6 +382,12 @@ class MicrophoneSource(Source):
             "max_peak_dbfs": dbfs(self._max_level),
         }
         self.context.report.setdefault("capture", {})[self.id] = stats
+        if final:
+            drift = "not measured (under 20 s)" if stats["drift_ppm"] is None else f"{stats['drift_ppm']:+.1f} ppm"
+            self.context.log.info(
+                "%s: captured %.1f s; lost %.2f s in %d overflow(s); device clock drift against the system clock: %s",
+                self.label, stats["media_s"], stats["lost_s"], stats["overflows"], drift,
+            )
         if final and stats["lost_s"]:
             events = stats["overflows"]
             fill = "filled with silence" if self.params.fill_gaps else "skipped"
