@@ -32,16 +32,18 @@ pytestmark = [
                        reason="PulseAudio is not installed (tools/setup.sh installs it)"),
 ]
 
+sys.path.insert(0, str(ROOT / "tools"))
+from bench_overload import meeting_audio, meeting_sets  # noqa: E402
+
 MEETING = str(GRAPHS / "meeting.json")
+#: The default graph with direction finding off: the simulated array fits no real geometry.
+SETS = meeting_sets()
 LINES = [text for _, text in SCRIPT[:3]]
 
 
 @pytest.fixture(scope="module")
 def meeting4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """Three turns by two talkers, as reaching a 4-microphone array (16 kHz float WAV)."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    from bench_overload import meeting_audio
-
     audio, text, _ = meeting_audio(LINES)
     path = tmp_path_factory.mktemp("live") / "meeting4.wav"
     sf.write(path, audio, 16000, subtype="FLOAT")
@@ -108,15 +110,15 @@ def test_devices_and_bad_device_names(array: pulse_server.PulseServer) -> None:
                                     capture_output=True, text=True, timeout=60).stdout)
     assert any(d["name"] == "pulse" for d in doc["inputs"])
     assert doc["pulse_sources"][0]["channels"] == 4
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", MEETING, "--input", "mic:no-such-mic", "-q"], cwd=ROOT,
+    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", MEETING, "--input", "mic:no-such-mic", "-q", *SETS], cwd=ROOT,
                          env=array.env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 3 and "no input device is called 'no-such-mic'" in res.stderr and "'pulse'" in res.stderr
     assert "Traceback" not in res.stderr
     for spec in ("mic:pulse", "mic", f"mic:{pulse_index(array)}"):  # by name, the default input, by number
-        res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "validate", MEETING, "--input", spec], cwd=ROOT,
+        res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "validate", MEETING, "--input", spec, *SETS], cwd=ROOT,
                              env=array.env, capture_output=True, text=True, timeout=60)
         assert res.returncode == 0 and f"input {spec} fits" in res.stdout, res.stderr
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "validate", MEETING, "--input", "mic:99"], cwd=ROOT,
+    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "validate", MEETING, "--input", "mic:99", *SETS], cwd=ROOT,
                          env=array.env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 3 and "mic:99: no input device number 99" in res.stderr, res.stderr
 
@@ -126,7 +128,7 @@ def test_live_meeting_is_transcribed_recorded_and_replays_exactly(array: pulse_s
     out = tmp_path / "live"
     rec = out / "meeting.wav"
     # A budget nothing can exceed: this run must transcribe everything, to compare with the replay.
-    proc = start(["record", MEETING, "--input", "mic:pulse", "-o", str(out), "--to", str(rec), "--set", "latency_budget=1000"], array, out)
+    proc = start(["record", MEETING, "--input", "mic:pulse", "-o", str(out), "--to", str(rec), "--set", "latency_budget=1000", *SETS], array, out)
     wait_capturing(proc, out)
     array.play(wav)
     time.sleep(2.5)  # the last segment ends after 0.5 s of silence, then it is decoded
@@ -161,7 +163,7 @@ def test_live_meeting_is_transcribed_recorded_and_replays_exactly(array: pulse_s
     # Replaying the recording gives the same final transcript, at the same media times.
     out2 = tmp_path / "replay"
     res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", MEETING, "--input", str(rec), "-o", str(out2), "-q",
-                          "--set", "final_mode=segment"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          "--set", "final_mode=segment", *SETS], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     replay = finals(out2)
     key = [(s["words"], s["start_time"], s["end_time"]) for s in live]
@@ -205,7 +207,7 @@ def test_audio_server_dying_ends_the_run_with_the_transcript_on_disk(meeting4: t
     wav, _ = meeting4
     out = tmp_path / "out"
     with pulse_server.PulseServer(channels=4) as server:
-        proc = start(["run", MEETING, "--input", "mic:pulse", "-o", str(out)], server, out)
+        proc = start(["run", MEETING, "--input", "mic:pulse", "-o", str(out), *SETS], server, out)
         wait_capturing(proc, out)
         player = server.play(wav, wait=False)
         # Kill the server once the first turn has been transcribed (its final is on stdout).

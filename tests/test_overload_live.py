@@ -25,7 +25,7 @@ from nodes.sim.scripts import MEETING_LINES
 from nodes.transcript.textnorm import normalize
 
 sys.path.insert(0, str(ROOT / "tools"))
-from bench_overload import meeting_audio, slowed_graph  # noqa: E402
+from bench_overload import meeting_audio, meeting_sets, slowed_graph  # noqa: E402
 
 pytestmark = [
     pytest.mark.live,
@@ -43,12 +43,13 @@ def test_slow_recognition_stays_within_budget_by_dropping_whole_segments(tmp_pat
     wav = tmp_path / "meeting.wav"
     sf.write(wav, audio, 16000, subtype="FLOAT")
     graph = tmp_path / "slow.json"
-    graph.write_text(json.dumps(slowed_graph(1.5, "shed", BUDGET)))
+    doc = slowed_graph(1.5, "shed", BUDGET)
+    graph.write_text(json.dumps(doc))
     out = tmp_path / "out"
     out.mkdir()
     with pulse_server.PulseServer(channels=4) as server:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli.main", "run", str(graph), "--input", "mic:pulse", "-o", str(out), "--set", f"latency_budget={BUDGET}"],
+            [sys.executable, "-m", "pipeline.cli.main", "run", str(graph), "--input", "mic:pulse", "-o", str(out), "--set", f"latency_budget={BUDGET}", *meeting_sets(doc)],
             cwd=ROOT, env=server.env, stdout=subprocess.DEVNULL, stderr=open(out / "stderr.txt", "w"),
         )
         deadline = time.monotonic() + 90

@@ -81,6 +81,18 @@ def meeting_audio(lines: list[str], channels: int = 4, gap_s: float = 1.0, repea
     return out, text, turns
 
 
+def meeting_sets(doc: dict[str, Any] | None = None) -> list[str]:
+    """``--set`` options graphs/meeting.json needs for the simulated meeting.
+
+    The simulated talkers reach the 4 microphones with made-up delays that fit no real
+    array geometry; a graph with direction finding (a variable ``array``) gets it switched
+    off, so that it neither rejects the 4 channels nor reports meaningless directions.
+    """
+    if doc is None:
+        doc = json.loads((ROOT / "graphs" / "meeting.json").read_text())
+    return ["--set", "array=none"] if "array" in doc.get("variables", {}) else []
+
+
 def slowed_graph(rtf: float, mode: str = "shed", budget_s: float = 10.0, shed_params: dict[str, Any] | None = None) -> dict[str, Any]:
     """graphs/meeting.json with recognition slowed by ``rtf`` and the chosen overload mode.
 
@@ -141,7 +153,7 @@ def start_run(name: str, doc: dict, out: Path, env: dict[str, str], budget: floa
     graph.write_text(json.dumps(doc, indent=1))
     log = open(out / "stderr.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli.main", "run", str(graph), "--input", "mic:pulse", "-o", str(out), "--set", f"latency_budget={budget}", "--set", "console=false"],
+        [sys.executable, "-m", "pipeline.cli.main", "run", str(graph), "--input", "mic:pulse", "-o", str(out), "--set", f"latency_budget={budget}", "--set", "console=false", *meeting_sets(doc)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
     return proc, graph
