@@ -38,6 +38,9 @@ class RunContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("meetflow"))
     summary: dict[str, Any] = field(default_factory=dict)
     latency: LatencyStats = field(default_factory=LatencyStats)
+    #: Extra sections of ``metrics.json`` that nodes keep current while they run, by
+    #: section then node id (``report["capture"]["source"] = {...}``); live views read it.
+    report: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def pace(self, t: float) -> bool:
         """In real-time mode, wait until media time ``t`` is due on the wall clock.
@@ -58,6 +61,10 @@ class RunContext:
         base = self.out_dir if self.out_dir is not None else Path(".")
         base.mkdir(parents=True, exist_ok=True)
         return base / name
+
+    def views_print_finals(self) -> bool:
+        """True when an attached view prints final segments itself (a terminal view)."""
+        return any(getattr(v, "prints_finals", False) for v in self.views)
 
     def publish(self, update: Any) -> None:
         """Hand a transcript update to every live view attached to the run."""

@@ -75,3 +75,12 @@ class Graph:
     @property
     def sources(self) -> list[str]:
         return [nid for nid in self.order if self.nodes[nid].is_source]
+
+    @property
+    def live(self) -> bool:
+        """True when a source captures from a device in real time (see ``Source.live_for``)."""
+        for nid in self.sources:
+            spec = self.nodes[nid]
+            if spec.cls.live_for(spec.params):  # type: ignore[attr-defined]
+                return True
+        return False

@@ -158,12 +158,17 @@ class LatencyStats:
 
     def __init__(self) -> None:
         self.series: dict[str, Reservoir] = {}
+        #: The newest value of each series with the media time it refers to, replaced whole
+        #: (safe to read from other threads): live control such as load shedding learns
+        #: from it how late results come out.
+        self.last: dict[str, tuple[float | None, float]] = {}
 
-    def add(self, name: str, seconds: float) -> None:
+    def add(self, name: str, seconds: float, media_t: float | None = None) -> None:
         r = self.series.get(name)
         if r is None:
             r = self.series[name] = Reservoir()
         r.add(seconds)
+        self.last[name] = (media_t, seconds)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -175,6 +180,9 @@ class LatencyStats:
                 "count": r.n,
             }
         return out
+
+
+_CORE_SECTIONS = ("run", "nodes", "edges", "latency")
 
 
 @dataclass
@@ -191,6 +199,8 @@ class RunMetrics:
     realtime: bool = False
     interrupted: bool = False
     failed: str | None = None
+    #: Sections reported by nodes (``RunContext.report``): capture statistics, load shedding.
+    report: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -207,4 +217,5 @@ class RunMetrics:
             "nodes": {nid: s.to_json(self.sample_ratio) for nid, s in self.nodes.items()},
             "edges": {label: s.to_json() for label, s in self.edges.items()},
             "latency": self.latency.to_json(),
+            **{name: dict(section) for name, section in sorted(self.report.items()) if name not in _CORE_SECTIONS},
         }

@@ -136,6 +136,19 @@ class Source(Node):
         self.position: float = 0.0
         #: Total media duration when known (recordings), for progress display.
         self.duration: float | None = None
+        #: Seconds ``read`` spent waiting for input to arrive (a live device): not
+        #: processing time, so executors leave it out of the node's timings.
+        self.waited_s: float = 0.0
+
+    @classmethod
+    def live_for(cls, params: BaseModel) -> bool:
+        """Whether a node of this type with these parameters captures live.
+
+        Known before the node is built, so that the CLI can choose an executor; a source
+        that can read either a file or a device (``io.audio_input``) decides by its
+        parameters, and sets ``self.live`` to match.
+        """
+        return cls.live
 
     def read(self) -> bool:
         """Produce the next packet(s) with ``emit``. Return False at end of stream."""

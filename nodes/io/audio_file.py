@@ -165,7 +165,10 @@ class AudioFileSource(Source):
         t0, t1 = media_time(start, self.rate), media_time(self._emitted, self.rate)
         ctx = self.context
         if ctx.realtime:
-            if not ctx.pace(t1):
+            t = time.perf_counter()
+            paced = ctx.pace(t1)
+            self.waited_s += time.perf_counter() - t  # waiting for the clock is not work
+            if not paced:
                 return
             ctx.clock.mark(t1, time.time())
         self.position = t1

@@ -1,3 +1,3 @@
-"""Speech activity: voice activity detection and segmentation."""
+"""Speech activity: voice activity detection, segmentation and overload shedding."""
 
-from . import vad  # noqa: F401  (registers speech.vad)
+from . import delay, shed, vad  # noqa: F401  (registers speech.delay, speech.shed, speech.vad)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline import In, Node, Packet, TranscriptUpdate
+from pipeline import In, Node, Packet, Tracks, TranscriptUpdate
 
 
 def format_line(u: TranscriptUpdate) -> str:
@@ -28,16 +28,21 @@ class ConsoleParams(BaseModel):
 
 
 class ConsoleSink(Node):
-    """Hand updates to the live terminal view, or print each final segment as a line.
+    """Hand updates to the live views, or print each final segment as a line.
 
     ``meetflow run`` attaches a live view (partials that settle into finals, speakers,
-    progress) when stdout is a terminal; otherwise, e.g. when piped, final segments are
-    printed one per line so the output can be grepped or redirected.
+    talker directions, progress) when stdout is a terminal, and a web page with ``--web``;
+    otherwise, e.g. when piped, final segments are printed one per line so the output can
+    be grepped or redirected. Connect a tracker's ``Tracks`` to ``tracks`` to show where
+    the talkers are.
     """
 
     type_name = "transcript.console"
     Params = ConsoleParams
-    inputs = {"transcript": In(TranscriptUpdate, "Transcript updates.")}
+    inputs = {
+        "transcript": In(TranscriptUpdate, "Transcript updates."),
+        "tracks": In(Tracks, "Talker directions from a tracker (optional), shown in the live views.", policy="latest", required=False),
+    }
 
     params: ConsoleParams
 
@@ -45,11 +50,17 @@ class ConsoleSink(Node):
         self._printed: set[str] = set()
 
     def process(self, port: str, packet: Packet) -> None:
-        u: TranscriptUpdate = packet.payload
-        if self.context.quiet:
+        if port == "tracks":
+            if self.context.views:
+                self.context.publish(packet.payload)
             return
-        if self.context.views:
+        u: TranscriptUpdate = packet.payload
+        views = self.context.views
+        if views:
             self.context.publish(u)
+            if self.context.views_print_finals():
+                return
+        if self.context.quiet:
             return
         if u.is_final and not u.retracted and u.segment_id not in self._printed:
             self._printed.add(u.segment_id)  # relabels of printed lines are not repeated

@@ -97,7 +97,7 @@ class TranscriptWriter(Node):
                 self.context.latency.add("first_partial_s", wall - clock.wall_at(u.t0))
         if u.is_final and sid not in self._finalised and not u.retracted:
             self._finalised.add(sid)
-            self.context.latency.add("final_s", wall - clock.wall_at(u.t1))
+            self.context.latency.add("final_s", wall - clock.wall_at(u.t1), u.t1)
 
     def process(self, port: str, packet: Packet) -> None:
         u: TranscriptUpdate = packet.payload

@@ -1,9 +1,13 @@
-"""``meetflow run``: load a graph, run it with a view, write metrics, report.
+"""``meetflow run``: load a graph, run it with its views, write metrics, report.
 
 Stopping: the first Ctrl-C (or SIGTERM) asks the sources to stop; everything already read
 is processed and every sink flushes, so the transcript on disk is complete up to that
 point (exit status 130). A second Ctrl-C aborts at once; finals already written are on disk
 regardless, since the journal is flushed line by line.
+
+A graph whose input is a live device (``--input mic``) runs on the threaded executor
+unless told otherwise, so that a slow recogniser never holds up capture, and its edges'
+overload policies apply.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import signal
 import sys
 import threading
@@ -18,27 +23,42 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..context import RunContext
-from ..errors import ExitCode, MeetflowError, OutputError
+from ..errors import ExitCode, MeetflowError, OutputError, UsageError
 from ..executors import EXECUTORS
+from ..graph import Graph
 from ..graph_load import load_graph
 from ..metrics import RunMetrics
-from ..node import Source
 from ..trace import TraceWriter
 from .common import add_graph_values, graph_values
+from .status import RunStatus
 
 #: Place of this command in `meetflow --help`.
 ORDER = 10
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a graph", description="Run a graph over its input until the input ends (or Ctrl-C).")
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options ``run`` and ``record`` share."""
     p.add_argument("graph", metavar="GRAPH", help="graph JSON file (e.g. graphs/meeting.json)")
     add_graph_values(p)
-    p.add_argument("--executor", "-e", choices=["inline", "threaded"], default=None, help="scheduler: inline (deterministic, fastest replay; default) or threaded (one thread per node)")
+    p.add_argument(
+        "--executor", "-e", choices=["inline", "threaded"], default=None,
+        help="scheduler: inline (deterministic, fastest replay; the default for files) or threaded (one thread per node; the default for live input)",
+    )
     p.add_argument("--realtime", action="store_true", help="pace file input to the wall clock, as if it were live")
     p.add_argument("--trace", metavar="FILE", help="write a Chrome/Perfetto trace of every node call")
     p.add_argument("--metrics", metavar="FILE", help="where to write metrics.json (default: OUT/metrics.json)")
+    p.add_argument("--web", action="store_true", help="serve a live web view (transcript, talker compass, load) at http://127.0.0.1:8765/")
+    p.add_argument("--web-port", metavar="PORT", type=int, default=8765, help="port of the web view (0 picks a free one; default 8765)")
+    p.add_argument("--web-host", metavar="HOST", default="127.0.0.1", help="address the web view listens on (default 127.0.0.1: this machine only)")
     p.add_argument("--quiet", "-q", action="store_true", help="no live view, no progress, no summary")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="run a graph",
+        description="Run a graph over its input until the input ends (or Ctrl-C). --input takes a recording or a live device (mic, mic:NAME, mic:N; see `meetflow devices`).",
+    )
+    add_run_options(p)
     p.set_defaults(func=run)
 
 
@@ -80,30 +100,88 @@ def _write_metrics(path: Path | None, metrics: RunMetrics) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+@contextlib.contextmanager
+def _stderr_notices(log: logging.Logger, enabled: bool) -> Iterator[None]:
+    """Print the run's log notices (INFO and up) on stderr as ``meetflow: ...`` lines."""
+    if not enabled:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("meetflow: %(message)s"))
+    saved = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
+
+
+def _end_note(failure: MeetflowError | None, metrics: RunMetrics, context: RunContext) -> dict[str, Any]:
+    """What the web view shows when the run is over."""
+    if failure is not None:
+        message = "failed: " + failure.user_message().splitlines()[0]
+    elif context.summary.get("input_damaged"):
+        message = "input ended early"
+    elif metrics.interrupted:
+        message = "stopped"
+    else:
+        message = "finished"
+    return {"message": message, "media_s": round(metrics.media_s, 2), "wall_s": round(metrics.wall_s, 2)}
+
+
+def _overload_warnings(metrics: RunMetrics) -> list[str]:
+    """What overload protection dropped in this run, one line per shedder and per edge."""
+    lines = []
+    for nid, s in sorted(metrics.report.get("shedding", {}).items()):
+        if s.get("segments_dropped") or s.get("segments_cut"):
+            lines.append(
+                f"{nid}: recognition fell behind: {s['segments_dropped']} of {s['segments']} speech segment(s) dropped whole and "
+                f"{s['segments_cut']} cut short ({s['speech_dropped_s']:.1f} s of {s['speech_s']:.1f} s of speech not transcribed) "
+                f"to keep final text within {s['budget_s']:g} s; see 'shedding' in metrics.json"
+            )
+    for label, e in sorted(metrics.edges.items()):
+        if e.drops:
+            lines.append(f"{label}: {e.drops} packet(s) dropped ({e.policy}, queue full); see 'edges' in metrics.json")
+    return lines
+
+
 def _summary(metrics: RunMetrics, context: RunContext, out: Path | None) -> str:
     speed = f" ({metrics.media_s / metrics.wall_s:.1f}x real time)" if metrics.wall_s > 0 and metrics.media_s > 0 else ""
     where = f"; results in {out}/" if out else ""
     head = "stopped after" if metrics.interrupted else "processed"
+    if context.live:
+        return f"{head} {metrics.media_s:.1f} s of live audio{where}"
     return f"{head} {metrics.media_s:.1f} s of media in {metrics.wall_s:.1f} s{speed}{where}"
 
 
-def run_command(args: argparse.Namespace, values: dict[str, Any]) -> int:
-    graph = load_graph(args.graph, values)
+def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph | None = None) -> int:
+    """Run a graph as ``meetflow run`` does (``graph``: already loaded, e.g. by ``record``)."""
+    if graph is None:
+        graph = load_graph(args.graph, values)
     out = graph.variables.get("out")
     out_dir = Path(out) if isinstance(out, str) and out else None
     metrics_path = Path(args.metrics) if args.metrics else (out_dir / "metrics.json" if out_dir else None)
     context = RunContext(out_dir=out_dir, realtime=args.realtime, quiet=args.quiet)
-    executor_name = args.executor or "inline"
+    live_input = graph.live
+    executor_name = args.executor or ("threaded" if live_input else "inline")
     trace = TraceWriter(args.trace) if args.trace else None
     executor = EXECUTORS[executor_name](graph, context, trace)
+    status = RunStatus(executor, context)
+    progress = status.position
 
-    def progress() -> tuple[float, float | None]:
-        sources = [n for n in executor.nodes.values() if isinstance(n, Source)]
-        if not sources:
-            return 0.0, None
-        pos = min(s.position for s in sources)
-        durations = [s.duration for s in sources]
-        return pos, (max(d for d in durations if d) if all(durations) else None)
+    web: Any = None
+    if getattr(args, "web", False):
+        from .web import WebView
+
+        if not 0 <= args.web_port <= 65535:
+            raise UsageError(f"--web-port: {args.web_port} is not a port number (0-65535)")
+        web = WebView(args.web_host, args.web_port, status, title=graph.name).start()
+        context.views.append(web)
+        print(f"meetflow: live view at {web.url}", file=sys.stderr, flush=True)
 
     view: Any = contextlib.nullcontext()
     if not args.quiet:
@@ -112,23 +190,31 @@ def run_command(args: argparse.Namespace, values: dict[str, Any]) -> int:
         from .view import LiveView, ProgressOnly
 
         if sys.stdout.isatty():
-            live = LiveView(Console(), progress)
+            live = LiveView(Console(), progress, status)
             context.views.append(live)
             view = live
         elif sys.stderr.isatty():
             view = ProgressOnly(Console(stderr=True), progress)
+    # Without a terminal view, nodes' notices (a device starting, damage found) go to
+    # stderr as plain lines.
+    notices = _stderr_notices(context.log, not args.quiet and not context.views_print_finals())
 
     failure: MeetflowError | None = None
-    with graceful_stop(context, args.quiet):
-        try:
-            with view:
-                executor.run()
-        except MeetflowError as exc:
-            failure = exc
-        finally:
-            if executor.nodes:  # the run started: its metrics are worth keeping
-                _write_metrics(metrics_path, executor.metrics)
-    for warning in context.summary.get("warnings", []):
+    try:
+        with graceful_stop(context, args.quiet), notices:
+            try:
+                with view:
+                    executor.run()
+            except MeetflowError as exc:
+                failure = exc
+            finally:
+                if executor.nodes:  # the run started: its metrics are worth keeping
+                    _write_metrics(metrics_path, executor.metrics)
+    finally:
+        if web is not None:
+            web.end(_end_note(failure, executor.metrics, context))
+            web.stop()
+    for warning in [*context.summary.get("warnings", []), *_overload_warnings(executor.metrics)]:
         print(f"meetflow: warning: {warning}", file=sys.stderr)
     if failure is not None:
         raise failure

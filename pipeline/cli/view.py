@@ -1,8 +1,11 @@
 """What ``meetflow run`` shows on a terminal: a live transcript view and replay progress.
 
 Finals are printed above the live area as they arrive (so the whole transcript stays in the
-terminal's scroll-back); the live area below shows the partial text of open segments and
-a progress line (media time, share of the recording, speed against real time).
+terminal's scroll-back), each speaker in a colour of their own; the live area below shows
+the partial text of open segments, the talkers' directions (from a tracker's ``Tracks``),
+the capture device's health (level, lost audio, clock drift), each node's load and queue,
+what overload shedding dropped, and a progress line (media time, share of the recording,
+speed against real time).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any, Callable
+
+from ..payloads import Tracks
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -22,20 +27,35 @@ Progress = Callable[[], tuple[float, float | None]]
 _COLOURS = ["cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta"]
 
 
+#: Arrows for azimuths (degrees counter-clockwise from the array's +x axis, drawn to the right).
+_ARROWS = ["→", "↗", "↑", "↖", "←", "↙", "↓", "↘"]
+
+
+def arrow(azimuth_deg: float) -> str:
+    """The arrow pointing towards ``azimuth_deg`` (0 = right, 90 = up)."""
+    return _ARROWS[int(((azimuth_deg % 360) + 22.5) // 45) % 8]
+
+
 def _clock(t: float) -> str:
     m, s = divmod(max(t, 0.0), 60)
     return f"{int(m):02d}:{s:04.1f}"
 
 
 class ProgressLine:
-    """Renders "12.3 / 62.0 s ━━━━━━━━━╺━━━━ 20%  4.1x real time"."""
+    """Renders "12.3 / 62.0 s ━━━━━━━━━╺━━━━ 20%  4.1x real time" ("● live 01:02.3" when live)."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, live: Callable[[], bool] | None = None) -> None:
         self.progress = progress
+        self.live = live
         self.started = time.perf_counter()
 
     def __rich__(self) -> Any:
         pos, total = self.progress()
+        if self.live is not None and self.live():
+            line = Text("● ", style="bold red")
+            line.append(f"live {_clock(pos)}", style="bold")
+            line.append("   Ctrl-C stops and writes the transcript", style="dim")
+            return line
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         speed = f"{pos / elapsed:.1f}x real time" if pos > 0 else ""
         if total and pos >= total:
@@ -54,15 +74,26 @@ class ProgressLine:
 
 
 class LiveView:
-    """The live transcript view; ``update`` is called from node threads."""
+    """The live transcript view; ``update`` is called from node threads.
 
-    def __init__(self, console: Console, progress: Progress | None) -> None:
+    ``status`` (a ``RunStatus``) adds the lines about talkers, capture, load and drops.
+    """
+
+    #: This view prints final segments itself (console sinks need not print lines).
+    prints_finals = True
+
+    def __init__(self, console: Console, progress: Progress | None, status: Any = None) -> None:
         self.console = console
-        self.progress = ProgressLine(progress) if progress else None
+        self.status = status
+        live = (lambda: bool(status.context.live)) if status is not None else None
+        self.progress = ProgressLine(progress, live) if progress else None
         self._lock = threading.Lock()
         self._partials: dict[str, Any] = {}
         self._printed: set[str] = set()
         self._speakers: dict[str, str] = {}
+        self._tracks: Tracks | None = None
+        self._snapshot: dict[str, Any] | None = None
+        self._snapshot_at = 0.0
         self._live = Live(self, console=console, refresh_per_second=8, transient=True, redirect_stdout=False, redirect_stderr=False)
 
     def _colour(self, speaker: str | None) -> str:
@@ -82,6 +113,10 @@ class LiveView:
         return line
 
     def update(self, u: Any) -> None:
+        if isinstance(u, Tracks):
+            with self._lock:
+                self._tracks = u
+            return
         with self._lock:
             if u.status == "partial":
                 self._partials[u.segment_id] = u
@@ -93,9 +128,72 @@ class LiveView:
             line = self._line(u, partial=False)
         self._live.console.print(line)
 
+    def _status(self) -> dict[str, Any] | None:
+        if self.status is None:
+            return None
+        now = time.monotonic()
+        if self._snapshot is None or now - self._snapshot_at >= 0.5:
+            self._snapshot, self._snapshot_at = self.status.snapshot(), now
+        return self._snapshot
+
+    def _talkers(self) -> Text | None:
+        tracks = self._tracks
+        if tracks is None or not tracks.tracks:
+            return None
+        line = Text("talkers  ", style="bold")
+        for tr in sorted(tracks.tracks, key=lambda t: t.track_id):
+            colour = _COLOURS[tr.track_id % len(_COLOURS)]
+            style = f"bold {colour}" if tr.active else f"dim {colour}"
+            line.append(f"{arrow(tr.azimuth_deg)} {tr.track_id} {tr.azimuth_deg:+4.0f}°", style=style)
+            line.append("   " if tr.active else " (quiet)   ", style="dim")
+        return line
+
+    def _health(self, st: dict[str, Any]) -> list[Text]:
+        lines: list[Text] = []
+        report = st.get("report", {})
+        for cap in report.get("capture", {}).values():
+            line = Text("capture  ", style="bold")
+            line.append(f"{cap.get('input')} {cap.get('channels')} ch {cap.get('rate', 0) / 1000:g} kHz")
+            peak = cap.get("peak_dbfs")
+            if peak:
+                line.append(f"  peak {max(peak):.0f} dBFS", style="red" if max(peak) > -1 else "")
+            lost = cap.get("lost_s") or 0.0
+            line.append(f"  lost {lost:.2f} s in {cap.get('overflows', 0)} overflow(s)", style="bold red" if lost else "dim")
+            drift = cap.get("drift_ppm")
+            line.append(f"  drift {drift:+.0f} ppm" if drift is not None else "  drift (measuring)", style="dim")
+            lines.append(line)
+        loads = st.get("load", {})
+        if loads:
+            line = Text("load     ", style="bold")
+            for nid, v in loads.items():
+                line.append(f"{nid} {100 * v:.0f}%  ", style="bold red" if v > 0.9 else ("yellow" if v > 0.6 else "dim"))
+            for label, q in st.get("queues", {}).items():
+                if q["seconds"] >= 0.5:
+                    line.append(f"queue {label.split(' -> ')[1].split('.')[0]} {q['seconds']:.1f} s  ", style="yellow")
+            lines.append(line)
+        shed = [s for s in report.get("shedding", {}).values() if s.get("segments_dropped") or s.get("segments_cut")]
+        drops = st.get("drops", {})
+        if shed or drops:
+            line = Text("overload ", style="bold red")
+            for s in shed:
+                line.append(f"dropped {s['segments_dropped']} segment(s), cut {s['segments_cut']} ({s['speech_dropped_s']:.1f} s of speech)  ")
+            for label, n in drops.items():
+                line.append(f"{label}: {n} packet(s) dropped  ")
+            lines.append(line)
+        lat = st.get("latency", {}).get("final_s")
+        if lat and st.get("live"):
+            lines.append(Text(f"latency  final text {lat['p50']:.1f} s (p50), {lat['max']:.1f} s (max)", style="dim"))
+        return lines
+
     def __rich__(self) -> Any:
         with self._lock:
-            parts = [self._line(u, partial=True) for u in sorted(self._partials.values(), key=lambda x: x.t0)]
+            parts: list[Any] = [self._line(u, partial=True) for u in sorted(self._partials.values(), key=lambda x: x.t0)]
+            talkers = self._talkers()
+        if talkers is not None:
+            parts.append(talkers)
+        st = self._status()
+        if st is not None:
+            parts.extend(self._health(st))
         if self.progress is not None:
             parts.append(self.progress)
         return Group(*parts)

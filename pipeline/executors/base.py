@@ -82,7 +82,7 @@ class Executor:
         self.failure: Failure | None = None
         self.node_stats = {nid: NodeStats(nid, spec.type_name) for nid, spec in graph.nodes.items()}
         self.edge_stats = {e.label: EdgeStats(e.label, e.capacity, e.policy) for e in graph.edges}
-        self.metrics = RunMetrics(self.name, self.node_stats, self.edge_stats, latency=context.latency, realtime=context.realtime)
+        self.metrics = RunMetrics(self.name, self.node_stats, self.edge_stats, latency=context.latency, realtime=context.realtime, report=context.report)
         self._opened: list[Node] = []
 
     # -- set-up --------------------------------------------------------------------------

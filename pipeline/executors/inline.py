@@ -205,13 +205,14 @@ class InlineExecutor(Executor):
         self._set_mode(True)
         child = self._child
         child.acc = 0.0
+        w0 = src.waited_s
         t = time.perf_counter()
         try:
             return src.read()
         finally:
             dt = time.perf_counter() - t
             self._set_mode(False)
-            own = dt - child.acc
+            own = dt - child.acc - (src.waited_s - w0)
             child.acc = 0.0
             self.node_stats[src.id].sampled.add(own if own > 0 else 0.0)
             if self.trace is not None:

@@ -167,10 +167,31 @@ class ThreadedExecutor(Executor):
                 while t.is_alive():
                     t.join(0.2)
         except KeyboardInterrupt:
+            if self.context.stop.is_set():
+                # A second interrupt (the CLI's handler turned the first into a stop):
+                # abort now rather than wait for a backlog to drain. Finals already
+                # written are on disk; the worker threads are daemons.
+                raise
             # Without the CLI's signal handler Ctrl-C lands here: stop and let sinks flush.
             self.context.stop.set()
             for t in threads:
                 t.join()
+
+    def queue_depths(self) -> dict[str, tuple[int, float]]:
+        """Each edge's current queue: (packets, media seconds), for live views.
+
+        Read without locking from another thread: a snapshot good enough to display.
+        """
+        out: dict[str, tuple[int, float]] = {}
+        for nid, inbox in getattr(self, "inboxes", {}).items():
+            for e in self.graph.in_edges(nid):
+                q = inbox.mq.queues[self.input_index(e)]
+                try:
+                    span = q[-1].t1 - q[0].t0 if q else 0.0
+                except IndexError:  # emptied while we looked
+                    span = 0.0
+                out[e.label] = (len(q), span)
+        return out
 
     def _end_outputs(self, node: Node) -> None:
         for port in node.outputs:
@@ -184,11 +205,11 @@ class ThreadedExecutor(Executor):
         trace = self.trace
         try:
             while not stop.is_set():
-                b0 = stats.blocked_s
+                b0, w0 = stats.blocked_s, src.waited_s
                 t = pc()
                 more = src.read()
                 dt = pc() - t
-                stats.exact.add(max(dt - (stats.blocked_s - b0), 0.0))
+                stats.exact.add(max(dt - (stats.blocked_s - b0) - (src.waited_s - w0), 0.0))
                 if trace is not None:
                     trace.complete(src.id, t, dt, {"t0": src.position})
                 if not more:
