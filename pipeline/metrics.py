@@ -165,8 +165,15 @@ class LatencyStats:
             r = self.series[name] = Reservoir()
         r.add(seconds)
 
-    def to_json(self) -> dict[str, Any]:
+    #: Series every real-time run reports, even when empty (p50/p95 null then).
+    REALTIME_SERIES = ("first_partial_s", "final_s")
+
+    def to_json(self, realtime: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if realtime:
+            for name in self.REALTIME_SERIES:
+                if name not in self.series:
+                    out[name] = {"p50": None, "p95": None, "max": None, "count": 0}
         for name, r in sorted(self.series.items()):
             out[name] = {
                 "p50": round(r.quantile(0.5), 3),
@@ -206,5 +213,5 @@ class RunMetrics:
             },
             "nodes": {nid: s.to_json(self.sample_ratio) for nid, s in self.nodes.items()},
             "edges": {label: s.to_json() for label, s in self.edges.items()},
-            "latency": self.latency.to_json(),
+            "latency": self.latency.to_json(self.realtime),
         }
