@@ -6,6 +6,8 @@ practice of production recognisers (arXiv 2105.00858: confidence from decoding f
 a word's confidence here is a logistic model over several pieces of evidence:
 
 * the second pass's mean and minimum token probability of the word;
+* how many of the beam's runner-up hypotheses have the same word at the same place (a
+  poor man's confusion network: words the beam is unsure of differ between them);
 * how many tokens the word took (rare words split into many);
 * whether the first pass (pocketsphinx, a different model family) has the same word at
   the same place in its hypothesis (agreement between the passes);
@@ -39,6 +41,7 @@ MODEL_PATH = Path(__file__).with_name("confidence_model.json")
 FEATURES = (
     "logit_prob",
     "logit_min_prob",
+    "nbest_agree",
     "log_tokens",
     "agree",
     "aligned",
@@ -60,13 +63,14 @@ class WordEvidence:
     tokens: int
     agree: bool
     aligned: bool
-    ascore_rel: float  # aligned acoustic score per frame minus the segment's mean (0 if not aligned)
+    ascore_rel: float  # aligned acoustic log-likelihood per frame minus the segment's mean (0 if not aligned)
     duration: float
     chars: int
     avg_logprob: float
     no_speech_prob: float
     edge: bool
     fallback: bool
+    nbest_agree: float = 1.0  # share of runner-up hypotheses with the same word there
 
     def vector(self) -> np.ndarray:
         def logit(p: float) -> float:
@@ -77,6 +81,7 @@ class WordEvidence:
             [
                 logit(self.prob),
                 logit(self.min_prob),
+                self.nbest_agree,
                 math.log(max(self.tokens, 1)),
                 float(self.agree),
                 float(self.aligned),
@@ -155,7 +160,9 @@ class Calibrator:
     def from_json(cls, d: dict) -> "Calibrator":
         if list(d.get("features", [])) != list(FEATURES):
             raise ValueError("confidence model was fitted on other features; refit it with tools/fit_confidence.py")
-        return cls(np.array(d["coef"], float), float(d["intercept"]), np.array(d["mean"], float), np.array(d["scale"], float), True)
+        scale = np.array(d["scale"], float)
+        scale[~(scale > 1e-9)] = 1.0  # a feature that did not vary in the fit
+        return cls(np.array(d["coef"], float), float(d["intercept"]), np.array(d["mean"], float), scale, True)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Calibrator":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import unicodedata
 import subprocess
 from functools import lru_cache
 from typing import Iterable
@@ -111,8 +112,12 @@ def ipa_to_arpabet(ipa: str) -> list[str]:
 
 
 def normalize_word(word: str) -> str:
-    """The form dictionaries use: lower case, letters, digits and inner apostrophes only."""
-    w = word.lower().replace("’", "'")
+    """The form dictionaries use: lower case ASCII letters, digits and inner apostrophes and hyphens.
+
+    Accents are dropped ("Zoë" -> "zoe"), other characters removed.
+    """
+    w = unicodedata.normalize("NFKD", word.lower().replace("’", "'"))
+    w = "".join(c for c in w if not unicodedata.combining(c))
     w = re.sub(r"[^a-z0-9'\-]", "", w)
     return w.strip("'-")
 

@@ -87,6 +87,8 @@ class SecondPass:
         scores = [a.ascore for a in al if a.ascore is not None] if al else []
         mean_ascore = float(np.mean(scores)) if scores else 0.0
         agree = agreement(texts, first_pass) if first_pass is not None else [False] * len(words)
+        alts = [agreement(texts, a.split()) for a in r.alternatives]
+        nbest = [sum(a[i] for a in alts) / len(alts) if alts else 1.0 for i in range(len(words))]
         out: list[FinalWord] = []
         for i, (w, t) in enumerate(zip(words, times)):
             a = al[i] if al else None
@@ -96,13 +98,14 @@ class SecondPass:
                 tokens=w.tokens,
                 agree=agree[i],
                 aligned=t.aligned,
-                ascore_rel=(a.ascore - mean_ascore) / 1000.0 if a is not None and a.ascore is not None else 0.0,
+                ascore_rel=(a.ascore - mean_ascore) if a is not None and a.ascore is not None else 0.0,
                 duration=t.t1 - t.t0,
                 chars=len(w.text.strip(" .,!?;:\"'")),
                 avg_logprob=r.avg_logprob,
                 no_speech_prob=r.no_speech_prob,
                 edge=i == 0 or i == len(words) - 1,
                 fallback=r.path == "fallback",
+                nbest_agree=nbest[i],
             )
             out.append(FinalWord(w.text, t.t0, t.t1, self.calibrator.confidence(ev), ev))
         text = " ".join(texts) if r.truncated else r.text

@@ -18,6 +18,7 @@ given; pocketsphinx counts 10 ms frames. Usable without the engine.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,11 @@ def base_word(word: str) -> str:
 DITHER = 1e-4
 
 
+def log_score(score: float) -> float:
+    """pocketsphinx reports acoustic scores as (tiny) linear probabilities: natural log, floored."""
+    return math.log(max(score, 1e-300))
+
+
 def to_pcm16(audio: np.ndarray, rng: np.random.Generator | None = None) -> bytes:
     x = np.asarray(audio, dtype=np.float32)
     if rng is not None and len(x):
@@ -78,7 +84,7 @@ def to_pcm16(audio: np.ndarray, rng: np.random.Generator | None = None) -> bytes
 @dataclass
 class SphinxWord:
     """A first-pass word: times in seconds from the start of the utterance, and its acoustic
-    score per frame (log, scaled as pocketsphinx does; higher is better)."""
+    log-likelihood per frame (natural log; higher is better)."""
 
     text: str
     t0: float
@@ -180,6 +186,11 @@ class SphinxRecognizer(_Base):
         self.samples = 0
         self.samples_total = 0  # seeds the dither: the same stream gives the same result
         self._rng = np.random.default_rng(0)
+        self._primed = False
+        self._held = []
+
+    #: Speech the cepstral mean is first estimated from (see ``feed``).
+    PRIME_S = 1.0
 
     def start(self) -> None:
         if self.active:
@@ -188,15 +199,37 @@ class SphinxRecognizer(_Base):
         self.active = True
         self.samples = 0
         self._rng = np.random.default_rng(self.samples_total)
+        self._held: list[np.ndarray] = []
 
     def feed(self, audio: np.ndarray) -> str:
-        """Decode more audio of the current utterance; return the partial hypothesis text."""
+        """Decode more audio of the current utterance; return the partial hypothesis text.
+
+        Cepstral mean normalisation adapts slowly from a fixed initial mean, so the first
+        seconds of a stream are decoded badly when the channel or level differ from that
+        mean (measured: the first sentence of an espeak voice came out as unrelated words,
+        the same sentence later correctly). So once the stream's first ``PRIME_S`` seconds
+        are in, a whole-utterance pass over them sets the mean (pocketsphinx computes it
+        over the utterance in that mode), and they are decoded again with it.
+        """
         if not self.active:
             self.start()
         if len(audio):
-            self.decoder.process_raw(to_pcm16(audio, self._rng), False, False)
+            pcm = to_pcm16(audio, self._rng)
+            self.decoder.process_raw(pcm, False, False)
             self.samples += len(audio)
             self.samples_total += len(audio)
+            if not self._primed:
+                self._held.append(pcm)
+                if self.samples >= self.PRIME_S * SAMPLE_RATE:
+                    self._primed = True
+                    held = b"".join(self._held)
+                    self._held = []
+                    self.decoder.end_utt()
+                    self.decoder.start_utt()
+                    self.decoder.process_raw(held, False, True)
+                    self.decoder.end_utt()
+                    self.decoder.start_utt()
+                    self.decoder.process_raw(held, False, False)
         return self.partial()
 
     def partial(self) -> str:
@@ -219,7 +252,7 @@ class SphinxRecognizer(_Base):
             # A compound vocabulary entry spans all its words; share its time out evenly.
             step = (t1 - t0) / len(parts)
             for k, p in enumerate(parts):
-                words.append(SphinxWord(p, t0 + k * step, t0 + (k + 1) * step, seg.ascore / frames))
+                words.append(SphinxWord(p, t0 + k * step, t0 + (k + 1) * step, log_score(seg.ascore) / frames))
         return SphinxResult(" ".join(w.text for w in words), words)
 
 
@@ -294,7 +327,7 @@ class SphinxAligner(_Base):
                 continue
             first, last = segs[k], segs[k + len(ts) - 1]
             frames = sum(max(s.end_frame - s.start_frame + 1, 1) for s in segs[k : k + len(ts)])
-            ascore = sum(s.ascore for s in segs[k : k + len(ts)]) / frames
+            ascore = sum(log_score(s.ascore) for s in segs[k : k + len(ts)]) / frames
             result[i] = AlignedWord(first.start_frame * FRAME_S, (last.end_frame + 1) * FRAME_S, ascore)
             k += len(ts)
         return result

@@ -273,11 +273,41 @@ class WhisperNode(Node):
     def _agreement_final(self, seg: _Segment, audio: np.ndarray, end: int, at: float, speech_end: int | None) -> None:
         committed = seg.agreement.committed
         prompt = " ".join((self._history + " " + " ".join(committed)).split()[-40:])
-        res = decode(self.model, audio, replace(self.final_opts, initial_prompt=prompt or None))
+        res = decode(self.model, audio, replace(self.final_opts, initial_prompt=prompt or None, word_timestamps=True))
         seg.agreement.insert(res.text.split())
         seg.agreement.finish()
         text = " ".join(seg.agreement.committed)
-        self._final(seg, text, [], end, at, speech_end)
+        self._final(seg, text, self._committed_words(seg, res.words), end, at, speech_end)
+
+    def _committed_words(self, seg: _Segment, decoded: list[Word]) -> list[Word]:
+        """Times for the committed words, from the last decode's words they match.
+
+        Committed words come from earlier decodes; the ones the last decode also has take
+        its times and probability, the others sit between their neighbours (confidence
+        unknown).
+        """
+        import difflib
+
+        from .pronounce import normalize_word
+
+        words = seg.agreement.committed
+        shift = media_time(seg.start, SAMPLE_RATE)
+        a = [normalize_word(w) for w in words]
+        b = [normalize_word(w.text) for w in decoded]
+        found: dict[int, Word] = {}
+        for blk in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_matching_blocks():
+            for k in range(blk.size):
+                d = decoded[blk.b + k]
+                found[blk.a + k] = Word(words[blk.a + k], d.t0 + shift, d.t1 + shift, d.confidence)
+        out: list[Word] = []
+        for i, w in enumerate(words):
+            if i in found:
+                out.append(found[i])
+                continue
+            lo = out[-1].t1 if out else shift
+            hi = next((found[j].t0 for j in range(i + 1, len(words)) if j in found), lo)
+            out.append(Word(w, lo, max(lo, hi), None))
+        return out
 
     # -- streaming -------------------------------------------------------------------------------
     def process(self, port: str, packet: Packet) -> None:

@@ -61,6 +61,9 @@ class WindowOptions:
     no_speech_threshold: float = 0.6
     #: Generated tokens allowed per second of audio (plus 10): stops runaway loops early.
     max_tokens_per_s: float = 10.0
+    #: Runner-up hypotheses of the beam to return (word-confidence evidence: words the
+    #: runners-up disagree on are uncertain). Costs nothing extra within the beam.
+    alternatives: int = 2
 
 
 @dataclass
@@ -95,6 +98,7 @@ class WindowResult:
     path: str = "window"
     truncated: bool = False  # words placed in the pad were cut
     context_words: int = 0
+    alternatives: list[str] = field(default_factory=list)  # runner-up hypotheses' texts
 
 
 def compression_ratio(text: str) -> float:
@@ -148,26 +152,31 @@ class WindowDecoder:
             out = [tk.sot_prev] + head
         return out + list(tk.sot_sequence) + [tk.no_timestamps] + prefix
 
-    def _generate(self, enc: Any, prompt: list[int], prefix: list[int], beam: int, seconds: float, opts: WindowOptions) -> tuple[list[int], float, float]:
+    def _generate(self, enc: Any, prompt: list[int], prefix: list[int], beam: int, seconds: float, opts: WindowOptions) -> tuple[list[int], float, float, list[list[int]]]:
         max_new = int(opts.max_tokens_per_s * seconds) + 10
         # CTranslate2 counts the forced prefix (which it returns) against max_length as well.
         max_length = min(self.max_length, len(prompt) + len(prefix) + max_new)
+        n_hyp = max(1, min(opts.alternatives + 1, beam))
         res = self.ct2.generate(
             enc,
             [prompt],
             beam_size=beam,
+            num_hypotheses=n_hyp,
             max_length=max_length,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=[-1],
         )[0]
-        toks = list(res.sequences_ids[0])
-        if prefix and toks[: len(prefix)] == prefix:  # CTranslate2 returns the forced prefix too
-            toks = toks[len(prefix) :]
-        n = max(len(toks), 1)
+        seqs = []
+        for ids in res.sequences_ids:
+            toks = list(ids)
+            if prefix and toks[: len(prefix)] == prefix:  # CTranslate2 returns the forced prefix too
+                toks = toks[len(prefix) :]
+            seqs.append([t for t in toks if t < self.tokenizer.eot])
+        n = max(len(seqs[0]), 1)
         avg = float(res.scores[0]) * n / (n + 1) if res.scores else 0.0
-        return [t for t in toks if t < self.tokenizer.eot], avg, float(res.no_speech_prob)
+        return seqs[0], avg, float(res.no_speech_prob), seqs[1:]
 
     # -- the decode --------------------------------------------------------------------------------
     def decode(self, audio: np.ndarray, options: WindowOptions, context: Sequence[Context] = (), history: str = "") -> WindowResult:
@@ -215,9 +224,10 @@ class WindowDecoder:
         enc, n_frames = self._encode(window, o.pad_s, full)
         prefix = self._tokens(prefix_text, self.max_length // 2 - 1)
         prompt = self._prompt(prompt_text, prefix)
-        toks, avg, no_speech = self._generate(enc, prompt, prefix, o.beam_size, seconds, o)
+        toks, avg, no_speech, alts = self._generate(enc, prompt, prefix, o.beam_size, seconds, o)
         text = self.tokenizer.decode(toks).strip()
         result = WindowResult(text, [], avg, no_speech, compression_ratio(text) if text else 1.0, "full" if full else "window", context_words=len(prefix_text.split()))
+        result.alternatives = [self.tokenizer.decode(a).strip() for a in alts]
         if not toks:
             result.text = ""
             return result
