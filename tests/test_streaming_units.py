@@ -53,6 +53,12 @@ def test_prefix_helpers_ignore_case_and_punctuation() -> None:
     assert common_prefix(["Hello,", "World"], ["hello", "world!", "again"]) == 2
     assert strip_committed(["a", "b", "c"], ["b", "c", "d"]) == ["d"]
     assert strip_committed(["a", "b"], ["x", "y"]) == ["x", "y"]
+    # the re-decoded buffer reads an earlier committed word differently: not repeated
+    committed = "the budget for the second quarter is still under review".split()
+    hyp = "the budget for the second water is still under review we should ask".split()
+    assert strip_committed(committed, hyp) == ["we", "should", "ask"]
+    # ... nor when the last committed word changed
+    assert strip_committed("before friday".split(), "before fridays and then".split()) == ["and", "then"]
 
 
 def test_load_gate_skips_over_budget_and_when_behind() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Sequence
 
 from .pronounce import normalize_word
@@ -56,6 +57,18 @@ def strip_committed(committed: Sequence[str], hyp: Sequence[str], max_n: int = 5
     for n in range(min(max_n, len(c), len(h)), 0, -1):
         if c[-n:] == h[:n]:
             return list(hyp[n:])
+    # The buffer is decoded from its start again, and the decoder may now read an earlier
+    # committed word differently: then neither test above holds, and taking the whole
+    # hypothesis as new would repeat the committed text. Align the two and continue after
+    # the hypothesis's counterpart of the last committed word (whisper_streaming drops
+    # the words that start before the last committed word's end for the same reason).
+    if c and h:
+        blocks = [b for b in SequenceMatcher(a=c, b=h, autojunk=False).get_matching_blocks() if b.size]
+        if blocks:
+            last = blocks[-1]
+            behind = len(c) - (last.a + last.size)  # committed words after the last match
+            if behind <= 2 and last.a + last.size >= len(c) // 2:
+                return list(hyp[last.b + last.size + behind :])
     return list(hyp)
 
 

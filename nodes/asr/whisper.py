@@ -256,12 +256,17 @@ class WhisperNode(Node):
         t0 = media_time(seg.start, SAMPLE_RATE)
         self._update(seg, "partial", text, [], t0, t0 + len(audio) / SAMPLE_RATE, at, extra={"stable_words": len(stable)})
 
+    def _agreement_prompt(self) -> str | None:
+        """whisper_streaming's prompt: committed text from *before* the buffer (here the
+        previous segments' finals), never the buffer's own committed words. Given those
+        too, Whisper takes them as already said and skips or repeats them."""
+        return " ".join(self._history.split()[-40:]) or None
+
     def _agreement_step(self, seg: _Segment, at: float) -> None:
         """whisper_streaming: decode the buffer with the committed text as prompt; commit agreement."""
         audio = seg.audio()
-        committed = seg.agreement.committed
-        prompt = " ".join((self._history + " " + " ".join(committed)).split()[-40:])
-        opts = replace(self.final_opts, initial_prompt=prompt or None, word_timestamps=False)
+        prompt = self._agreement_prompt()
+        opts = replace(self.final_opts, initial_prompt=prompt, word_timestamps=False)
         res = decode(self.model, audio, opts)
         done = seg.agreement.insert(res.text.split())
         if done:
@@ -271,9 +276,8 @@ class WhisperNode(Node):
             self._update(seg, "partial", seg.shown_text, [], t0, t0 + len(audio) / SAMPLE_RATE, at)
 
     def _agreement_final(self, seg: _Segment, audio: np.ndarray, end: int, at: float, speech_end: int | None) -> None:
-        committed = seg.agreement.committed
-        prompt = " ".join((self._history + " " + " ".join(committed)).split()[-40:])
-        res = decode(self.model, audio, replace(self.final_opts, initial_prompt=prompt or None, word_timestamps=True))
+        prompt = self._agreement_prompt()
+        res = decode(self.model, audio, replace(self.final_opts, initial_prompt=prompt, word_timestamps=True))
         seg.agreement.insert(res.text.split())
         seg.agreement.finish()
         text = " ".join(seg.agreement.committed)
