@@ -287,3 +287,7 @@ def test_bench_command_lists_kinds_and_rejects_bad_schemes() -> None:
     assert res.returncode == 0 and "latency" in res.stdout
     res = run_cli("bench", "latency", "--schemes", "nope")
     assert res.returncode == 64 and "unknown scheme" in res.stderr
+    res = run_cli("bench", "latency", "--input", "/no/such/meeting.wav")
+    assert res.returncode == 3 and "/no/such/meeting.wav" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli("bench", "latency", "--ref", "/no/such/ref.txt")
+    assert res.returncode == 64 and "--input" in res.stderr

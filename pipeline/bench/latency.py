@@ -192,19 +192,34 @@ def run(args: argparse.Namespace) -> int:
     bad = [s for s in schemes if s not in SCHEMES]
     if bad or not schemes:
         raise UsageError(f"unknown scheme(s) {', '.join(bad) or '(none)'}; choose from {', '.join(SCHEMES)}")
-    work = args.keep or Path(tempfile.mkdtemp(prefix="meetflow-bench-latency-"))
-    work.mkdir(parents=True, exist_ok=True)
+    if args.lines < 1:
+        raise UsageError("--lines must be at least 1")
+    try:
+        work = args.keep or Path(tempfile.mkdtemp(prefix="meetflow-bench-latency-"))
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--keep {args.keep}: cannot use it as a folder ({exc.strerror or exc})") from None
     words = None
     if args.input:
         if not args.input.exists():
             raise InputError(f"{args.input}: no such file")
         path = args.input
-        ref = args.ref.read_text(encoding="utf-8") if args.ref else ""
+        if args.ref and not args.ref.is_file():
+            raise InputError(f"{args.ref}: no such reference text file")
+        try:
+            ref = args.ref.read_text(encoding="utf-8") if args.ref else ""
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{args.ref}: cannot read the reference text ({exc})") from None
+    elif args.ref:
+        raise UsageError("--ref is the text of --input; give --input too")
     else:
         path, ref, words = _generated(work, args.lines)
     import soundfile as sf
 
-    duration = sf.info(str(path)).duration
+    try:
+        duration = sf.info(str(path)).duration
+    except Exception as exc:  # soundfile raises its own error types for unreadable files
+        raise InputError(f"{path}: not an audio file soundfile can read ({exc})") from None
     print(f"recording: {path} ({duration:.1f} s); {args.executor} executor, real time, Whisper tiny.en int8 with {args.threads} threads", flush=True)
     off_text, off_wall = _offline(path, args.threads)
     off_wer = word_error_rate(ref, off_text) if ref else None
