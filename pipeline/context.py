@@ -38,6 +38,10 @@ class RunContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("meetflow"))
     summary: dict[str, Any] = field(default_factory=dict)
     latency: LatencyStats = field(default_factory=LatencyStats)
+    #: Name of the executor running the graph ("inline", "threaded"), set by it. With
+    #: "threaded" every node has its own thread and its outputs are thread-safe queues, so
+    #: a node may also emit from a worker thread of its own (serialised by the node).
+    executor: str = ""
 
     def pace(self, t: float) -> bool:
         """In real-time mode, wait until media time ``t`` is due on the wall clock.

@@ -210,3 +210,20 @@ def test_writer_measures_latency_from_speech_bounds(tmp_path: Path) -> None:
     # wall - (start + t) with start = now - 10: about 10 - 9.0 = 1.0 and 10 - 9.7 = 0.3
     assert abs(lat["first_partial_s"]["p50"] - (1.0 + time.time() - now)) < 0.2
     assert abs(lat["final_s"]["p50"] - 0.3) < 0.2
+
+
+@pytest.mark.parametrize("executor", ["inline", "threaded"])
+def test_context_names_the_executor(tmp_path: Path, executor: str) -> None:
+    """Nodes with worker threads (asr.hec) emit from them only under the threaded executor."""
+    from conftest import write_graph
+
+    from pipeline import RunContext, load_graph, run_graph
+
+    g = write_graph(tmp_path / "g.json", [
+        {"id": "src", "type": "test.count", "params": {"count": 3}},
+        {"id": "sink", "type": "test.collect", "params": {"key": f"executor-{executor}"}},
+    ], ["src.out -> sink.in"])
+    ctx = RunContext(quiet=True)
+    assert ctx.executor == ""
+    run_graph(load_graph(g, {}), ctx, executor)
+    assert ctx.executor == executor
