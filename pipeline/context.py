@@ -41,6 +41,10 @@ class RunContext:
     #: Extra sections of ``metrics.json`` that nodes keep current while they run, by
     #: section then node id (``report["capture"]["source"] = {...}``); live views read it.
     report: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Name of the executor running the graph ("inline", "threaded"), set by it. With
+    #: "threaded" every node has its own thread and its outputs are thread-safe queues, so
+    #: a node may also emit from a worker thread of its own (serialised by the node).
+    executor: str = ""
 
     def pace(self, t: float) -> bool:
         """In real-time mode, wait until media time ``t`` is due on the wall clock.

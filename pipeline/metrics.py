@@ -170,8 +170,15 @@ class LatencyStats:
         r.add(seconds)
         self.last[name] = (media_t, seconds)
 
-    def to_json(self) -> dict[str, Any]:
+    #: Series every real-time run reports, even when empty (p50/p95 null then).
+    REALTIME_SERIES = ("first_partial_s", "final_s")
+
+    def to_json(self, realtime: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if realtime:
+            for name in self.REALTIME_SERIES:
+                if name not in self.series:
+                    out[name] = {"p50": None, "p95": None, "max": None, "count": 0}
         for name, r in sorted(self.series.items()):
             out[name] = {
                 "p50": round(r.quantile(0.5), 3),
@@ -216,6 +223,6 @@ class RunMetrics:
             },
             "nodes": {nid: s.to_json(self.sample_ratio) for nid, s in self.nodes.items()},
             "edges": {label: s.to_json() for label, s in self.edges.items()},
-            "latency": self.latency.to_json(),
+            "latency": self.latency.to_json(self.realtime),
             **{name: dict(section) for name, section in sorted(self.report.items()) if name not in _CORE_SECTIONS},
         }

@@ -55,6 +55,14 @@ class SpeechAudio:
     which may be earlier than the end of the audio already sent (the trailing silence that
     confirmed the end). ``discard`` marks a final chunk whose segment turned out not to be
     speech (too short); consumers drop it and retract anything they emitted for it.
+
+    The segment's audio is padded (a detector keeps some audio before and after speech), so
+    the detector also says where it judged the speech itself to be, as sample indices:
+    ``speech_start`` (every chunk: the first speech sample), ``speech_end`` (final chunk:
+    one past the last speech sample) and ``pause_start`` (a chunk sent while the speaker is
+    silent but the segment is not yet closed: where that pause began; None while speech
+    goes on). Latency figures count from these, and a recogniser may end an utterance
+    early on a long enough pause. All three are None when the producer does not know.
     """
 
     segment_id: int
@@ -64,6 +72,9 @@ class SpeechAudio:
     final: bool = False
     end: int | None = None
     discard: bool = False
+    speech_start: int | None = None
+    speech_end: int | None = None
+    pause_start: int | None = None
 
     @property
     def t0(self) -> float:
@@ -95,6 +106,10 @@ class TranscriptUpdate:
     one ``final``; later stages (diarisation) may re-emit a final segment with a higher
     ``revision`` and a new ``speaker``. A final with empty text and no words retracts the
     segment. Consumers keep, per segment id, the update with the highest revision.
+
+    ``speech_t0`` and ``speech_t1`` are the media times of the first and (once known) last
+    speech sample of the segment as the voice activity detector judged them, without its
+    padding: the instants that first-partial and final latency are measured from.
     """
 
     segment_id: str
@@ -107,6 +122,8 @@ class TranscriptUpdate:
     revision: int = 0
     azimuth_deg: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    speech_t0: float | None = None
+    speech_t1: float | None = None
 
     @property
     def is_final(self) -> bool:
@@ -128,6 +145,11 @@ class TranscriptUpdate:
                 w["confidence"] = round(w["confidence"], 4)
         if not d["extra"]:
             del d["extra"]
+        for key in ("speech_t0", "speech_t1"):
+            if d[key] is None:
+                del d[key]
+            else:
+                d[key] = round(d[key], 3)
         return d
 
     @classmethod
@@ -144,6 +166,8 @@ class TranscriptUpdate:
             revision=int(d.get("revision", 0)),
             azimuth_deg=d.get("azimuth_deg"),
             extra=dict(d.get("extra", {})),
+            speech_t0=d.get("speech_t0"),
+            speech_t1=d.get("speech_t1"),
         )
 
 

@@ -162,8 +162,7 @@ def test_live_meeting_is_transcribed_recorded_and_replays_exactly(array: pulse_s
 
     # Replaying the recording gives the same final transcript, at the same media times.
     out2 = tmp_path / "replay"
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", MEETING, "--input", str(rec), "-o", str(out2), "-q",
-                          "--set", "final_mode=segment", *SETS], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", MEETING, "--input", str(rec), "-o", str(out2), "-q", *SETS], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     replay = finals(out2)
     key = [(s["words"], s["start_time"], s["end_time"]) for s in live]

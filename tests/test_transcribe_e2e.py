@@ -36,7 +36,8 @@ def test_transcribes_known_speech(tmp_path: Path, meeting_wav, graph: str) -> No
         assert (out / name).stat().st_size > 0, name
     assert wer(REF, finals_text(out)) <= 0.10
     # stdout (not a terminal) carries one plain line per final segment
-    assert len([x for x in res.stdout.splitlines() if x.startswith("[")]) == len(conv.turns)
+    segs = json.loads((out / "transcript.seglst.json").read_text())
+    assert len([x for x in res.stdout.splitlines() if x.startswith("[")]) == len(segs)
     rows = journal(out)
     for r in rows:
         assert {"segment_id", "status", "speaker", "t0", "t1", "text", "words", "wall"} <= set(r)
@@ -45,7 +46,7 @@ def test_transcribes_known_speech(tmp_path: Path, meeting_wav, graph: str) -> No
     by_seg: dict[str, list[dict]] = {}
     for r in rows:
         by_seg.setdefault(r["segment_id"], []).append(r)
-    assert len(by_seg) == len(conv.turns)
+    assert len(by_seg) == len(segs)
     assert sum(r["status"] == "partial" for r in rows) >= len(conv.turns)
     for seg_rows in by_seg.values():
         statuses = [r["status"] for r in seg_rows]
@@ -56,14 +57,23 @@ def test_transcribes_known_speech(tmp_path: Path, meeting_wav, graph: str) -> No
         assert words and all(0 <= w["confidence"] <= 1 and w["t0"] <= w["t1"] for w in words)
         assert [w["t0"] for w in words] == sorted(w["t0"] for w in words)
         assert final["t0"] <= words[0]["t0"] and words[-1]["t1"] <= final["t1"] + 1e-6
-    # each final segment lines up with the turn that was spoken
-    segs = json.loads((out / "transcript.seglst.json").read_text())
-    for turn, s in zip(conv.turns, segs):
-        assert abs(s["start_time"] - turn.t0) < 0.6 and abs(s["end_time"] - turn.t1) < 0.6
+    # final segments line up with the turns that were spoken: one per turn, except that the
+    # cascade's first pass (meeting.json) may also end an utterance at a pause inside a turn
+    by_turn: dict[int, list[dict]] = {}
+    for s in segs:
+        mid = 0.5 * (s["start_time"] + s["end_time"])
+        k = next(i for i, t in enumerate(conv.turns) if t.t0 - 0.6 <= mid <= t.t1 + 0.6)
+        by_turn.setdefault(k, []).append(s)
+    assert sorted(by_turn) == list(range(len(conv.turns)))
+    if graph == "transcribe.json":
+        assert len(segs) == len(conv.turns)
+    for k, turn in enumerate(conv.turns):
+        ss = by_turn[k]
+        assert abs(ss[0]["start_time"] - turn.t0) < 0.6 and abs(ss[-1]["end_time"] - turn.t1) < 0.6
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["nodes"]) >= {"source", "vad", "asr", "files"}
     assert metrics["nodes"]["asr"]["time_ms"]["p50"] > 0
-    assert metrics["latency"]["final_s"]["count"] == len(conv.turns)
+    assert metrics["latency"]["final_s"]["count"] == len(segs)
 
 
 def test_executors_give_the_same_transcript(tmp_path: Path, meeting_wav) -> None:

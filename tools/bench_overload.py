@@ -104,8 +104,9 @@ def slowed_graph(rtf: float, mode: str = "shed", budget_s: float = 10.0, shed_pa
     doc["nodes"].append({"id": "slow", "type": "speech.delay", "params": {"rtf": rtf}})
     edges = []
     for e in doc["edges"]:
-        if isinstance(e, dict) and e.get("from") == "shed.speech":
-            edges.append({"from": "shed.speech", "to": "slow.speech", "capacity": 2})
+        if isinstance(e, dict) and e.get("to") == "asr.speech":
+            # the recogniser's own input edge (after the shedder and any first pass)
+            edges.append({"from": e["from"], "to": "slow.speech", "capacity": 2})
             edges.append({"from": "slow.speech", "to": "asr.speech", "capacity": 2})
         elif isinstance(e, dict) and e.get("to") == "shed.speech" and mode != "shed":
             e = dict(e)

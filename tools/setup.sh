@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian machine (no torch) to run meetflow and its tests.
 #
-# 1. Debian packages: espeak-ng (test speech), libsndfile1 (audio files),
+# 1. Debian packages: espeak-ng + libespeak-ng1 (test speech with exact word times through the
+#    library; pronunciations of new words for the hybrid first pass), libsndfile1 (audio files),
 #    libportaudio2 + PulseAudio (live capture through a real audio server, which the
 #    live tests start themselves), chromium (the web view's tests drive it headless).
 # 2. torch 2.13.0 (CPU) FIRST: an unpinned torch requirement resolved by pip pulls the
@@ -19,7 +20,7 @@ PY="${PYTHON:-python3}"
 echo "==> Debian packages"
 $SUDO apt-get update -q
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-  espeak-ng libsndfile1 libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins chromium
+  espeak-ng libespeak-ng1 libsndfile1 libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins chromium
 
 echo "==> torch 2.13.0 (CPU)"
 "$PY" -m pip install -q torch==2.13.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Mapping
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline import ConfigError, In, Node, Out, Packet, SpeechAudio, StreamInfo, TranscriptUpdate, Word, media_time
 
+from .partials import LoadGate, LocalAgreement, StablePrefix
 from .whisper_model import SAMPLE_RATE, DecodeOptions, Piece, decode, decode_packed
 
 
@@ -27,12 +29,25 @@ class WhisperParams(BaseModel):
     partials: bool | None = Field(
         None, description="Re-decode open segments to show partial text. null: when the run is live or real-time (a fast replay has nobody watching)."
     )
+    partial_policy: Literal["stable", "local_agreement"] = Field(
+        "stable",
+        description="'stable': partial text = words two consecutive re-decodes agree on (never change again) + the newest tail; "
+        "finals decoded once per segment. 'local_agreement': whisper_streaming's policy: only agreed words are output, "
+        "and the final is what was agreed plus the last decode (the literature's Whisper streaming baseline).",
+    )
     partial_interval_s: float = Field(1.0, gt=0, description="Media seconds of new speech between partial decodes.")
     partial_beam_size: int = Field(1, ge=1, le=20, description="Beam size of partial decoding (greedy is fastest).")
+    partial_budget: float = Field(
+        0.5, gt=0, le=1, description="Live or real-time runs: partial decodes are skipped while they took more than this share of the wall clock over the last 10 s."
+    )
+    max_lag_s: float = Field(1.0, gt=0, description="Live or real-time runs: partial decodes are skipped while the input is this far behind real time.")
     final_mode: Literal["auto", "segment", "pack"] = Field(
         "auto",
         description="'segment' decodes each segment as it ends (low latency); 'pack' packs finished segments into windows "
         "of up to pack_window_s (fast replay); 'auto' packs unless the run is live or real-time.",
+    )
+    context_s: float = Field(
+        15.0, ge=0, le=20, description="'segment' finals: seconds of previous segments' audio decoded before each segment, their text forced as prefix (0: isolated segments)."
     )
     pack_window_s: float = Field(28.0, ge=5, le=30, description="Most audio per packed window (Whisper's window is 30 s).")
     pack_gap_s: float = Field(0.3, ge=0, le=2, description="Silence laid between segments in a packed window.")
@@ -47,11 +62,15 @@ class WhisperParams(BaseModel):
 class _Segment:
     seg_id: int
     start: int  # absolute sample index of chunks[0][0]
+    speech_start: int | None = None
     chunks: list[np.ndarray] = field(default_factory=list)
     length: int = 0
     partial_at: int = 0  # length at the last partial decode
     revision: int = 0
     shown: bool = False  # a partial was emitted
+    shown_text: str = ""
+    stable: StablePrefix = field(default_factory=StablePrefix)
+    agreement: LocalAgreement = field(default_factory=LocalAgreement)
 
     def audio(self, end: int | None = None) -> np.ndarray:
         x = np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.float32)
@@ -63,11 +82,18 @@ class _Segment:
 class WhisperNode(Node):
     """Transcribe speech segments with Whisper (faster-whisper / CTranslate2).
 
-    While a segment is open, its audio is re-decoded greedily every ``partial_interval_s``
-    of new speech and the text is emitted as a ``partial``; when the segment ends it is
-    decoded with the full beam and word timestamps and emitted as ``final`` with words,
-    word times and word probabilities (as confidence). Partials are scheduled on media
-    time, so a replay gives the same partials on every executor.
+    Finals: in a replay, finished segments are packed into windows of up to 28 s (fast,
+    and as accurate as faster-whisper's own ``transcribe``); in a live or real-time run,
+    each segment is decoded when it ends, in a short window that starts with the previous
+    segments' audio, their text forced as the decoder's prefix (see ``whisper_window.py``).
+
+    Partials (live and real-time runs): the open segment is re-decoded greedily every
+    ``partial_interval_s`` of new speech, in a short window. Words two consecutive
+    decodes agree on become stable and never change again; only the tail after them may
+    (``extra.stable_words`` says how many are stable). Re-decoding is optional work: it
+    is skipped while it would take more than ``partial_budget`` of the wall clock or while
+    the input is behind real time. Partials are scheduled on media time, so a replay gives
+    the same partials on every executor; load gating applies to live and real-time runs only.
     """
 
     type_name = "asr.whisper"
@@ -90,6 +116,7 @@ class WhisperNode(Node):
 
     def open(self) -> None:
         from .whisper_model import load_model
+        from .whisper_window import WindowDecoder, WindowOptions
 
         p = self.params
         try:
@@ -100,43 +127,57 @@ class WhisperNode(Node):
             raise ConfigError(str(exc), "compute_type") from None
         self.final_opts = DecodeOptions(p.beam_size, p.language, p.word_timestamps, p.initial_prompt, p.hotwords)
         self.partial_opts = DecodeOptions(p.partial_beam_size, p.language, False, p.initial_prompt, p.hotwords)
+        prompt = " ".join(x for x in (p.initial_prompt, p.hotwords) if x) or None
+        self.window = WindowDecoder(self.model, p.language)
+        self.window_final = WindowOptions(beam_size=p.beam_size, context_s=p.context_s, prompt=prompt, word_details=p.word_timestamps)
+        self.window_partial = WindowOptions(beam_size=p.partial_beam_size, context_s=0.0, prompt=prompt, word_details=False, pad_s=3.0)
         mode = p.final_mode
-        if mode == "auto":
-            mode = "segment" if (self.context.live or self.context.realtime) else "pack"
-        self.mode = mode
         live = self.context.live or self.context.realtime
+        if mode == "auto":
+            mode = "segment" if live else "pack"
+        self.mode = mode
+        self.live = live
         self.partials = p.partials if p.partials is not None else live
+        self.gate = LoadGate(p.partial_budget, p.max_lag_s)
         self._open: dict[int, _Segment] = {}
-        self._pending: list[tuple[_Segment, np.ndarray]] = []
+        self._pending: list[tuple[_Segment, np.ndarray, int | None]] = []
         self._pending_len = 0
         self._partial_every = int(p.partial_interval_s * SAMPLE_RATE)
         self._last_at = 0.0
         self._history = ""
+        self._context: list[Any] = []  # recent (audio, final text) for segment-mode finals
 
     def close(self) -> None:
+        if self.live and (self.gate.skipped or self.gate.ran):
+            self.context.summary.setdefault("partials", {})[self.id] = {"decoded": self.gate.ran, "skipped_under_load": self.gate.skipped}
         self.model = None
 
     # -- output -------------------------------------------------------------------------------
     def _sid(self, seg: _Segment) -> str:
         return f"{self.id}-{seg.seg_id:05d}"
 
-    def _update(self, seg: _Segment, status: str, text: str, words: list[Word], t0: float, t1: float, at: float) -> None:
+    def _update(self, seg: _Segment, status: str, text: str, words: list[Word], t0: float, t1: float, at: float,
+                speech_end: int | None = None, extra: dict | None = None) -> None:
         seg.revision += 1
         at = max(at, self._last_at)  # packet times never go back, even when finals are late
         self._last_at = at
-        upd = TranscriptUpdate(self._sid(seg), status, t0, t1, text, words, revision=seg.revision)  # type: ignore[arg-type]
+        upd = TranscriptUpdate(
+            self._sid(seg), status, t0, t1, text, words, revision=seg.revision, extra=extra or {},  # type: ignore[arg-type]
+            speech_t0=None if seg.speech_start is None else media_time(seg.speech_start, SAMPLE_RATE),
+            speech_t1=None if speech_end is None else media_time(speech_end, SAMPLE_RATE),
+        )
         self.emit("transcript", Packet(at, at, upd))
 
-    def _final(self, seg: _Segment, text: str, words: list[Word], end: int, at: float) -> None:
+    def _final(self, seg: _Segment, text: str, words: list[Word], end: int, at: float, speech_end: int | None = None) -> None:
         t0, t1 = media_time(seg.start, SAMPLE_RATE), media_time(end, SAMPLE_RATE)
         if words:
             t0, t1 = words[0].t0, max(w.t1 for w in words)
         if not text.strip():
             if seg.shown:  # retract the partial text
-                self._update(seg, "final", "", [], t0, t1, at)
+                self._update(seg, "final", "", [], t0, t1, at, speech_end)
             return
         self._remember(text)
-        self._update(seg, "final", text, words, t0, t1, at)
+        self._update(seg, "final", text, words, t0, t1, at, speech_end)
 
     # -- decoding -------------------------------------------------------------------------------
     def _final_options(self) -> DecodeOptions:
@@ -154,42 +195,130 @@ class WhisperNode(Node):
         words = (self._history + " " + text).split()
         self._history = " ".join(words[-60:])
 
-    def _decode_segment(self, seg: _Segment, audio: np.ndarray, end: int, at: float) -> None:
-        res = decode(self.model, audio, self._final_options())
+    def _decode_segment(self, seg: _Segment, audio: np.ndarray, end: int, at: float, speech_end: int | None = None) -> None:
+        """A segment's final in 'segment' mode: short window, previous segments as context."""
+        from .whisper_window import Context
+
+        history = "" if self.params.condition_on_previous is False else self._history
+        res = self.window.decode(audio, self.window_final, self._context, history)
         shift = media_time(seg.start, SAMPLE_RATE)
-        words = [Word(w.text, w.t0 + shift, w.t1 + shift, w.confidence) for w in res.words]
-        self._final(seg, res.text, words, end, at)
+        words = [Word(w.text, w.t0 + shift, w.t1 + shift, w.probability) for w in res.words]
+        if not self.params.word_timestamps:
+            words = []
+        if res.text.strip():
+            self._context = (self._context + [Context(audio, res.text)])[-16:]
+        self._final(seg, res.text, words, end, at, speech_end)
 
     def _decode_pending(self, at: float) -> None:
         if not self._pending:
             return
         pending, self._pending, self._pending_len = self._pending, [], 0
         if len(pending) == 1:
-            seg, audio = pending[0]
-            self._decode_segment(seg, audio, seg.start + len(audio), at)
+            seg, audio, speech_end = pending[0]
+            res = decode(self.model, audio, self._final_options())
+            shift = media_time(seg.start, SAMPLE_RATE)
+            words = [Word(w.text, w.t0 + shift, w.t1 + shift, w.confidence) for w in res.words]
+            self._final(seg, res.text, words, seg.start + len(audio), at, speech_end)
             return
-        pieces = [Piece(seg.seg_id, audio, media_time(seg.start, SAMPLE_RATE)) for seg, audio in pending]
+        pieces = [Piece(seg.seg_id, audio, media_time(seg.start, SAMPLE_RATE)) for seg, audio, _ in pending]
         results = decode_packed(self.model, pieces, self._final_options(), self.params.pack_gap_s)
-        for seg, audio in pending:
+        for seg, audio, speech_end in pending:
             res = results[seg.seg_id]
-            self._final(seg, res.text, res.words, seg.start + len(audio), at)
+            self._final(seg, res.text, res.words, seg.start + len(audio), at, speech_end)
+
+    def _lag(self, at: float) -> float:
+        """How far behind real time the input at media time ``at`` is being processed."""
+        return time.time() - self.context.clock.wall_at(at)
 
     def _partial(self, seg: _Segment, at: float) -> None:
-        audio = seg.audio()
-        res = decode(self.model, audio, self.partial_opts)
         seg.partial_at = seg.length
-        if not res.text.strip() and not seg.shown:
+        if self.live and not self.gate.allow(self._lag(at)):
+            return
+        t = time.monotonic()
+        if self.params.partial_policy == "local_agreement":
+            self._agreement_step(seg, at)
+        else:
+            self._stable_step(seg, at)
+        if self.live:
+            self.gate.record(t, time.monotonic())
+
+    def _stable_step(self, seg: _Segment, at: float) -> None:
+        audio = seg.audio()
+        res = self.window.decode(audio, self.window_partial, (), self._history)
+        stable, tail = seg.stable.update(res.text.split())
+        text = " ".join(stable + tail)
+        if not text.strip() and not seg.shown:
+            return
+        if text == seg.shown_text:
             return
         seg.shown = True
+        seg.shown_text = text
         t0 = media_time(seg.start, SAMPLE_RATE)
-        self._update(seg, "partial", res.text, [], t0, t0 + len(audio) / SAMPLE_RATE, at)
+        self._update(seg, "partial", text, [], t0, t0 + len(audio) / SAMPLE_RATE, at, extra={"stable_words": len(stable)})
+
+    def _agreement_prompt(self) -> str | None:
+        """whisper_streaming's prompt: committed text from *before* the buffer (here the
+        previous segments' finals), never the buffer's own committed words. Given those
+        too, Whisper takes them as already said and skips or repeats them."""
+        return " ".join(self._history.split()[-40:]) or None
+
+    def _agreement_step(self, seg: _Segment, at: float) -> None:
+        """whisper_streaming: decode the buffer with the committed text as prompt; commit agreement."""
+        audio = seg.audio()
+        prompt = self._agreement_prompt()
+        opts = replace(self.final_opts, initial_prompt=prompt, word_timestamps=False)
+        res = decode(self.model, audio, opts)
+        done = seg.agreement.insert(res.text.split())
+        if done:
+            seg.shown = True
+            seg.shown_text = " ".join(seg.agreement.committed)
+            t0 = media_time(seg.start, SAMPLE_RATE)
+            self._update(seg, "partial", seg.shown_text, [], t0, t0 + len(audio) / SAMPLE_RATE, at)
+
+    def _agreement_final(self, seg: _Segment, audio: np.ndarray, end: int, at: float, speech_end: int | None) -> None:
+        prompt = self._agreement_prompt()
+        res = decode(self.model, audio, replace(self.final_opts, initial_prompt=prompt, word_timestamps=True))
+        seg.agreement.insert(res.text.split())
+        seg.agreement.finish()
+        text = " ".join(seg.agreement.committed)
+        self._final(seg, text, self._committed_words(seg, res.words), end, at, speech_end)
+
+    def _committed_words(self, seg: _Segment, decoded: list[Word]) -> list[Word]:
+        """Times for the committed words, from the last decode's words they match.
+
+        Committed words come from earlier decodes; the ones the last decode also has take
+        its times and probability, the others sit between their neighbours (confidence
+        unknown).
+        """
+        import difflib
+
+        from .pronounce import normalize_word
+
+        words = seg.agreement.committed
+        shift = media_time(seg.start, SAMPLE_RATE)
+        a = [normalize_word(w) for w in words]
+        b = [normalize_word(w.text) for w in decoded]
+        found: dict[int, Word] = {}
+        for blk in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_matching_blocks():
+            for k in range(blk.size):
+                d = decoded[blk.b + k]
+                found[blk.a + k] = Word(words[blk.a + k], d.t0 + shift, d.t1 + shift, d.confidence)
+        out: list[Word] = []
+        for i, w in enumerate(words):
+            if i in found:
+                out.append(found[i])
+                continue
+            lo = out[-1].t1 if out else shift
+            hi = next((found[j].t0 for j in range(i + 1, len(words)) if j in found), lo)
+            out.append(Word(w, lo, max(lo, hi), None))
+        return out
 
     # -- streaming -------------------------------------------------------------------------------
     def process(self, port: str, packet: Packet) -> None:
         chunk: SpeechAudio = packet.payload
         seg = self._open.get(chunk.segment_id)
         if seg is None:
-            seg = self._open[chunk.segment_id] = _Segment(chunk.segment_id, chunk.start)
+            seg = self._open[chunk.segment_id] = _Segment(chunk.segment_id, chunk.start, chunk.speech_start)
         if len(chunk.samples):
             seg.chunks.append(chunk.samples)
             seg.length += len(chunk.samples)
@@ -205,23 +334,26 @@ class WhisperNode(Node):
                 self._update(seg, "final", "", [], media_time(seg.start, SAMPLE_RATE), media_time(seg.start, SAMPLE_RATE), at)
             return
         audio = seg.audio(end)
+        if self.partials and self.params.partial_policy == "local_agreement":
+            self._agreement_final(seg, audio, end, at, chunk.speech_end)
+            return
         if self.mode == "segment":
-            self._decode_segment(seg, audio, end, at)
+            self._decode_segment(seg, audio, end, at, chunk.speech_end)
             return
         window = int(self.params.pack_window_s * SAMPLE_RATE)
         gap = int(0.3 * SAMPLE_RATE)
         if self._pending and self._pending_len + gap + len(audio) > window:
             self._decode_pending(at)
-        self._pending.append((seg, audio))
+        self._pending.append((seg, audio, chunk.speech_end))
         self._pending_len += len(audio) + (gap if len(self._pending) > 1 else 0)
 
     def flush(self) -> None:
         # The VAD always closes its segments, but a different producer might not.
         for seg in list(self._open.values()):
-            self._pending.append((seg, seg.audio()))
+            self._pending.append((seg, seg.audio(), None))
         self._open.clear()
         at = 0.0
         if self._pending:
-            last_seg, last_audio = self._pending[-1]
+            last_seg, last_audio, _ = self._pending[-1]
             at = media_time(last_seg.start + len(last_audio), SAMPLE_RATE)
         self._decode_pending(at)

@@ -21,6 +21,12 @@ class SegmentEvent:
     kind: str  # "start" or "end"
     sample: int
     discard: bool = False
+    #: Where the speech itself starts ("start": the onset, without the pad) or ends ("end":
+    #: where the closing silence began, without the pad).
+    speech: int | None = None
+
+    def shifted(self, offset: int) -> "SegmentEvent":
+        return SegmentEvent(self.kind, self.sample + offset, self.discard, None if self.speech is None else self.speech + offset)
 
 
 class Segmenter:
@@ -57,7 +63,7 @@ class Segmenter:
         if not self.triggered:
             if prob >= self.threshold:
                 self._begin(max(start - self.pad, self.last_end, 0), start)
-                events.append(SegmentEvent("start", self.seg_start))
+                events.append(SegmentEvent("start", self.seg_start, speech=start))
             return events
         if prob >= self.threshold:
             self.temp_end = None
@@ -68,15 +74,15 @@ class Segmenter:
             discard = self.temp_end - self.onset < self.min_speech
             self.triggered = False
             self.last_end = seg_end
-            events.append(SegmentEvent("end", seg_end, discard))
+            events.append(SegmentEvent("end", seg_end, discard, speech=self.temp_end))
             return events
         if start >= self.seg_start + self.max_segment // 2 and prob < self._split_prob:
             self._split_prob = prob
             self._split_at = start + self.frame // 2
         if end - self.seg_start >= self.max_segment:
             split = self._split_at if self._split_at is not None else end
-            events.append(SegmentEvent("end", split, False))
-            events.append(SegmentEvent("start", split))
+            events.append(SegmentEvent("end", split, False, speech=split))
+            events.append(SegmentEvent("start", split, speech=split))
             self._begin(split, split)
         return events
 
@@ -96,4 +102,9 @@ class Segmenter:
         seg_end = min(speech_end + self.pad, total)
         self.triggered = False
         self.last_end = seg_end
-        return [SegmentEvent("end", seg_end, speech_end - self.onset < self.min_speech)]
+        return [SegmentEvent("end", seg_end, speech_end - self.onset < self.min_speech, speech=min(speech_end, total))]
+
+    @property
+    def pause_start(self) -> int | None:
+        """Inside a segment: where the current (not yet closing) silence began, else None."""
+        return self.temp_end if self.triggered else None

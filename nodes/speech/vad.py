@@ -87,6 +87,7 @@ class SileroVadNode(Node):
         self._seg_id = -1
         self._in_segment = False
         self._sent = 0  # absolute index up to which the current segment's audio was sent
+        self._speech_start: int | None = None  # onset of the current segment's speech
         self._stamp = 0  # sample index of the last packet's t0
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -94,13 +95,20 @@ class SileroVadNode(Node):
         i, j = a - self._hist_start, b - self._hist_start
         return self._hist[max(i, 0) : max(j, 0)].copy()
 
-    def _send(self, upto: int, final: bool = False, end: int | None = None, discard: bool = False) -> None:
+    def _send(self, upto: int, final: bool = False, end: int | None = None, discard: bool = False, speech_end: int | None = None) -> None:
         a = self._sent
         samples = self._audio(a, upto) if upto > a else np.zeros(0, dtype=np.float32)
         self._sent = max(a, upto)
         rate = self._rate
         assert rate is not None
-        payload = SpeechAudio(self._seg_id, samples, rate, a, final=final, end=end, discard=discard)
+        pause = None
+        if not final:
+            p = self._seg.pause_start
+            pause = None if p is None else p + self._stream_start
+        payload = SpeechAudio(
+            self._seg_id, samples, rate, a, final=final, end=end, discard=discard,
+            speech_start=self._speech_start, speech_end=speech_end, pause_start=pause,
+        )
         # A split re-sends audio from before chunks already sent; the packet is stamped no
         # earlier than the stream's last packet (t0 never decreases), the payload keeps
         # the audio's true position.
@@ -113,8 +121,9 @@ class SileroVadNode(Node):
                 self._seg_id += 1
                 self._in_segment = True
                 self._sent = ev.sample
+                self._speech_start = ev.speech
             else:
-                self._send(max(ev.sample, self._sent), final=True, end=ev.sample, discard=ev.discard)
+                self._send(max(ev.sample, self._sent), final=True, end=ev.sample, discard=ev.discard, speech_end=ev.speech)
                 self._in_segment = False
         if self._in_segment and frame_end - self._sent >= self._emit_min:
             self._send(frame_end)
@@ -139,8 +148,7 @@ class SileroVadNode(Node):
             self._frames_done += 1
             events = self._seg.step(f, prob)
             # the segmenter counts from the first sample of the stream
-            for i, ev in enumerate(events):
-                events[i] = type(ev)(ev.kind, ev.sample + base, ev.discard)
+            events = [ev.shifted(base) for ev in events]
             self._handle(events, a + frame)
         if not self._in_segment:
             self.advance("speech", media_time(max(base + self._frames_done * frame - self._pad, 0), block.rate))
@@ -159,8 +167,8 @@ class SileroVadNode(Node):
         if events:
             if self._in_segment:
                 self._send(total)
-            ev = events[0]
-            self._send(self._sent, final=True, end=ev.sample + self._stream_start, discard=ev.discard)
+            ev = events[0].shifted(self._stream_start)
+            self._send(self._sent, final=True, end=ev.sample, discard=ev.discard, speech_end=ev.speech)
             self._in_segment = False
 
     def close(self) -> None:

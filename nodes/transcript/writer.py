@@ -89,15 +89,25 @@ class TranscriptWriter(Node):
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
     def _latency(self, u: TranscriptUpdate, wall: float) -> None:
+        """Record a segment's first-partial and final latency (see README, "Latency").
+
+        First partial: its wall time minus the wall time at which the segment's first
+        speech sample entered the graph; final: its wall time minus that of the last
+        speech sample. Speech bounds come from the voice activity detector
+        (``speech_t0``/``speech_t1``, without its padding); updates from producers that
+        do not know them fall back to the segment's own times.
+        """
         clock = self.context.clock
         sid = u.segment_id
-        if sid not in self._seen:
+        if sid not in self._seen and (u.is_final or u.text.strip()):
             self._seen.add(sid)
             if not u.is_final:
-                self.context.latency.add("first_partial_s", wall - clock.wall_at(u.t0))
+                t = u.speech_t0 if u.speech_t0 is not None else u.t0
+                self.context.latency.add("first_partial_s", wall - clock.wall_at(t))
         if u.is_final and sid not in self._finalised and not u.retracted:
             self._finalised.add(sid)
-            self.context.latency.add("final_s", wall - clock.wall_at(u.t1), u.t1)
+            t = u.speech_t1 if u.speech_t1 is not None else u.t1
+            self.context.latency.add("final_s", wall - clock.wall_at(t), t)
 
     def process(self, port: str, packet: Packet) -> None:
         u: TranscriptUpdate = packet.payload

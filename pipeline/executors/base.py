@@ -101,6 +101,7 @@ class Executor:
                 raise
             except Exception as exc:
                 raise NodeError(nid, None, exc) from exc
+        self.context.executor = self.name
         self.context.live = any(isinstance(n, Source) and n.live for n in self.nodes.values())
 
     def configure(self) -> None:
