@@ -33,7 +33,7 @@ def chromium_path() -> str | None:
 
 
 class Chromium:
-    def __init__(self, profile: Path, timeout: float = 30.0) -> None:
+    def __init__(self, profile: Path, timeout: float = 90.0) -> None:
         from websockets.sync.client import connect
 
         exe = chromium_path()

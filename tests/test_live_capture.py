@@ -224,7 +224,8 @@ def test_audio_server_dying_ends_the_run_with_the_transcript_on_disk(meeting4: t
     assert segs and "good morning" in segs[0]["words"].lower()
     journal = (out / "transcript.jsonl").read_text()
     assert "Good morning" in journal
-    assert metrics(out)["capture"]["source"]["media_s"] > 3
+    # Capture went on until the server died: at least through the turn already transcribed.
+    assert metrics(out)["capture"]["source"]["media_s"] >= segs[0]["end_time"]
 
 
 def test_channel_map_and_duration(array: pulse_server.PulseServer, tmp_path: Path) -> None:
