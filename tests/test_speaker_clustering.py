@@ -48,7 +48,7 @@ def _accuracy(labels: list[int], truth: list[int]) -> float:
 
 def test_particle_filter_follows_switches_walkers_and_returns() -> None:
     units, truth = _meeting(1)
-    pf = ParticleDiarizer(ParticleConfig(particles=100, kappa=25, new_cos=0.8, seed=3), dim=64)
+    pf = ParticleDiarizer(ParticleConfig(particles=100, kappa=25, new_cos=0.8, walk_std_dps=12, seed=3), dim=64)
     now = [pf.step(u)[0] for u in units]
     assert _accuracy(now, truth) >= 0.95
     assert len(set(now)) == 3  # three births, no spurious talker
@@ -68,20 +68,20 @@ def test_location_separates_talkers_that_embeddings_confuse() -> None:
     base = OnlineClusterer()
     base.config.threshold = 0.8
     emb_only = [base.step(u) for u in units]
-    pf = ParticleDiarizer(ParticleConfig(particles=100, kappa=25, new_cos=0.8, seed=1), dim=64)
+    pf = ParticleDiarizer(ParticleConfig(particles=100, kappa=25, new_cos=0.8, walk_std_dps=12, seed=1), dim=64)
     joint = [pf.step(u)[0] for u in units]
     assert _accuracy(joint, truth) >= 0.9
     assert _accuracy(joint, truth) > _accuracy(emb_only, truth) + 0.1
 
     # without directions the particle filter is an embedding-only diariser and confuses the twins too
-    blind = ParticleDiarizer(ParticleConfig(particles=100, kappa=25, new_cos=0.8, seed=1), dim=64)
+    blind = ParticleDiarizer(ParticleConfig(particles=100, kappa=25, new_cos=0.8, walk_std_dps=12, seed=1), dim=64)
     no_loc = [blind.step(Unit(u.index, u.t0, u.t1, u.vector, u.window_start, u.segment)) for u in units]
     assert _accuracy([x[0] for x in no_loc], truth) < _accuracy(joint, truth)
 
 
 def test_ambiguous_evidence_degenerates_weights_and_resamples() -> None:
-    units, truth = _meeting(2, noise=0.8)  # noisy embeddings: particles disagree, their weights spread
-    pf = ParticleDiarizer(ParticleConfig(particles=100, kappa=10, new_cos=0.8, seed=1), dim=64)
+    units, truth = _meeting(7, noise=0.8)  # noisy embeddings: particles disagree, their weights spread
+    pf = ParticleDiarizer(ParticleConfig(particles=100, kappa=10, new_cos=0.8, walk_std_dps=12, seed=1), dim=64)
     labels = [pf.step(u)[0] for u in units]
     assert pf.resamples >= 1 and min(pf.ess_history) < 50  # ESS fell below half: systematic resampling ran
     assert _accuracy(labels, truth) >= 0.9

@@ -1,7 +1,9 @@
 """Agglomerative clustering with Kalman filters scoring location (after arXiv 2109.10598).
 
 Clusters start as runs of consecutive stretches that the online diariser gave one label
-inside one speech segment. Two clusters' affinity is the cosine of their mean embeddings
+inside one speech segment (``start="runs"``: refinement may move any run), or as the online
+diariser's speakers themselves (``start="labels"``: refinement only merges speakers that were
+split, e.g. a talker who came back from elsewhere in the room and was taken for a new one). Two clusters' affinity is the cosine of their mean embeddings
 minus ``threshold`` (so that a positive affinity argues for merging), plus ``loc_weight``
 times a location term: a scalar Kalman filter (random-walk azimuth, process noise growing with
 the time gap, capped) scores each cluster's direction sequence by its prediction-error
@@ -29,13 +31,14 @@ from .units import LOG_UNIFORM_DEG, Unit, wrap_deg
 
 @dataclass
 class AhcConfig:
-    threshold: float = 0.72  # embedding cosine at which merging is neutral
-    loc_weight: float = 0.03  # weight of the per-hand-over location LLR (cosine units per nat)
+    threshold: float = 0.9  # embedding cosine (of cluster means) at which merging is neutral
+    loc_weight: float = 0.1  # weight of the per-hand-over location LLR (cosine units per nat)
     loc_clip: float = 12.0  # |per-hand-over LLR| is clipped to this (nats)
     meas_std_deg: float = 8.0
     walk_std_dps: float = 12.0
     max_std_deg: float = 60.0
     min_clusters: int = 1
+    start: str = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)
 
 
 @dataclass
@@ -99,17 +102,24 @@ class KalmanAhc:
         """Cluster ``units`` starting from runs of equal ``initial`` labels; returns one cluster id per unit."""
         c = self.config
         clusters: list[Cluster] = []
+        by_label: dict[int, Cluster] = {}
         for i, u in enumerate(units):
             w = max(u.window_s, 0.1)
             ob = [(0.5 * (u.t0 + u.t1), u.azimuth_deg, max(c.meas_std_deg, u.azimuth_std or 0.0) ** 2)] if u.azimuth_deg is not None else []
             prev = units[i - 1] if i else None
-            if clusters and prev is not None and initial[i] == initial[i - 1] and u.segment == prev.segment:
+            if c.start == "labels" and initial[i] in by_label:
+                cl = by_label[initial[i]]
+                cl.members.append(i)
+                cl.vec = cl.vec + w * u.vector
+                cl.obs.extend(ob)
+            elif c.start == "runs" and clusters and prev is not None and initial[i] == initial[i - 1] and u.segment == prev.segment:
                 cl = clusters[-1]
                 cl.members.append(i)
                 cl.vec = cl.vec + w * u.vector
                 cl.obs.extend(ob)
             else:
                 clusters.append(Cluster([i], w * u.vector.astype(np.float64), list(ob)))
+                by_label[initial[i]] = clusters[-1]
         for cl in clusters:
             cl.loglik = kalman_loglik(cl.obs, c)
         alive = list(range(len(clusters)))

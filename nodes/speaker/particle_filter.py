@@ -39,14 +39,15 @@ class ParticleConfig:
     p_stay: float = 0.85  # prior of the same talker going on (the stretch follows on)
     p_new: float = 0.02  # prior of a new talker
     continue_s: float = 1.0  # a stretch within this of the previous one follows on
-    kappa: float = 25.0  # sharpness of the embedding likelihood (per unit cosine), for a full window
+    kappa: float = 40.0  # sharpness of the embedding likelihood (per unit cosine), for a full window
+    full_window_s: float = 1.5  # windows shorter than this weigh proportionally less, for a full window
     full_window_s: float = 1.5  # windows shorter than this weigh proportionally less
     new_cos: float = 0.72  # cosine a new speaker's embedding is expected to have (the birth threshold)
     meas_std_deg: float = 8.0  # floor on one stretch's azimuth error (deg)
     walk_std_dps: float = 20.0  # azimuth random walk of a talker (deg per square-root second)
     max_std_deg: float = 60.0  # cap on a silent speaker's location uncertainty (deg)
     resample_ess: float = 0.5  # resample when the effective sample size is below this share
-    lag: int = 2  # stretches of look-ahead for the smoothed (final) label
+    lag: int = 4  # stretches of look-ahead for the smoothed (final) label
     seed: int = 0
 
 
