@@ -214,8 +214,7 @@ class Diarizer(Node):
         horizon = self.units[-1].t1 - self.params.refine_horizon_s
         first = next((i for i, u in enumerate(self.units) if u.t1 >= horizon), 0)
         units = self.units[first:]
-        if self.location is False or self.mode != "particle":
-            self.ahc.config.loc_weight = self.params.ahc_loc_weight if self.location else 0.0
+        self.ahc.config.loc_weight = self.params.ahc_loc_weight if self.location else 0.0
         clusters = self.ahc.cluster(units, self.raw[first:])
         old = self.out[first:]
         mapping = match_labels(clusters, old, [u.t1 - u.t0 for u in units], self._next_label)
