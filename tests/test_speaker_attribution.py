@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from pipeline import Packet, RunContext, SpeakerTurn, StreamInfo, TranscriptUpdate, Word
 from nodes.speaker.attribute import AttributeParams, SpeakerAttribution
 from nodes.speaker.turns_writer import TurnsWriter, TurnsWriterParams
 from nodes.transcript.state import TranscriptState
 from nodes.transcript.writer import TranscriptWriter, WriterParams
+from pipeline import Packet, RunContext, SpeakerTurn, StreamInfo, TranscriptUpdate, Word
 
 
 def _words(*spec: tuple[str, float, float]) -> list[Word]:

@@ -52,7 +52,7 @@ def test_array_meeting_is_diarised_and_scored(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_mono_meeting_gets_speakers(tmp_path: Path, meeting_wav) -> None:  # noqa: ANN001
+def test_mono_meeting_gets_speakers(tmp_path: Path, meeting_wav) -> None:
     path, conv = meeting_wav
     out = tmp_path / "out"
     r = run_cli("run", "graphs/meeting.json", "--input", str(path), "--out", str(out), "--set", "console=false", "-q")

@@ -36,9 +36,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import nodes  # noqa: E402,F401  (registers node types)
-from pipeline import Node, In, Packet, RunContext, build_graph, run_graph  # noqa: E402
-from pipeline.ports import StreamInfo  # noqa: E402
+import nodes  # noqa: F401  (registers node types)
+from pipeline import In, Node, Packet, RunContext, build_graph, run_graph
+from pipeline.ports import StreamInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 AMI = ROOT.parent / "shared" / "data" / "ami_excerpts"
@@ -233,7 +233,7 @@ def main() -> int:
               f"{s['delay_p50']:>9.2f} {s['delay_p90']:>6.2f} {s['delay_within_1s']:>6.0%}")
     results["summary"] = summary
     best = summary["particle+kahc"]
-    print(f"\nlocation-aware = particle+kahc (the default graph for arrays); embedding-only = online clustering (row 1)")
+    print("\nlocation-aware = particle+kahc (the default graph for arrays); embedding-only = online clustering (row 1)")
     print(f"target location-aware DER <= 0.8 x embedding-only: {best['ratio']:.2f} -> {'PASS' if best['ratio'] <= 0.8 else 'FAIL'}")
     print(f"target location-aware DER <= 15%: {best['der']:.1%} -> {'PASS' if best['der'] <= 0.15 else 'FAIL'}")
     print(f"target label kept after >= 10 s silence: {best['kept']}/{best['returns']} -> {'PASS' if best['kept'] == best['returns'] else 'FAIL'}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import bisect
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +23,7 @@ class AttributeParams(BaseModel):
 
 
 class _Final:
-    __slots__ = ("update", "emitted")
+    __slots__ = ("emitted", "update")
 
     def __init__(self, update: TranscriptUpdate) -> None:
         self.update = update

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,7 +79,10 @@ class Diarizer(Node):
         "embeddings": In(Embedding, "Sliding-window speaker embeddings (kind 'window')."),
         "directions": In(DirectionEstimate, "Direction blocks from array.doa (optional: mono input has none).", required=False),
     }
-    outputs = {"turns": Out(SpeakerTurn, "One turn per labelled stretch; relabels carry a higher revision.")}
+    # Turn packets are stamped with the media time of the input being processed (the turn's own
+    # times are in the payload), so the port can promise progress while nobody speaks and a
+    # join downstream (speaker.attribute) never waits for the next utterance.
+    outputs = {"turns": Out(SpeakerTurn, "One turn per labelled stretch; relabels carry a higher revision.", lag=0.0)}
 
     params: DiarizerParams
 
@@ -114,10 +118,17 @@ class Diarizer(Node):
         self._next_label = 0
         self._last_refine = 0.0
         self._last_t0 = 0.0
+        self._now = 0.0
         self.relabels = 0
 
     # -- input ------------------------------------------------------------------------------------
     def process(self, port: str, packet: Packet) -> None:
+        self._now = max(self._now, packet.t0)
+        self._process(port, packet)
+        self._last_t0 = max(self._last_t0, self._now)
+        self.advance("turns", self._last_t0)
+
+    def _process(self, port: str, packet: Packet) -> None:
         if port == "directions":
             est: DirectionEstimate = packet.payload
             self._dir_t = packet.t1
@@ -202,9 +213,9 @@ class Diarizer(Node):
             self.rev[i] += 1
             self.relabels += 1
         turn = SpeakerTurn(f"{self.id}-{i:06d}", f"spk{lab + 1}", u.t0, u.t1, u.azimuth_deg, None, self.rev[i])
-        t0 = max(u.t0, self._last_t0)
+        t0 = max(self._now, self._last_t0)
         self._last_t0 = t0
-        self.emit("turns", Packet(t0, max(u.t1, t0), turn))
+        self.emit("turns", Packet(t0, t0, turn))
 
     def _refine(self) -> None:
         """Kalman-AHC over the recent past; relabel the stretches whose label changes."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,7 +27,7 @@ class EmbeddingParams(BaseModel):
     threads: int = Field(1, ge=0, le=16, description="Torch threads for the encoder (0: leave torch's setting).")
 
     @model_validator(mode="after")
-    def _check(self) -> "EmbeddingParams":
+    def _check(self) -> EmbeddingParams:
         if self.hop_s > self.window_s:
             raise ValueError("hop_s must not exceed window_s (windows would leave gaps)")
         if self.first_s > self.window_s:

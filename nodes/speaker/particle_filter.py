@@ -40,7 +40,6 @@ class ParticleConfig:
     p_new: float = 0.02  # prior of a new talker
     continue_s: float = 1.0  # a stretch within this of the previous one follows on
     kappa: float = 40.0  # sharpness of the embedding likelihood (per unit cosine), for a full window
-    full_window_s: float = 1.5  # windows shorter than this weigh proportionally less, for a full window
     full_window_s: float = 1.5  # windows shorter than this weigh proportionally less
     new_cos: float = 0.72  # cosine a new speaker's embedding is expected to have (the birth threshold)
     meas_std_deg: float = 8.0  # floor on one stretch's azimuth error (deg)

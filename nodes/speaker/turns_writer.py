@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,8 +73,8 @@ class TurnsWriter(Node):
         old = self._turns.get(t.turn_id)
         if old is None or t.revision >= old.revision:
             self._turns[t.turn_id] = t
-        if packet.t1 - self._written >= self.params.every_s:
-            self._written = packet.t1
+        if t.t1 - self._written >= self.params.every_s:
+            self._written = t.t1
             self._write()
 
     def flush(self) -> None:
