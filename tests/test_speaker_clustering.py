@@ -101,7 +101,7 @@ def test_fixed_lag_labels_settle_within_the_lag() -> None:
 
 def test_ahc_stops_at_the_number_of_talkers() -> None:
     units, truth = _meeting(4)
-    ahc = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=0.1))
+    ahc = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=0.1, walk_std_dps=12, max_std_deg=60))
     start = list(range(len(units)))  # every stretch its own cluster
     labels = ahc.cluster(units, start)
     assert len(set(labels)) == 3
@@ -111,8 +111,9 @@ def test_ahc_stops_at_the_number_of_talkers() -> None:
 
 
 def test_ahc_location_term_keeps_apart_twins_in_different_places() -> None:
+    # seated talkers (and one slow walker): a filter whose uncertainty stays bounded through silences
     units, truth = _meeting(5, twin=(0, 1))
-    with_loc = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=0.1)).cluster(units, list(range(len(units))))
-    without = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=0.0)).cluster(units, list(range(len(units))))
+    with_loc = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=0.1, walk_std_dps=12, max_std_deg=60)).cluster(units, list(range(len(units))))
+    without = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=0.0, walk_std_dps=12, max_std_deg=60)).cluster(units, list(range(len(units))))
     assert _accuracy(with_loc, truth) >= 0.9
     assert len(set(without)) < 3  # embeddings alone merge the twins

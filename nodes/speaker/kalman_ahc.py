@@ -38,8 +38,8 @@ class AhcConfig:
     loc_weight: float = 0.1  # weight of the per-hand-over location LLR (cosine units per nat)
     loc_clip: float = 12.0  # |per-hand-over LLR| is clipped to this (nats)
     meas_std_deg: float = 8.0
-    walk_std_dps: float = 12.0
-    max_std_deg: float = 60.0
+    walk_std_dps: float = 20.0
+    max_std_deg: float = 120.0
     min_clusters: int = 1
     center: bool = True  # subtract the mean embedding of the stretches clustered (GE2E vectors share a large common part)
     start: str = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)

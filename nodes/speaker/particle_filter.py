@@ -44,7 +44,7 @@ class ParticleConfig:
     new_cos: float = 0.72  # cosine a new speaker's embedding is expected to have (the birth threshold)
     meas_std_deg: float = 8.0  # floor on one stretch's azimuth error (deg)
     walk_std_dps: float = 20.0  # azimuth random walk of a talker (deg per square-root second)
-    max_std_deg: float = 60.0  # cap on a silent speaker's location uncertainty (deg)
+    max_std_deg: float = 120.0  # cap on a silent speaker's location uncertainty (deg): walkers may be anywhere after a long silence
     resample_ess: float = 0.5  # resample when the effective sample size is below this share
     lag: int = 4  # stretches of look-ahead for the smoothed (final) label
     seed: int = 0
