@@ -245,13 +245,19 @@ class Tracks:
 class Embedding:
     """A speaker embedding (L2-normalised float32 vector) of the audio in the packet's interval.
 
-    ``segment_id`` ties it to a speech segment when it was computed per segment; window
-    embeddings (sliding windows) leave it None.
+    ``segment_id`` ties it to a speech segment; ``kind`` says whether it covers the whole
+    segment or one sliding window of it.
     """
 
     vector: np.ndarray
     segment_id: str | None = None
     kind: Literal["segment", "window"] = "segment"
+    #: The audio's true span (the packet's t0 may be clamped so that t0 never decreases).
+    start: float | None = None
+    end: float | None = None
+    #: Where the audio this window is the first to cover begins: the span [new_from, end]
+    #: is what a streaming diariser labels with this window (None: the whole span).
+    new_from: float | None = None
 
 
 @dataclass(slots=True)

@@ -27,5 +27,8 @@ echo "==> torch 2.13.0 (CPU)"
 
 echo "==> meetflow[all,test]"
 "$PY" -m pip install -q -e '.[all,test]'
+# The GE2E speaker encoder's weights (17 MB) ship in resemblyzer; its declared dependencies are
+# broken (webrtcvad 2.0.10 fails to import) and unneeded: meetflow runs the network itself.
+"$PY" -m pip install -q --no-deps resemblyzer==0.1.4
 
 "$PY" -c "import pipeline, nodes; print('meetflow is installed')"

@@ -1,0 +1,260 @@
+"""The diarisation node: embeddings (and directions, from an array) in, speaker turns out."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline import DirectionEstimate, Embedding, In, Node, Out, Packet, SpeakerTurn, StreamInfo
+
+from ..array.mics import OFF_KEY
+from .kalman_ahc import AhcConfig, KalmanAhc, match_labels
+from .online_clustering import OnlineClusterer, OnlineClusteringConfig
+from .particle_filter import ParticleConfig, ParticleDiarizer
+from .units import Unit, circular_mean
+
+_P, _A, _O = ParticleConfig(), AhcConfig(), OnlineClusteringConfig()
+
+
+class DiarizerParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["auto", "particle", "embedding"] = Field("auto", description="particle: joint location tracking and diarisation "
+                                                               "(2109.11140; needs directions); embedding: online clustering of embeddings "
+                                                               "only; auto: particle when an array gives directions, else embedding.")
+    refine: bool = Field(True, description="Kalman-AHC refinement pass (2109.10598): re-clusters the recent past with location "
+                         "likelihood ratios and relabels turns (higher revision).")
+    refine_every_s: float = Field(15.0, gt=0, description="Media seconds between refinement passes (and one at the end).")
+    refine_horizon_s: float = Field(600.0, gt=0, description="A refinement pass re-clusters this much of the recent past (bounds its cost).")
+    # particle filter
+    particles: int = Field(_P.particles, ge=1, le=10000, description="Number of particles.")
+    max_speakers: int = Field(_P.max_speakers, ge=1, le=64, description="Most speakers told apart.")
+    p_stay: float = Field(_P.p_stay, gt=0, lt=1, description="Prior that the talker goes on when speech follows on.")
+    p_new: float = Field(_P.p_new, gt=0, lt=1, description="Prior of a new talker (a birth).")
+    continue_s: float = Field(_P.continue_s, ge=0, description="Speech within this of the previous stretch follows on (s).")
+    kappa: float = Field(_P.kappa, gt=0, description="Sharpness of the embedding likelihood (log-likelihood per unit of cosine).")
+    new_cos: float = Field(_P.new_cos, gt=-1, lt=1, description="Cosine that a new speaker's embedding is expected to reach: the birth threshold.")
+    meas_std_deg: float = Field(_P.meas_std_deg, gt=0, description="Floor on the direction error of one stretch (deg).")
+    walk_std_dps: float = Field(_P.walk_std_dps, ge=0, description="How far a talker's azimuth wanders (deg per square-root second).")
+    max_std_deg: float = Field(_P.max_std_deg, gt=0, description="Cap on a silent speaker's location uncertainty (deg).")
+    resample_ess: float = Field(_P.resample_ess, gt=0, le=1, description="Resample (systematic) when the effective sample size falls below this share.")
+    lag: int = Field(_P.lag, ge=0, le=50, description="Stretches of look-ahead before a label is final (fixed-lag smoothing; the label "
+                     "is sent at once and revised if the smoothed one differs).")
+    seed: int = Field(_P.seed, description="Random seed of the particle filter (results are reproducible).")
+    # embedding-only clustering
+    threshold: float = Field(_O.threshold, gt=-1, lt=1, description="Embedding-only: cosine to a speaker's mean needed to join them.")
+    stay_bonus: float = Field(_O.stay_bonus, ge=0, description="Embedding-only: bonus similarity of the talker just heard.")
+    # refinement
+    ahc_threshold: float = Field(_A.threshold, gt=-1, lt=1, description="Refinement: embedding cosine at which merging is neutral.")
+    ahc_loc_weight: float = Field(_A.loc_weight, ge=0, description="Refinement: weight of the location log-likelihood ratio per hand-over.")
+    ahc_start: Literal["runs", "labels"] = Field(_A.start, description="Refinement starts from runs of one label inside a speech segment "
+                                                 "(may move any run) or from the online speakers (only merges split speakers).")
+    # directions
+    min_activity: float = Field(0.3, ge=0, le=1, description="Direction blocks quieter than this are ignored (0-1).")
+    min_strength: float = Field(0.3, ge=0, le=1, description="Direction peaks weaker than this are ignored (0-1).")
+    min_blocks: int = Field(2, ge=1, description="Direction blocks needed within a stretch to locate it.")
+
+
+class Diarizer(Node):
+    """Who speaks when: label each stretch of speech with a speaker, streaming, with stable labels.
+
+    Input: sliding-window embeddings (``speaker.embedding``) and, from an array, the direction
+    blocks of ``array.doa``; each window's new stretch is located by the circular mean of the
+    strongest directions heard over it. ``particle`` tracks talkers' locations and identities
+    jointly (a Rao-Blackwellised particle filter, see particle_filter.py); ``embedding`` is
+    online nearest-centroid clustering. Every stretch becomes a ``SpeakerTurn`` as soon as its
+    window arrives (its label within about ``first_s`` of speech); labels that fixed-lag
+    smoothing or a Kalman-AHC refinement pass change are re-sent with a higher revision, and
+    raw labels that refinement merged are mapped onto the merged speaker from then on.
+    """
+
+    type_name = "speaker.diarizer"
+    Params = DiarizerParams
+    inputs = {
+        "embeddings": In(Embedding, "Sliding-window speaker embeddings (kind 'window')."),
+        "directions": In(DirectionEstimate, "Direction blocks from array.doa (optional: mono input has none).", required=False),
+    }
+    # Turn packets are stamped with the media time of the input being processed (the turn's own
+    # times are in the payload), so the port can promise progress while nobody speaks and a
+    # join downstream (speaker.attribute) never waits for the next utterance.
+    outputs = {"turns": Out(SpeakerTurn, "One turn per labelled stretch; relabels carry a higher revision.", lag=0.0)}
+
+    params: DiarizerParams
+
+    def __init__(self, node_id: str, params: BaseModel, context: Any) -> None:
+        super().__init__(node_id, params, context)
+        self.location = False
+
+    def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
+        d = inputs.get("directions")
+        self.location = d is not None and d.extra.get(OFF_KEY) is None
+        info = inputs.get("embeddings", StreamInfo())
+        return {"turns": info}
+
+    def open(self) -> None:
+        p = self.params
+        self.mode = p.method if p.method != "auto" else ("particle" if self.location else "embedding")
+        if self.mode == "particle":
+            names = set(ParticleConfig.__dataclass_fields__)
+            self.pf = ParticleDiarizer(ParticleConfig(**{k: v for k, v in p.model_dump().items() if k in names}))
+        else:
+            self.oc = OnlineClusterer(OnlineClusteringConfig(threshold=p.threshold, stay_bonus=p.stay_bonus, continue_s=p.continue_s,
+                                                             max_speakers=p.max_speakers))
+        self.ahc = KalmanAhc(AhcConfig(threshold=p.ahc_threshold, loc_weight=p.ahc_loc_weight, meas_std_deg=p.meas_std_deg, walk_std_dps=p.walk_std_dps,
+                                       max_std_deg=p.max_std_deg, start=p.ahc_start))
+        self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
+        self._dir_t = -math.inf  # directions have been seen up to here
+        self._waiting: deque[tuple[Packet, Embedding]] = deque()
+        self.units: list[Unit] = []
+        self.raw: list[int] = []  # online (or smoothed) label per unit
+        self.out: list[int] = []  # label sent per unit
+        self.rev: list[int] = []
+        self.alias: dict[int, int] = {}  # raw label -> output label (set by refinement)
+        self._next_label = 0
+        self._last_refine = 0.0
+        self._last_t0 = 0.0
+        self._now = 0.0
+        self.relabels = 0
+
+    # -- input ------------------------------------------------------------------------------------
+    def process(self, port: str, packet: Packet) -> None:
+        self._now = max(self._now, packet.t0)
+        self._process(port, packet)
+        self._last_t0 = max(self._last_t0, self._now)
+        self.advance("turns", self._last_t0)
+
+    def _process(self, port: str, packet: Packet) -> None:
+        if port == "directions":
+            est: DirectionEstimate = packet.payload
+            self._dir_t = packet.t1
+            if len(est.azimuth_deg) and est.activity >= self.params.min_activity and est.strength[0] >= self.params.min_strength:
+                self._dirs.append((0.5 * (packet.t0 + packet.t1), float(est.azimuth_deg[0]), float(est.strength[0] * est.activity)))
+            self._drain()
+            return
+        emb: Embedding = packet.payload
+        self._waiting.append((packet, emb))
+        self._drain()
+
+    def _drain(self) -> None:
+        """Label the waiting windows whose stretch the directions have fully passed (at once without directions)."""
+        while self._waiting:
+            packet, emb = self._waiting[0]
+            end = emb.end if emb.end is not None else packet.t1
+            if self.location and self._dir_t < end:
+                return
+            self._waiting.popleft()
+            self._label(packet, emb)
+
+    def _locate(self, t0: float, t1: float) -> tuple[float | None, float | None]:
+        while self._dirs and self._dirs[0][0] < t0 - 5.0:
+            self._dirs.popleft()
+        sel = [(a, w) for t, a, w in self._dirs if t0 <= t <= t1]
+        if len(sel) < self.params.min_blocks:
+            return None, None
+        az = np.array([a for a, _ in sel])
+        w = np.array([w for _, w in sel])
+        mean, spread = circular_mean(az, w)
+        return mean, spread / math.sqrt(len(sel)) + 2.0
+
+    # -- labelling ------------------------------------------------------------------------------------
+    def _label(self, packet: Packet, emb: Embedding) -> None:
+        t1 = emb.end if emb.end is not None else packet.t1
+        t0 = emb.new_from if emb.new_from is not None else (emb.start if emb.start is not None else packet.t0)
+        start = emb.start if emb.start is not None else t0
+        az, std = self._locate(t0, t1) if self.location else (None, None)
+        if az is None and self.location:  # a short stretch: locate over the whole window
+            az, std = self._locate(start, t1)
+        unit = Unit(len(self.units), t0, t1, np.asarray(emb.vector, dtype=np.float32), start, emb.segment_id, az, std)
+        self.units.append(unit)
+        if self.mode == "particle":
+            now, smoothed = self.pf.step(unit)
+            self.raw.append(now)
+            self._emit_unit(unit.index, now, revision=0)
+            back = unit.index - self.pf.config.lag
+            if smoothed is not None and back >= 0:
+                self._settle(back, smoothed)
+        else:
+            lab = self.oc.step(unit)
+            self.raw.append(lab)
+            self._emit_unit(unit.index, lab, revision=0)
+        if self.params.refine and t1 - self._last_refine >= self.params.refine_every_s:
+            self._refine()
+
+    def _output_label(self, raw: int) -> int:
+        if raw not in self.alias:  # a new speaker: the next free label
+            self.alias[raw] = self._next_label
+        lab = self.alias[raw]
+        self._next_label = max(self._next_label, lab + 1)
+        return lab
+
+    def _settle(self, i: int, raw: int) -> None:
+        """The smoothed label of unit ``i``: re-send it if it differs from what was sent."""
+        if self.raw[i] != raw:
+            self.raw[i] = raw
+            lab = self._output_label(raw)
+            if lab != self.out[i]:
+                self._send(i, lab)
+
+    def _emit_unit(self, i: int, raw: int, revision: int) -> None:
+        lab = self._output_label(raw)
+        self.out.append(lab)
+        self.rev.append(revision)
+        self._send(i, lab, new=True)
+
+    def _send(self, i: int, lab: int, new: bool = False) -> None:
+        u = self.units[i]
+        if not new:
+            self.out[i] = lab
+            self.rev[i] += 1
+            self.relabels += 1
+        turn = SpeakerTurn(f"{self.id}-{i:06d}", f"spk{lab + 1}", u.t0, u.t1, u.azimuth_deg, None, self.rev[i])
+        t0 = max(self._now, self._last_t0)
+        self._last_t0 = t0
+        self.emit("turns", Packet(t0, t0, turn))
+
+    def _refine(self) -> None:
+        """Kalman-AHC over the recent past; relabel the stretches whose label changes."""
+        if not self.units:
+            return
+        self._last_refine = self.units[-1].t1
+        horizon = self.units[-1].t1 - self.params.refine_horizon_s
+        first = next((i for i, u in enumerate(self.units) if u.t1 >= horizon), 0)
+        units = self.units[first:]
+        self.ahc.config.loc_weight = self.params.ahc_loc_weight if self.location else 0.0
+        clusters = self.ahc.cluster(units, self.raw[first:])
+        old = self.out[first:]
+        mapping = match_labels(clusters, old, [u.t1 - u.t0 for u in units], self._next_label)
+        new = [mapping[c] for c in clusters]
+        for k, (a, b) in enumerate(zip(new, old)):
+            if a != b:
+                self._send(first + k, a)
+            self._next_label = max(self._next_label, a + 1)
+        # from now on, a raw label goes to the refined label most of its stretches received
+        votes: dict[int, dict[int, float]] = {}
+        for u, r, lab in zip(units, self.raw[first:], new):
+            votes.setdefault(r, {}).setdefault(lab, 0.0)
+            votes[r][lab] += u.t1 - u.t0
+        for r, v in votes.items():
+            self.alias[r] = max(v.items(), key=lambda kv: kv[1])[0]
+
+    def flush(self) -> None:
+        self._drain()
+        while self._waiting:
+            packet, emb = self._waiting.popleft()
+            self._label(packet, emb)
+        if self.mode == "particle":
+            pend = self.pf.pending()
+            for k, raw in enumerate(pend):
+                i = len(self.units) - len(pend) + k
+                if i >= 0:
+                    self._settle(i, raw)
+        if self.params.refine:
+            self._refine()
+        self.context.summary.setdefault("diarization", {}).update({  # type: ignore[union-attr]
+            "mode": self.mode, "location": self.location, "stretches": len(self.units), "speakers": len(set(self.out)),
+            "relabels": self.relabels})

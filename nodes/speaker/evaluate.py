@@ -1,0 +1,156 @@
+"""Scoring diarisation (pyannote.metrics) and speaker-attributed transcripts (MeetEval).
+
+Used by ``meetflow eval diarization`` / ``meetflow eval transcript`` and the benchmark.
+Readers raise ``EvalInputError`` with the file and what is wrong, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class EvalInputError(Exception):
+    pass
+
+
+def read_rttm(path: str | Path) -> dict[str, list[tuple[float, float, str]]]:
+    """RTTM SPEAKER lines grouped by file id: (start, end, speaker)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EvalInputError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalInputError(f"{p}: cannot read: {exc}") from None
+    out: dict[str, list[tuple[float, float, str]]] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        f = line.split()
+        if not f or f[0].startswith("#") or f[0] != "SPEAKER":
+            if f and f[0] not in ("SPKR-INFO", "SPEAKER") and not f[0].startswith(";"):
+                raise EvalInputError(f"{p}:{n}: not an RTTM line: {line.strip()[:60]!r}")
+            continue
+        if len(f) < 8:
+            raise EvalInputError(f"{p}:{n}: an RTTM SPEAKER line needs at least 8 fields, found {len(f)}")
+        try:
+            start, dur = float(f[3]), float(f[4])
+        except ValueError:
+            raise EvalInputError(f"{p}:{n}: start and duration must be numbers: {f[3]!r} {f[4]!r}") from None
+        if dur < 0:
+            raise EvalInputError(f"{p}:{n}: negative duration {dur}")
+        out.setdefault(f[1], []).append((start, start + dur, f[7]))
+    return out
+
+
+def read_uem(path: str | Path) -> dict[str, list[tuple[float, float]]]:
+    out: dict[str, list[tuple[float, float]]] = {}
+    for line in Path(path).read_text().splitlines():
+        f = line.split()
+        if len(f) >= 4:
+            out.setdefault(f[0], []).append((float(f[2]), float(f[3])))
+    return out
+
+
+@dataclass
+class DerResult:
+    der: float
+    false_alarm: float
+    missed: float
+    confusion: float
+    total: float
+    per_file: dict[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"der": self.der, "false_alarm": self.false_alarm, "missed": self.missed, "confusion": self.confusion,
+                "total_speech_s": self.total, "per_file": self.per_file}
+
+
+def der(ref: dict[str, list[tuple[float, float, str]]], hyp: dict[str, list[tuple[float, float, str]]], collar: float = 0.0,
+        skip_overlap: bool = False, uem: dict[str, list[tuple[float, float]]] | None = None, match_single_file: bool = True) -> DerResult:
+    """Diarisation error rate (pyannote.metrics) over every file of the reference.
+
+    ``collar`` is the total width removed around each reference boundary (pyannote's
+    convention: 0.5 = +-0.25 s). When both sides hold a single file with different ids (a
+    hypothesis named after the recording, a reference after the meeting) they are paired.
+    """
+    import warnings
+
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    if match_single_file and len(ref) == 1 and len(hyp) == 1 and set(ref) != set(hyp):
+        hyp = {next(iter(ref)): next(iter(hyp.values()))}
+    metric = DiarizationErrorRate(collar=collar, skip_overlap=skip_overlap)
+    per: dict[str, float] = {}
+    for fid, turns in ref.items():
+        r, h = Annotation(uri=fid), Annotation(uri=fid)
+        for k, (a, b, s) in enumerate(turns):
+            r[Segment(a, b), k] = s
+        for k, (a, b, s) in enumerate(hyp.get(fid, [])):
+            h[Segment(a, b), k] = s
+        kw = {}
+        if uem and fid in uem:
+            kw["uem"] = Timeline([Segment(a, b) for a, b in uem[fid]], uri=fid)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 'uem was approximated by the union of extents': that is the intent here
+            per[fid] = float(metric(r, h, **kw))
+    acc = metric.accumulated_
+    t = float(acc.get("total", 0.0)) or 1e-9
+    return DerResult(float(abs(metric)), float(acc.get("false alarm", 0.0)) / t, float(acc.get("missed detection", 0.0)) / t,
+                     float(acc.get("confusion", 0.0)) / t, t, per)
+
+
+def read_seglst(path: str | Path) -> list[dict[str, Any]]:
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalInputError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalInputError(f"{p}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise EvalInputError(f"{p}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, list):
+        raise EvalInputError(f"{p}: a SegLST file holds a JSON list of segments")
+    for i, s in enumerate(data):
+        if not isinstance(s, dict):
+            raise EvalInputError(f"{p}: segment {i} is not an object")
+        for k in ("speaker", "start_time", "end_time", "words"):
+            if k not in s:
+                raise EvalInputError(f"{p}: segment {i} lacks '{k}'")
+    return data
+
+
+def transcript_wer(ref: list[dict[str, Any]], hyp: list[dict[str, Any]], collar: float = 5.0, normalize: bool = True) -> dict[str, Any]:
+    """cpWER and tcpWER (MeetEval) of a speaker-attributed transcript; sessions paired when each side has one."""
+    import meeteval
+
+    from nodes.transcript.textnorm import normalize as norm_text
+
+    def prep(rows: list[dict[str, Any]], session: str | None) -> list[dict[str, Any]]:
+        out = []
+        for s in rows:
+            words = str(s["words"])
+            if normalize:
+                words = norm_text(words)
+            out.append({"session_id": session or str(s.get("session_id", "meeting")), "speaker": str(s["speaker"]),
+                        "start_time": float(s["start_time"]), "end_time": float(s["end_time"]), "words": words})
+        return out
+
+    rs = {str(s.get("session_id", "meeting")) for s in ref}
+    hs = {str(s.get("session_id", "meeting")) for s in hyp}
+    session = next(iter(rs)) if len(rs) == 1 and len(hs) <= 1 else None
+    r, h = prep(ref, session), prep(hyp, session)
+    out: dict[str, Any] = {}
+    for name, fn, kw in (("cpwer", meeteval.wer.cpwer, {}), ("tcpwer", meeteval.wer.tcpwer, {"collar": collar})):
+        res = fn(meeteval.io.SegLST(r), meeteval.io.SegLST(h), **kw)
+        errs = sum(v.errors for v in res.values())
+        length = sum(v.length for v in res.values())
+        out[name] = {"error_rate": errs / max(length, 1), "errors": errs, "length": length,
+                     "sessions": {k: {"error_rate": float(v.error_rate), "errors": v.errors, "length": v.length} for k, v in res.items()}}
+        if name == "cpwer":
+            out[name]["missed_speakers"] = sum(getattr(v, "missed_speaker", 0) for v in res.values())
+            out[name]["falarm_speakers"] = sum(getattr(v, "falarm_speaker", 0) for v in res.values())
+    return out

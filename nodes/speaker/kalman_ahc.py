@@ -1,0 +1,176 @@
+"""Agglomerative clustering with Kalman filters scoring location (after arXiv 2109.10598).
+
+Embeddings are centred first (the mean of the stretches being clustered is subtracted):
+GE2E vectors are non-negative and share a large common part, so raw cosines of cluster
+means sit at 0.8-0.95 for different talkers too (measured on simulated meetings: centring took
+embedding-only AHC from 38% to 27% DER). Clusters start as runs of consecutive stretches that the online diariser gave one label
+inside one speech segment (``start="runs"``: refinement may move any run), or as the online
+diariser's speakers themselves (``start="labels"``: refinement only merges speakers that were
+split, e.g. a talker who came back from elsewhere in the room and was taken for a new one). Two clusters' affinity is the cosine of their mean embeddings
+minus ``threshold`` (so that a positive affinity argues for merging), plus ``loc_weight``
+times a location term: a scalar Kalman filter (random-walk azimuth, process noise growing with
+the time gap, capped) scores each cluster's direction sequence by its prediction-error
+likelihood, and
+
+    LLR(A, B) = log p(A + B) - log p(A) - log p(B)
+
+says whether one talker moving plausibly explains both sequences (positive) or two talkers
+in different places do (strongly negative when they alternate far apart). The LLR is divided
+by the number of hand-overs between A and B in time order, so it measures how plausible a
+hand-over is rather than how long the clusters are. The closest pair merges until no
+affinity is positive: the same score decides merging and stopping. Without directions (mono
+input) it is plain embedding AHC.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .units import LOG_UNIFORM_DEG, Unit, wrap_deg
+
+
+@dataclass
+class AhcConfig:
+    threshold: float = 0.2  # cosine of (centred) cluster mean embeddings at which merging is neutral
+    loc_weight: float = 0.1  # weight of the per-hand-over location LLR (cosine units per nat)
+    loc_clip: float = 12.0  # |per-hand-over LLR| is clipped to this (nats)
+    meas_std_deg: float = 8.0
+    walk_std_dps: float = 20.0
+    max_std_deg: float = 120.0
+    min_clusters: int = 1
+    center: bool = True  # subtract the mean embedding of the stretches clustered (GE2E vectors share a large common part)
+    start: str = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)
+
+
+@dataclass
+class Cluster:
+    members: list[int]  # unit indices
+    vec: np.ndarray  # sum of embeddings (weighted by window length)
+    obs: list[tuple[float, float, float]] = field(default_factory=list)  # (t, azimuth, variance), time order
+    loglik: float = 0.0
+
+
+def kalman_loglik(obs: list[tuple[float, float, float]], config: AhcConfig) -> float:
+    """Log likelihood of a direction sequence under one talker walking at random (scalar Kalman filter)."""
+    total = 0.0
+    m = p = 0.0
+    t_prev = None
+    q = config.walk_std_dps**2
+    cap = config.max_std_deg**2
+    for t, z, r in obs:
+        if t_prev is None:
+            total += LOG_UNIFORM_DEG
+            m, p = z, r
+        else:
+            pp = min(p + q * max(t - t_prev, 0.0), cap)
+            s = pp + r
+            d = wrap_deg(z - m)
+            total += -0.5 * (d * d / s + math.log(2 * math.pi * s))
+            g = pp / s
+            m = wrap_deg(m + g * d)
+            p = (1 - g) * pp
+        t_prev = t
+    return total
+
+
+def _merge_obs(a: list[tuple[float, float, float]], b: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    return sorted(a + b, key=lambda o: o[0])
+
+
+def _handovers(a: list[tuple[float, float, float]], b: list[tuple[float, float, float]]) -> int:
+    merged = sorted([(o[0], 0) for o in a] + [(o[0], 1) for o in b])
+    return sum(1 for x, y in zip(merged, merged[1:]) if x[1] != y[1])
+
+
+class KalmanAhc:
+    def __init__(self, config: AhcConfig | None = None) -> None:
+        self.config = config or AhcConfig()
+        self.merges: list[tuple[float, float, float]] = []  # (affinity, embedding part, location part) per merge
+        self.stopped_at: float | None = None
+
+    def _affinity(self, a: Cluster, b: Cluster) -> tuple[float, float, float]:
+        c = self.config
+        va, vb = a.vec / max(float(np.linalg.norm(a.vec)), 1e-12), b.vec / max(float(np.linalg.norm(b.vec)), 1e-12)
+        emb = float(va @ vb) - c.threshold
+        loc = 0.0
+        if a.obs and b.obs and c.loc_weight:
+            llr = kalman_loglik(_merge_obs(a.obs, b.obs), c) - a.loglik - b.loglik
+            per = llr / max(_handovers(a.obs, b.obs), 1)
+            loc = c.loc_weight * float(np.clip(per, -c.loc_clip, c.loc_clip))
+        return emb + loc, emb, loc
+
+    def cluster(self, units: list[Unit], initial: list[int]) -> list[int]:
+        """Cluster ``units`` starting from runs of equal ``initial`` labels; returns one cluster id per unit."""
+        c = self.config
+        clusters: list[Cluster] = []
+        by_label: dict[int, Cluster] = {}
+        mean = np.mean([u.vector for u in units], axis=0).astype(np.float64) if c.center and units else 0.0
+        for i, u in enumerate(units):
+            w = max(u.window_s, 0.1)
+            vec = u.vector.astype(np.float64) - mean
+            ob = [(0.5 * (u.t0 + u.t1), u.azimuth_deg, max(c.meas_std_deg, u.azimuth_std or 0.0) ** 2)] if u.azimuth_deg is not None else []
+            prev = units[i - 1] if i else None
+            if c.start == "labels" and initial[i] in by_label:
+                cl = by_label[initial[i]]
+                cl.members.append(i)
+                cl.vec = cl.vec + w * vec
+                cl.obs.extend(ob)
+            elif c.start == "runs" and clusters and prev is not None and initial[i] == initial[i - 1] and u.segment == prev.segment:
+                cl = clusters[-1]
+                cl.members.append(i)
+                cl.vec = cl.vec + w * vec
+                cl.obs.extend(ob)
+            else:
+                clusters.append(Cluster([i], w * vec, list(ob)))
+                by_label[initial[i]] = clusters[-1]
+        for cl in clusters:
+            cl.loglik = kalman_loglik(cl.obs, c)
+        alive = list(range(len(clusters)))
+        aff: dict[tuple[int, int], tuple[float, float, float]] = {}
+        for x in range(len(alive)):
+            for y in range(x + 1, len(alive)):
+                aff[(alive[x], alive[y])] = self._affinity(clusters[alive[x]], clusters[alive[y]])
+        self.merges = []
+        self.stopped_at = None
+        while len(alive) > max(c.min_clusters, 1):
+            (i, j), best = max(aff.items(), key=lambda kv: kv[1][0])
+            if best[0] <= 0:
+                self.stopped_at = best[0]
+                break
+            self.merges.append(best)
+            a, b = clusters[i], clusters[j]
+            a.members += b.members
+            a.vec = a.vec + b.vec
+            a.obs = _merge_obs(a.obs, b.obs)
+            a.loglik = kalman_loglik(a.obs, c)
+            alive.remove(j)
+            aff = {k: v for k, v in aff.items() if j not in k and i not in k}
+            for o in alive:
+                if o != i:
+                    aff[(min(i, o), max(i, o))] = self._affinity(clusters[min(i, o)], clusters[max(i, o)])
+        labels = [0] * len(units)
+        for cid, ci in enumerate(alive):
+            for m in clusters[ci].members:
+                labels[m] = cid
+        return labels
+
+
+def match_labels(new: list[int], old: list[int], weights: list[float], next_free: int = 0) -> dict[int, int]:
+    """Map new cluster ids onto old labels by the largest total overlap (Hungarian); unmatched ids get fresh labels."""
+    from scipy.optimize import linear_sum_assignment
+
+    nn, no = max(new) + 1, max(old) + 1
+    overlap = np.zeros((nn, no))
+    for a, b, w in zip(new, old, weights):
+        overlap[a, b] += w
+    rows, cols = linear_sum_assignment(-overlap)
+    mapping = {int(r): int(c) for r, c in zip(rows, cols) if overlap[r, c] > 0}
+    fresh = max(no, next_free)
+    for a in range(nn):
+        if a not in mapping:
+            mapping[a] = fresh
+            fresh += 1
+    return mapping

@@ -1,0 +1,184 @@
+"""Joint talker location tracking and diarisation with a particle filter (after arXiv 2109.11140).
+
+A switching state-space model: the hidden state at each stretch of speech is *who* is talking
+(an index into the speakers known so far) plus *where every speaker is*. Each particle is one
+hypothesis of the whole labelling history and holds, Rao-Blackwellised, one scalar Kalman
+filter per speaker over azimuth (a random walk whose uncertainty grows while the speaker is
+silent, capped) and the running sum of the speaker's embeddings.
+
+Per stretch, for every particle and every candidate (each known speaker, or a new one):
+
+    prior        stay with the previous talker (p_stay, when the stretch follows on), switch to
+                 another known one, or a new speaker is born (p_new)
+    embedding    kappa * cosine(embedding, speaker's mean)   (a new speaker: kappa * new_cos)
+    location     the Kalman filter's predictive density of the observed azimuth
+                 (a new speaker, or one never located: uniform over the circle)
+
+The candidate is drawn from the normalised product (the optimal proposal for a discrete
+state), the particle's weight is multiplied by the sum, and the chosen speaker's filter and
+embedding mean are updated. When the effective sample size falls below ``resample_ess`` x N,
+particles are resampled systematically. Labels are read off the heaviest particle at once,
+and again ``lag`` stretches later from its ancestry (fixed-lag smoothing): a bounded delay
+after which a label no longer changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .units import LOG_UNIFORM_DEG, Unit, wrap_deg
+
+
+@dataclass
+class ParticleConfig:
+    particles: int = 200
+    max_speakers: int = 10
+    p_stay: float = 0.85  # prior of the same talker going on (the stretch follows on)
+    p_new: float = 0.02  # prior of a new talker
+    continue_s: float = 1.0  # a stretch within this of the previous one follows on
+    kappa: float = 40.0  # sharpness of the embedding likelihood (per unit cosine), for a full window
+    full_window_s: float = 1.5  # windows shorter than this weigh proportionally less
+    new_cos: float = 0.72  # cosine a new speaker's embedding is expected to have (the birth threshold)
+    meas_std_deg: float = 8.0  # floor on one stretch's azimuth error (deg)
+    walk_std_dps: float = 20.0  # azimuth random walk of a talker (deg per square-root second)
+    max_std_deg: float = 120.0  # cap on a silent speaker's location uncertainty (deg): walkers may be anywhere after a long silence
+    resample_ess: float = 0.5  # resample when the effective sample size is below this share
+    lag: int = 4  # stretches of look-ahead for the smoothed (final) label
+    seed: int = 0
+
+
+class ParticleDiarizer:
+    """Streaming joint tracker/diariser; ``step(unit)`` returns (label now, smoothed labels)."""
+
+    def __init__(self, config: ParticleConfig | None = None, dim: int = 256) -> None:
+        c = self.config = config or ParticleConfig()
+        n, k = c.particles, c.max_speakers
+        self.rng = np.random.default_rng(c.seed)
+        self.logw = np.full(n, -math.log(n))
+        self.count = np.zeros(n, dtype=np.int64)  # speakers known to each particle
+        self.label = np.full(n, -1, dtype=np.int64)  # current talker
+        self.emb = np.zeros((n, k, dim), dtype=np.float32)  # sums of embeddings
+        self.loc_m = np.zeros((n, k))  # azimuth means (deg)
+        self.loc_p = np.full((n, k), np.inf)  # azimuth variances (inf: never located)
+        self.loc_t = np.zeros((n, k))  # media time of each filter's last update
+        self.hist = np.full((n, c.lag + 1), -1, dtype=np.int64)  # labels of the last lag+1 stretches, newest last
+        self.prev_t1 = -np.inf
+        self.prev_segment: str | None = None
+        self.steps = 0
+        self.resamples = 0
+        self.ess_history: list[float] = []
+
+    # -- one stretch ---------------------------------------------------------------------------
+    def _log_prior(self, follows: bool) -> np.ndarray:
+        """(N, K+1) log prior over the known speakers and a new one (last column)."""
+        c = self.config
+        n, k = self.label.shape[0], c.max_speakers
+        known = np.arange(k)[None, :] < self.count[:, None]
+        others = np.maximum(self.count - 1, 0)[:, None]
+        has_prev = self.label[:, None] >= 0
+        is_prev = np.arange(k)[None, :] == self.label[:, None]
+        if follows:
+            stay = np.where(others > 0, c.p_stay, 1.0 - c.p_new)
+            p = np.where(is_prev, stay, (1.0 - c.p_stay - c.p_new) / np.maximum(others, 1))
+        else:  # after a pause anyone may speak: known speakers equally likely
+            p = np.broadcast_to((1.0 - c.p_new) / np.maximum(self.count, 1)[:, None], (n, k)).copy()
+        p = np.where(known & has_prev | known & ~has_prev, p, 0.0)
+        p_new = np.where(self.count < k, c.p_new, 0.0)
+        p_new = np.where(self.count == 0, 1.0, p_new)
+        out = np.concatenate([p, p_new[:, None]], axis=1)
+        with np.errstate(divide="ignore"):
+            return np.log(out)
+
+    def step(self, unit: Unit) -> tuple[int, int | None]:
+        """Label one stretch: (label from the heaviest particle now, smoothed label of the stretch ``lag`` back or None)."""
+        c = self.config
+        n, k = self.label.shape[0], c.max_speakers
+        # the same talker goes on inside one speech segment; across a pause anyone may speak
+        follows = unit.t0 - self.prev_t1 <= c.continue_s and (unit.segment is None or unit.segment == self.prev_segment)
+        logp = self._log_prior(follows)
+        # embedding likelihood
+        e = unit.vector.astype(np.float32)
+        norms = np.linalg.norm(self.emb, axis=2)
+        cos = np.where(norms > 0, (self.emb @ e) / np.maximum(norms, 1e-12), 0.0)
+        ll = np.empty((n, k + 1))
+        kappa = c.kappa * min(1.0, max(unit.window_s, 0.1) / c.full_window_s)  # short windows are weaker evidence
+        ll[:, :k] = kappa * cos
+        ll[:, k] = kappa * c.new_cos
+        # location likelihood
+        z = unit.azimuth_deg
+        if z is not None:
+            r = max(c.meas_std_deg, unit.azimuth_std or 0.0) ** 2
+            dt = np.maximum(unit.t1 - self.loc_t, 0.0)
+            p_pred = np.minimum(self.loc_p + c.walk_std_dps**2 * dt, c.max_std_deg**2)
+            s = p_pred + r
+            d = wrap_deg(z - self.loc_m)
+            loc_ll = np.where(np.isfinite(self.loc_p), -0.5 * (d * d / s + np.log(2 * math.pi * s)), LOG_UNIFORM_DEG)
+            ll[:, :k] += loc_ll
+            ll[:, k] += LOG_UNIFORM_DEG
+        post = logp + ll
+        top = np.max(post, axis=1, keepdims=True)
+        prob = np.exp(post - top)
+        total = prob.sum(axis=1)
+        self.logw += np.log(total) + top[:, 0]
+        prob /= total[:, None]
+        # draw each particle's talker
+        u = self.rng.random(n)[:, None]
+        choice = np.minimum((np.cumsum(prob, axis=1) < u).sum(axis=1), k)
+        born = choice == k
+        choice = np.where(born, self.count, choice)
+        self.count = np.where(born, self.count + 1, self.count)
+        rows = np.arange(n)
+        self.emb[rows, choice] += e
+        if z is not None:
+            r = max(c.meas_std_deg, unit.azimuth_std or 0.0) ** 2
+            m, p, t = self.loc_m[rows, choice], self.loc_p[rows, choice], self.loc_t[rows, choice]
+            fresh = ~np.isfinite(p)
+            p_pred = np.where(fresh, r, np.minimum(p + c.walk_std_dps**2 * np.maximum(unit.t1 - t, 0.0), c.max_std_deg**2))
+            gain = np.where(fresh, 1.0, p_pred / (p_pred + r))
+            m_new = np.where(fresh, z, m + gain * wrap_deg(z - m))
+            self.loc_m[rows, choice] = wrap_deg(m_new)
+            self.loc_p[rows, choice] = np.where(fresh, r, (1 - gain) * p_pred)
+            self.loc_t[rows, choice] = unit.t1
+        self.label = choice
+        self.hist = np.roll(self.hist, -1, axis=1)
+        self.hist[:, -1] = choice
+        self.prev_t1 = unit.t1
+        self.prev_segment = unit.segment
+        self.steps += 1
+        # normalise, resample when degenerate
+        self.logw -= np.max(self.logw)
+        w = np.exp(self.logw)
+        w /= w.sum()
+        self.logw = np.log(np.maximum(w, 1e-300))
+        ess = 1.0 / float(np.sum(w * w))
+        self.ess_history.append(ess)
+        best = int(np.argmax(w))
+        now = int(self.label[best])
+        smoothed = int(self.hist[best, 0]) if self.steps > c.lag else None
+        if ess < c.resample_ess * n:
+            self._resample(w)
+        return now, smoothed
+
+    def _resample(self, w: np.ndarray) -> None:
+        """Systematic resampling: one uniform offset, N evenly spaced pointers into the cumulative weights."""
+        n = w.shape[0]
+        positions = (self.rng.random() + np.arange(n)) / n
+        idx = np.minimum(np.searchsorted(np.cumsum(w), positions), n - 1)
+        for name in ("count", "label", "emb", "loc_m", "loc_p", "loc_t", "hist"):
+            setattr(self, name, getattr(self, name)[idx].copy())
+        self.logw = np.full(n, -math.log(n))
+        self.resamples += 1
+
+    def pending(self) -> list[int]:
+        """At the end of the stream: smoothed labels of the last ``lag`` stretches (oldest first), from the heaviest particle."""
+        lag = min(self.config.lag, self.steps)
+        best = int(np.argmax(self.logw))
+        return [int(x) for x in self.hist[best, self.hist.shape[1] - lag :]] if lag else []
+
+    def locations(self) -> dict[int, float]:
+        """Where the heaviest particle believes each located speaker is (deg)."""
+        best = int(np.argmax(self.logw))
+        return {i: float(self.loc_m[best, i]) for i in range(int(self.count[best])) if np.isfinite(self.loc_p[best, i])}

@@ -1,0 +1,56 @@
+"""What the diarisers label: short stretches of speech, each with an embedding and maybe a direction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(slots=True)
+class Unit:
+    """One stretch ``[t0, t1]`` of speech to label (a window's new part) and its evidence.
+
+    ``vector`` is the speaker embedding of the window ending at ``t1`` (it reaches back to
+    ``window_start``); ``azimuth_deg``/``azimuth_std`` the talker's direction over the stretch
+    when an array heard one (None for mono input or when no clear direction was found);
+    ``segment`` the speech segment it belongs to.
+    """
+
+    index: int
+    t0: float
+    t1: float
+    vector: np.ndarray
+    window_start: float
+    segment: str | None = None
+    azimuth_deg: float | None = None
+    azimuth_std: float | None = None
+
+    @property
+    def window_s(self) -> float:
+        return self.t1 - self.window_start
+
+
+def wrap_deg(d: float | np.ndarray) -> float | np.ndarray:
+    """An angle difference brought into [-180, 180)."""
+    return (np.asarray(d) + 180.0) % 360.0 - 180.0 if isinstance(d, np.ndarray) else (d + 180.0) % 360.0 - 180.0
+
+
+def normal_logpdf(d: float | np.ndarray, var: float | np.ndarray) -> float | np.ndarray:
+    return -0.5 * (np.square(d) / var + np.log(2 * math.pi * var))
+
+
+#: Log density of a direction about which nothing is known (uniform over the circle, per degree).
+LOG_UNIFORM_DEG = -math.log(360.0)
+
+
+def circular_mean(az_deg: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Weighted circular mean of directions and the spread (deg) of the mean's estimate."""
+    r = np.deg2rad(az_deg)
+    c, s = float(np.sum(weights * np.cos(r))), float(np.sum(weights * np.sin(r)))
+    total = float(np.sum(weights))
+    mean = math.degrees(math.atan2(s, c))
+    resultant = math.hypot(c, s) / max(total, 1e-12)
+    spread = math.degrees(math.sqrt(max(-2.0 * math.log(max(resultant, 1e-6)), 0.0)))
+    return mean, spread
