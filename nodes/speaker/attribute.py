@@ -154,8 +154,12 @@ class SpeakerAttribution(Node):
             if f.emitted.get(sid) == key:
                 continue
             f.emitted[sid] = key
+            extra = dict(u.extra)
+            if sid != u.segment_id:
+                extra["split_of"] = u.segment_id  # the recogniser's segment (latency is measured per segment)
             self._out(TranscriptUpdate(sid, "final", t0, t1, text, list(words), spk, self._next_rev(sid, u.revision),
-                                       az if az is not None else u.azimuth_deg, dict(u.extra)), at)
+                                       az if az is not None else u.azimuth_deg, extra, speech_t0=u.speech_t0,
+                                       speech_t1=u.speech_t1), at)
         for sid in [s for s in f.emitted if s not in subs]:  # retract sub-segments that no longer exist
             del f.emitted[sid]
             self._out(TranscriptUpdate(sid, "final", u.t0, u.t0, "", [], None, self._next_rev(sid)), at)
@@ -183,7 +187,8 @@ class SpeakerAttribution(Node):
                 spk = self._latest.speaker
             self._rev[u.segment_id] = max(self._rev.get(u.segment_id, -1), u.revision)
             self._out(TranscriptUpdate(u.segment_id, u.status, u.t0, u.t1, u.text, list(u.words), spk, u.revision,
-                                       az if az is not None else u.azimuth_deg, dict(u.extra)), packet.t0)
+                                       az if az is not None else u.azimuth_deg, dict(u.extra), speech_t0=u.speech_t0,
+                                       speech_t1=u.speech_t1), packet.t0)
             return
         f = self._finals.get(u.segment_id)
         if u.retracted:

@@ -98,7 +98,9 @@ class TranscriptWriter(Node):
         do not know them fall back to the segment's own times.
         """
         clock = self.context.clock
-        sid = u.segment_id
+        # A segment split at speaker changes (speaker.attribute) is one recogniser segment:
+        # its latency counts once, from the first of its parts.
+        sid = u.extra.get("split_of", u.segment_id)
         if sid not in self._seen and (u.is_final or u.text.strip()):
             self._seen.add(sid)
             if not u.is_final:
