@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -71,11 +73,16 @@ class Doa(Node):
         self._warned_mics = False
         self._warned_two = False
 
+    def _pass_progress(self) -> None:
+        """Off: no blocks will be held back, so input progress passes through without lag."""
+        self.outputs = {"directions": replace(type(self).outputs["directions"], lag=0.0)}
+
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         info = inputs.get("spectrum", StreamInfo())
         p = self.params
         self.off = info.extra.get(OFF_KEY)
         if self.off:
+            self._pass_progress()
             return {"directions": info.with_(extra={**info.extra})}
         if p.array is not None:
             try:
@@ -84,6 +91,7 @@ class Doa(Node):
                 raise ConfigError(str(exc), "array") from None
             if self.geometry is None:
                 self.off = f"direction finding is off (array={p.array})"
+                self._pass_progress()
                 return {"directions": info.with_(extra={**info.extra, OFF_KEY: self.off})}
         else:
             self.geometry = info.extra.get(GEOMETRY_KEY)

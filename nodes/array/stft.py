@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal, Mapping
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline import AudioBlock, ConfigError, In, Node, Out, Packet, Spectrum, StreamInfo, media_time
+
+from .mics import OFF_KEY
 
 
 class StreamingStft:
@@ -95,6 +98,11 @@ class Stft(Node):
 
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         info = inputs.get("audio", StreamInfo())
+        if info.extra.get(OFF_KEY):
+            # The branch stands aside: no frames will come, so the input's progress passes
+            # straight through (no frame lag), and joins below do not wait for it.
+            self.outputs = {"spectrum": replace(type(self).outputs["spectrum"], lag=0.0)}
+            return {"spectrum": info}
         if info.rate is not None and self.params.n_fft / info.rate > 0.5:
             raise ConfigError(f"n_fft={self.params.n_fft} is {self.params.n_fft / info.rate:.2f} s at {info.rate} Hz; "
                               "keep frames under 0.5 s (the output lag bound)", "n_fft")

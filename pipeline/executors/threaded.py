@@ -48,6 +48,11 @@ class Inbox:
         self.consumer_waiting = False
         self.producers_waiting = 0
         self.dead = False
+        #: A node whose outputs declare a ``lag`` forwards its input progress as a watermark;
+        #: for it, progress alone (upstream watermarks, no packets) must wake the loop too,
+        #: or a quiet branch (an array branch standing aside) would stall every join below it.
+        self.wants_progress = any(d.lag is not None for d in node.outputs.values())
+        self._reported = float("-inf")
 
     def _full(self, i: int) -> bool:
         q = self.mq.queues[i]
@@ -106,7 +111,10 @@ class Inbox:
             self.cond.notify_all()
 
     def get(self) -> list[tuple[int, Packet]] | None:
-        """Up to a batch of deliverable packets, waiting if none; None at end of stream."""
+        """Up to a batch of deliverable packets, waiting if none; None at end of stream.
+
+        An empty batch means only the input progress moved on (see ``wants_progress``).
+        """
         with self.cond:
             mq = self.mq
             while True:
@@ -119,6 +127,11 @@ class Inbox:
                     return batch
                 if mq.drained() or self.dead:
                     return None
+                if self.wants_progress:
+                    progress = mq.idle_progress()
+                    if progress is not None and progress > self._reported and progress != float("inf"):
+                        self._reported = progress
+                        return batch  # empty: the caller forwards the progress as its watermark
                 if self.producers_waiting:
                     # Producers may wait on a full queue that we cannot drain: let them overflow.
                     self.cond.notify_all()
