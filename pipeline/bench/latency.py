@@ -9,7 +9,9 @@ meeting would arrive) through each streaming scheme, one after another:
   Machacek et al. 2023; ~3.3 s latency reported there): the open segment is re-decoded
   every second of speech and only words two consecutive decodes agree on are output;
 * ``whisper-stable``: meetflow's Whisper partials (stable prefix + tail, short windows,
-  skipped under load) with a final per segment.
+  skipped under load) with a final per segment;
+* ``meeting``: the default graph (``graphs/meeting.json``): the cascade plus speaker
+  attribution, whose join waits for the diariser's labels (not run unless asked for).
 
 Each run reports the engine's latency figures from ``metrics.json`` (first partial:
 wall time of a segment's first partial minus the wall time its first speech sample
@@ -40,7 +42,8 @@ KIND = "latency"
 HELP = "streaming latency (first partial, final) and WER: the HEC cascade vs Whisper LocalAgreement"
 DESCRIPTION = __doc__
 
-SCHEMES = ("hec", "whisper-la", "whisper-stable")
+SCHEMES = ("hec", "whisper-la", "whisper-stable", "meeting")
+DEFAULT_SCHEMES = SCHEMES[:3]
 TARGET_FIRST_PARTIAL_S = 0.5
 TARGET_FINAL_S = 1.5
 TARGET_WER_POINTS = 1.0
@@ -49,7 +52,7 @@ TARGET_WER_POINTS = 1.0
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", "-i", type=Path, help="recording (default: a generated meeting with exact word boundaries)")
     p.add_argument("--ref", type=Path, help="reference text of --input (plain text)")
-    p.add_argument("--schemes", default=",".join(SCHEMES), help=f"comma-separated schemes to run (default: {','.join(SCHEMES)})")
+    p.add_argument("--schemes", default=",".join(DEFAULT_SCHEMES), help=f"comma-separated schemes to run, of {','.join(SCHEMES)} (default: {','.join(DEFAULT_SCHEMES)})")
     p.add_argument("--lines", type=int, default=24, help="sentences in the generated meeting (default 24, about 110 s)")
     p.add_argument("--executor", "-e", choices=["threaded", "inline"], default="threaded", help="executor of the real-time runs (default threaded, as live)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for Whisper (default 2)")
@@ -94,6 +97,8 @@ def _graph(scheme: str, path: Path, out: Path, threads: int) -> Any:
     values: dict[str, Any] = {"input": str(path), "out": str(out), "console": False}
     if scheme == "hec":
         graph = load_graph(root / "hec.json", values)
+    elif scheme == "meeting":
+        graph = load_graph(root / "meeting.json", values)
     else:
         graph = load_graph(root / "transcribe.json", {**values, "partials": True})
     asr = graph.nodes["asr"].params
