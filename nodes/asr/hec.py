@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline import ConfigError, In, Node, Out, Packet, SpeechAudio, StreamInfo, TranscriptUpdate, Word, media_time
 
 from .whisper_model import SAMPLE_RATE
+from .whisper_setup import load_whisper, transcript_info
 
 
 class HecParams(BaseModel):
@@ -92,17 +93,13 @@ class HecSecondPass(Node):
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
 
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
-        info = inputs.get("speech", StreamInfo())
-        if info.rate is not None and info.rate != SAMPLE_RATE:
-            raise ConfigError(f"Whisper needs 16000 Hz audio but receives {info.rate} Hz; set the source's rate to 16000")
-        return {"transcript": info.with_(rate=None, channels=None)}
+        return transcript_info(inputs)
 
     def open(self) -> None:
         from .confidence import Calibrator
         from .second_pass import SecondPass
         from .timestamps import TimingModel
         from .vocabulary import Vocabulary
-        from .whisper_model import load_model
         from .whisper_window import WindowOptions
 
         p = self.params
@@ -110,12 +107,7 @@ class HecSecondPass(Node):
             vocabulary = Vocabulary.load(p.vocabulary, p.vocabulary_file)
         except (FileNotFoundError, ValueError) as exc:
             raise ConfigError(str(exc), "vocabulary_file") from None
-        try:
-            model = load_model(p.model, p.compute_type, p.threads)
-        except FileNotFoundError as exc:
-            raise ConfigError(str(exc), "model") from None
-        except ValueError as exc:
-            raise ConfigError(str(exc), "compute_type") from None
+        model = load_whisper(p.model, p.compute_type, p.threads)
         try:
             calibrator = Calibrator.load(p.confidence_model)
         except (FileNotFoundError, ValueError) as exc:

@@ -9,10 +9,11 @@ from typing import Any, Literal, Mapping
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline import ConfigError, In, Node, Out, Packet, SpeechAudio, StreamInfo, TranscriptUpdate, Word, media_time
+from pipeline import In, Node, Out, Packet, SpeechAudio, StreamInfo, TranscriptUpdate, Word, media_time
 
 from .partials import LoadGate, LocalAgreement, StablePrefix
 from .whisper_model import SAMPLE_RATE, DecodeOptions, Piece, decode, decode_packed
+from .whisper_setup import load_whisper, transcript_info
 
 
 class WhisperParams(BaseModel):
@@ -109,22 +110,13 @@ class WhisperNode(Node):
         self.model: Any = None
 
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
-        info = inputs.get("speech", StreamInfo())
-        if info.rate is not None and info.rate != SAMPLE_RATE:
-            raise ConfigError(f"Whisper needs 16000 Hz audio but receives {info.rate} Hz; set the source's rate to 16000")
-        return {"transcript": info.with_(rate=None, channels=None)}
+        return transcript_info(inputs)
 
     def open(self) -> None:
-        from .whisper_model import load_model
         from .whisper_window import WindowDecoder, WindowOptions
 
         p = self.params
-        try:
-            self.model = load_model(p.model, p.compute_type, p.threads)
-        except FileNotFoundError as exc:
-            raise ConfigError(str(exc), "model") from None
-        except ValueError as exc:  # e.g. an unsupported compute type
-            raise ConfigError(str(exc), "compute_type") from None
+        self.model = load_whisper(p.model, p.compute_type, p.threads)
         self.final_opts = DecodeOptions(p.beam_size, p.language, p.word_timestamps, p.initial_prompt, p.hotwords)
         self.partial_opts = DecodeOptions(p.partial_beam_size, p.language, False, p.initial_prompt, p.hotwords)
         prompt = " ".join(x for x in (p.initial_prompt, p.hotwords) if x) or None
