@@ -190,9 +190,13 @@ def analyse(out: Path, ref: str, rss: list[tuple[float, float]], budget: float) 
     start = datetime.fromisoformat(cap["started_at"]).timestamp() if cap.get("started_at") else None
     per_min: dict[int, float] = {}
     if start is not None:
+        seen: set[str] = set()
         for line in (out / "transcript.jsonl").read_text().splitlines():
             u = json.loads(line)
-            if u["status"] == "final" and u["text"].strip():
+            # A segment's first final only: speaker relabels re-send finals minutes later.
+            key = u.get("split_of") or u["segment_id"]
+            if u["status"] == "final" and u["text"].strip() and key not in seen:
+                seen.add(key)
                 latency = u["wall"] - (start + u["t1"])
                 k = int(u["t1"] // 60)
                 per_min[k] = max(per_min.get(k, 0.0), latency)

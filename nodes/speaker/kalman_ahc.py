@@ -76,6 +76,10 @@ def kalman_loglik(obs: list[tuple[float, float, float]], config: AhcConfig) -> f
     return total
 
 
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
 def _merge_obs(a: list[tuple[float, float, float]], b: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
     return sorted(a + b, key=lambda o: o[0])
 
@@ -91,16 +95,14 @@ class KalmanAhc:
         self.merges: list[tuple[float, float, float]] = []  # (affinity, embedding part, location part) per merge
         self.stopped_at: float | None = None
 
-    def _affinity(self, a: Cluster, b: Cluster) -> tuple[float, float, float]:
+    def _location(self, a: Cluster, b: Cluster) -> float:
+        """The location part of two clusters' affinity: weighted per-hand-over LLR (0 without directions)."""
         c = self.config
-        va, vb = a.vec / max(float(np.linalg.norm(a.vec)), 1e-12), b.vec / max(float(np.linalg.norm(b.vec)), 1e-12)
-        emb = float(va @ vb) - c.threshold
-        loc = 0.0
-        if a.obs and b.obs and c.loc_weight:
-            llr = kalman_loglik(_merge_obs(a.obs, b.obs), c) - a.loglik - b.loglik
-            per = llr / max(_handovers(a.obs, b.obs), 1)
-            loc = c.loc_weight * float(np.clip(per, -c.loc_clip, c.loc_clip))
-        return emb + loc, emb, loc
+        if not (a.obs and b.obs and c.loc_weight):
+            return 0.0
+        llr = kalman_loglik(_merge_obs(a.obs, b.obs), c) - a.loglik - b.loglik
+        per = llr / max(_handovers(a.obs, b.obs), 1)
+        return c.loc_weight * float(np.clip(per, -c.loc_clip, c.loc_clip))
 
     def cluster(self, units: list[Unit], initial: list[int]) -> list[int]:
         """Cluster ``units`` starting from runs of equal ``initial`` labels; returns one cluster id per unit."""
@@ -128,29 +130,46 @@ class KalmanAhc:
                 by_label[initial[i]] = clusters[-1]
         for cl in clusters:
             cl.loglik = kalman_loglik(cl.obs, c)
-        alive = list(range(len(clusters)))
-        aff: dict[tuple[int, int], tuple[float, float, float]] = {}
-        for x in range(len(alive)):
-            for y in range(x + 1, len(alive)):
-                aff[(alive[x], alive[y])] = self._affinity(clusters[alive[x]], clusters[alive[y]])
+        # Affinities live in one matrix (upper and lower triangle alike): a merge updates one
+        # row and column instead of rebuilding a table of all pairs, so a pass over the last
+        # ten minutes (hundreds of clusters) neither takes seconds nor leaves the heap grown.
+        n = len(clusters)
+        unit_vecs = np.stack([_unit(cl.vec) for cl in clusters]) if n else np.zeros((0, 1))
+        emb = unit_vecs @ unit_vecs.T - c.threshold
+        loc = np.zeros((n, n))
+        if any(cl.obs for cl in clusters) and c.loc_weight:
+            for x in range(n):
+                for y in range(x + 1, n):
+                    loc[x, y] = loc[y, x] = self._location(clusters[x], clusters[y])
+        total = emb + loc
+        np.fill_diagonal(total, -np.inf)
+        alive = np.ones(n, dtype=bool)
         self.merges = []
         self.stopped_at = None
-        while len(alive) > max(c.min_clusters, 1):
-            (i, j), best = max(aff.items(), key=lambda kv: kv[1][0])
-            if best[0] <= 0:
-                self.stopped_at = best[0]
+        while int(alive.sum()) > max(c.min_clusters, 1):
+            flat = int(np.argmax(total))
+            i, j = divmod(flat, n)
+            i, j = min(i, j), max(i, j)
+            best = float(total[i, j])
+            if best <= 0:
+                self.stopped_at = best
                 break
-            self.merges.append(best)
+            self.merges.append((best, float(emb[i, j]), float(loc[i, j])))
             a, b = clusters[i], clusters[j]
             a.members += b.members
             a.vec = a.vec + b.vec
             a.obs = _merge_obs(a.obs, b.obs)
             a.loglik = kalman_loglik(a.obs, c)
-            alive.remove(j)
-            aff = {k: v for k, v in aff.items() if j not in k and i not in k}
-            for o in alive:
-                if o != i:
-                    aff[(min(i, o), max(i, o))] = self._affinity(clusters[min(i, o)], clusters[max(i, o)])
+            alive[j] = False
+            total[j, :] = total[:, j] = -np.inf
+            unit_vecs[i] = _unit(a.vec)
+            others = np.flatnonzero(alive)
+            others = others[others != i]
+            emb[i, others] = emb[others, i] = unit_vecs[others] @ unit_vecs[i] - c.threshold
+            for o in others:
+                loc[i, o] = loc[o, i] = self._location(a, clusters[o])
+            total[i, others] = total[others, i] = emb[i, others] + loc[i, others]
+        alive = [k for k in range(n) if alive[k]]
         labels = [0] * len(units)
         for cid, ci in enumerate(alive):
             for m in clusters[ci].members:
