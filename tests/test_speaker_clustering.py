@@ -117,3 +117,25 @@ def test_ahc_location_term_keeps_apart_twins_in_different_places() -> None:
     without = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=0.0, walk_std_dps=12, max_std_deg=60)).cluster(units, list(range(len(units))))
     assert _accuracy(with_loc, truth) >= 0.9
     assert len(set(without)) < 3  # embeddings alone merge the twins
+
+
+def test_segment_onsets_join_their_segment_in_refinement() -> None:
+    # Each segment opens with two short windows whose embeddings look alike whoever speaks
+    # (as GE2E's do), and the online labels gave all onsets one label of their own.
+    units, truth = _meeting(6)
+    rng = np.random.default_rng(6)
+    onset = np.abs(rng.normal(size=units[0].vector.shape[0]))
+    first_of: dict[str | None, int] = {}
+    initial = list(truth)
+    for u in units:
+        k = first_of.setdefault(u.segment, u.index)
+        if u.index - k < 2:  # the segment's first two stretches: short windows, onset-like vectors
+            v = onset + 0.2 * np.abs(rng.normal(size=onset.shape[0]))
+            u.vector = (v / np.linalg.norm(v)).astype(np.float32)
+            u.window_start = u.t0 - (0.25 if u.index == k else 0.75)
+            initial[u.index] = 99
+    cfg = dict(threshold=0.0, loc_weight=0.0)
+    followed = KalmanAhc(AhcConfig(**cfg)).cluster(units, initial)
+    apart = KalmanAhc(AhcConfig(**cfg, onsets_follow=False)).cluster(units, initial)
+    assert _accuracy(followed, truth) == 1.0
+    assert _accuracy(apart, truth) < 0.9  # the onsets stay one cluster of their own

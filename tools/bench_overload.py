@@ -194,7 +194,7 @@ def analyse(out: Path, ref: str, rss: list[tuple[float, float]], budget: float) 
         for line in (out / "transcript.jsonl").read_text().splitlines():
             u = json.loads(line)
             # A segment's first final only: speaker relabels re-send finals minutes later.
-            key = u.get("split_of") or u["segment_id"]
+            key = (u.get("extra") or {}).get("split_of") or u["segment_id"]
             if u["status"] == "final" and u["text"].strip() and key not in seen:
                 seen.add(key)
                 latency = u["wall"] - (start + u["t1"])

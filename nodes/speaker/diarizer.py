@@ -54,6 +54,8 @@ class DiarizerParams(BaseModel):
     ahc_loc_weight: float = Field(_A.loc_weight, ge=0, description="Refinement: weight of the location log-likelihood ratio per hand-over.")
     ahc_start: Literal["runs", "labels"] = Field(_A.start, description="Refinement starts from runs of one label inside a speech segment "
                                                  "(may move any run) or from the online speakers (only merges split speakers).")
+    ahc_onsets_follow: bool = Field(_A.onsets_follow, description="Refinement: a segment's first, shorter windows (whose embeddings "
+                                    "look alike whoever speaks) take the label of the stretch after them.")
     # directions
     min_activity: float = Field(0.3, ge=0, le=1, description="Direction blocks quieter than this are ignored (0-1).")
     min_strength: float = Field(0.3, ge=0, le=1, description="Direction peaks weaker than this are ignored (0-1).")
@@ -106,7 +108,8 @@ class Diarizer(Node):
             self.oc = OnlineClusterer(OnlineClusteringConfig(threshold=p.threshold, stay_bonus=p.stay_bonus, continue_s=p.continue_s,
                                                              max_speakers=p.max_speakers))
         self.ahc = KalmanAhc(AhcConfig(threshold=p.ahc_threshold, loc_weight=p.ahc_loc_weight, meas_std_deg=p.meas_std_deg, walk_std_dps=p.walk_std_dps,
-                                       max_std_deg=p.max_std_deg, start=p.ahc_start))
+                                       max_std_deg=p.max_std_deg, start=p.ahc_start,
+                                       onsets_follow=p.ahc_onsets_follow))
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
         self._dir_t = -math.inf  # directions have been seen up to here
         self._waiting: deque[tuple[Packet, Embedding]] = deque()

@@ -43,6 +43,7 @@ class AhcConfig:
     min_clusters: int = 1
     center: bool = True  # subtract the mean embedding of the stretches clustered (GE2E vectors share a large common part)
     start: str = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)
+    onsets_follow: bool = True  # "runs": a segment's first, shorter windows join the run that follows them
 
 
 @dataclass
@@ -74,6 +75,26 @@ def kalman_loglik(obs: list[tuple[float, float, float]], config: AhcConfig) -> f
             p = (1 - g) * pp
         t_prev = t
     return total
+
+
+def _onsets_follow(units: list[Unit], labels: list[int]) -> list[int]:
+    """Give a segment's opening stretches (windows shorter than the full ones) the label of the stretch after them.
+
+    A segment's first windows hold under a second of speech and look alike whoever speaks
+    (measured on the simulated meetings: cosine 0.67 between onsets of different talkers,
+    as high as an onset's to its own talker's mean), so the online labels of onsets drift to
+    one "onset speaker", and as runs of their own they cluster together. Speech segments
+    rarely change talker within their first second, so an onset joins the run that follows.
+    """
+    if not units:
+        return labels
+    full = max(u.window_s for u in units)
+    out = list(labels)
+    for i in range(len(units) - 2, -1, -1):
+        u, nxt = units[i], units[i + 1]
+        if u.window_s < 0.95 * full and nxt.segment == u.segment and u.segment is not None:
+            out[i] = out[i + 1]
+    return out
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -110,6 +131,8 @@ class KalmanAhc:
         clusters: list[Cluster] = []
         by_label: dict[int, Cluster] = {}
         mean = np.mean([u.vector for u in units], axis=0).astype(np.float64) if c.center and units else 0.0
+        if c.start == "runs" and c.onsets_follow:
+            initial = _onsets_follow(units, initial)
         for i, u in enumerate(units):
             w = max(u.window_s, 0.1)
             vec = u.vector.astype(np.float64) - mean
