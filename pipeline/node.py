@@ -72,6 +72,8 @@ class Node:
         self.context = context
         self._outs: dict[str, Target] = {name: (_discard, None) for name in self.outputs}
         self._watermarks: dict[str, Callable[[float], None]] = {name: _ignore_watermark for name in self.outputs}
+        #: Output ports with at least one consumer in the graph (set by the executor before ``open``).
+        self.wired: frozenset[str] = frozenset(self.outputs)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

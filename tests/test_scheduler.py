@@ -296,3 +296,19 @@ def test_watermarks_pass_through_a_node_that_gets_no_packets(tmp_path: Path, exe
     assert len(COLLECTED["wm_pass"]) >= 1
     e = m.edges["a.out -> join.a"]
     assert e.overflows == 0 and e.max_depth <= 16
+
+
+def test_nodes_know_which_outputs_have_consumers(tmp_path: Path) -> None:
+    # Nodes skip work nobody receives (speaker.embedding's whole-segment embeddings).
+    from pipeline.executors.inline import InlineExecutor
+
+    g = write_graph(
+        tmp_path / "g.json",
+        [{"id": "src", "type": "test.count", "params": {"count": 3}},
+         {"id": "scale", "type": "test.scale"}],
+        ["src.out -> scale.in"],
+    )
+    ex = InlineExecutor(load_graph(g), RunContext())
+    ex.build()
+    assert ex.nodes["src"].wired == {"out"}
+    assert ex.nodes["scale"].wired == frozenset()

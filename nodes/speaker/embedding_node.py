@@ -143,7 +143,7 @@ class SpeakerEmbeddingNode(Node):
             return
         if end > seg.labelled:  # the last stretch, however short, with a full window of context
             self._window(chunk.segment_id, seg, end)
-        if self.params.segments:
+        if self.params.segments and "segments" in self.wired:  # a whole segment costs up to 25 s of encoder input
             vec = self._embed(seg.samples(0, end))
             self._send("segments", Embedding(vec, segment_id=str(chunk.segment_id), kind="segment",
                                              start=media_time(seg.start, SAMPLE_RATE), end=media_time(seg.start + end, SAMPLE_RATE),

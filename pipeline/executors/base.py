@@ -99,7 +99,8 @@ class Executor:
         for nid in self.graph.order:
             spec = self.graph.nodes[nid]
             try:
-                self.nodes[nid] = spec.cls(nid, spec.params, self.context)
+                node = self.nodes[nid] = spec.cls(nid, spec.params, self.context)
+                node.wired = frozenset(port for port in node.outputs if self.consumers(nid, port))
             except MeetflowError:
                 raise
             except Exception as exc:

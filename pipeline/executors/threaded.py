@@ -33,6 +33,11 @@ from .base import Executor
 _BATCH = 32
 
 
+#: How long a producer waits on a full queue whose consumer has nothing deliverable before it
+#: lets the queue overflow (a watermark crossing other threads usually arrives well within it).
+_GRACE_S = 0.05
+
+
 class Inbox:
     """The bounded, merged input queues of one node, shared with its producers' threads."""
 
@@ -53,6 +58,7 @@ class Inbox:
         #: or a quiet branch (an array branch standing aside) would stall every join below it.
         self.wants_progress = any(d.lag is not None for d in node.outputs.values())
         self._reported = float("-inf")
+        self._no_grace_until = 0.0
 
     def _full(self, i: int) -> bool:
         q = self.mq.queues[i]
@@ -79,15 +85,24 @@ class Inbox:
                         stats.drops += 1
                 else:
                     t = time.perf_counter()
-                    while self._full(i) and not self.dead and mq.ready():
+                    # Nothing deliverable yet may only mean that another input's watermark is
+                    # on its way through other threads: wait a little for it (not at all again
+                    # for a second after an overflow, so a join that is truly stuck costs little).
+                    grace = _GRACE_S if t >= self._no_grace_until else 0.0
+                    while self._full(i) and not self.dead:
+                        waited = time.perf_counter() - t
+                        if not mq.ready() and waited >= grace:
+                            break
                         self.producers_waiting += 1
-                        self.cond.wait(0.5)
+                        self.cond.wait(0.5 if mq.ready() else grace - waited)
                         self.producers_waiting -= 1
                     producer.blocked_s += time.perf_counter() - t
                     if self.dead:
                         return
-                    if self._full(i) and stats is not None:
-                        stats.overflows += 1
+                    if self._full(i):
+                        self._no_grace_until = time.perf_counter() + 1.0
+                        if stats is not None:
+                            stats.overflows += 1
             mq.push(i, packet)
             if self.consumer_waiting:
                 self.cond.notify_all()
