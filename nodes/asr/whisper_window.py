@@ -38,8 +38,6 @@ import numpy as np
 SAMPLE_RATE = 16000
 #: Whisper's native window.
 WINDOW_S = 30.0
-#: Short windows are padded up to a multiple of this (bounds the number of shapes the encoder sees).
-LENGTH_STEP_S = 0.5
 _PUNCT_AFTER = set("\"'.。,，!！?？:：”)]}、")
 _PUNCT_BEFORE = set("\"'“¿([{-")
 
@@ -135,13 +133,7 @@ class WindowDecoder:
             x[: len(audio)] = audio
             feats = fe(x[:total])[:, : int(WINDOW_S * self.frames_per_s)]
         else:
-            # The pad is stretched so that windows come in steps of LENGTH_STEP_S: every new
-            # input length makes oneDNN build (and cache, up to 1024 of them) new convolution
-            # primitives, which grew RSS by ~0.7 MB per distinct length without bound in long
-            # runs (100 MB over 140 utterances); with steps there are at most 60 lengths.
-            step = int(LENGTH_STEP_S * SAMPLE_RATE)
-            n_pad = -(-(len(audio) + int(pad_s * SAMPLE_RATE)) // step) * step - len(audio)
-            x = np.concatenate([audio.astype(np.float32, copy=False), np.zeros(n_pad, dtype=np.float32)])
+            x = np.concatenate([audio.astype(np.float32, copy=False), np.zeros(int(pad_s * SAMPLE_RATE), dtype=np.float32)])
             feats = fe(x)
             n = min(feats.shape[-1] - 1, int(WINDOW_S * self.frames_per_s))
             feats = feats[:, : n - n % 2]
