@@ -10,6 +10,7 @@ from conftest import write_graph
 from pipeline import RunContext, load_graph, run_graph
 from pipeline.executors.base import Executor
 from pipeline.memory import MemoryKeeper, can_trim, rss_mb
+from pipeline.metrics import RunMetrics
 
 
 @pytest.mark.skipif(not can_trim() or rss_mb() is None, reason="needs glibc's malloc_trim and /proc")
@@ -32,16 +33,21 @@ def test_a_trim_hands_back_memory_that_a_fragmented_heap_keeps() -> None:
     assert len(pin) == 100_000
 
 
-@pytest.mark.parametrize("executor", ["inline", "threaded"])
-def test_runs_trim_periodically_and_report_memory(tmp_path: Path, executor: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Executor, "trim_interval_s", 0.05)
+def _run_slow(tmp_path: Path, count: int, executor: str) -> RunMetrics:
+    """Run ``count`` packets into a sink that spends 10 ms on each."""
     g = write_graph(
         tmp_path / "g.json",
-        [{"id": "src", "type": "test.count", "params": {"count": 40}},
+        [{"id": "src", "type": "test.count", "params": {"count": count}},
          {"id": "sink", "type": "test.collect", "params": {"key": "m", "sleep_ms": 10}}],
         ["src.out -> sink.in"],
     )
-    metrics = run_graph(load_graph(g), RunContext(), executor)
+    return run_graph(load_graph(g), RunContext(), executor)
+
+
+@pytest.mark.parametrize("executor", ["inline", "threaded"])
+def test_runs_trim_periodically_and_report_memory(tmp_path: Path, executor: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Executor, "trim_interval_s", 0.05)
+    metrics = _run_slow(tmp_path, 40, executor)
     mem = metrics.to_json()["memory"]
     assert mem["trims"] >= 3  # 0.4 s of work, a trim every 0.05 s
     assert mem["trim"] is can_trim()
@@ -52,11 +58,5 @@ def test_runs_trim_periodically_and_report_memory(tmp_path: Path, executor: str,
 
 def test_trimming_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Executor, "trim_interval_s", 0.0)
-    g = write_graph(
-        tmp_path / "g.json",
-        [{"id": "src", "type": "test.count", "params": {"count": 20}},
-         {"id": "sink", "type": "test.collect", "params": {"key": "m", "sleep_ms": 10}}],
-        ["src.out -> sink.in"],
-    )
-    mem = run_graph(load_graph(g), RunContext(), "inline").to_json()["memory"]
+    mem = _run_slow(tmp_path, 20, "inline").to_json()["memory"]
     assert mem["trims"] == 0 and mem["trim"] is False
