@@ -139,3 +139,43 @@ def test_segment_onsets_join_their_segment_in_refinement() -> None:
     apart = KalmanAhc(AhcConfig(**cfg, onsets_follow=False)).cluster(units, initial)
     assert _accuracy(followed, truth) == 1.0
     assert _accuracy(apart, truth) < 0.9  # the onsets stay one cluster of their own
+
+
+def _odd_turn(units: list[Unit], truth: list[int], at: int, seconds: float, az: float, rng: np.random.Generator) -> list[int]:
+    """Put ``seconds`` of stretches with an embedding like nobody's (a cough, overlapped speech) in at ``at``; returns their indices."""
+    odd = np.zeros(units[0].vector.shape[0])
+    odd[rng.choice(odd.shape[0], 6, replace=False)] = 1.0  # unlike any voice
+    t = units[at].t0
+    new = []
+    for k in range(int(seconds / 0.5)):
+        v = odd + 0.1 * np.abs(rng.normal(size=odd.shape[0]))
+        new.append(Unit(0, t + 0.5 * k, t + 0.5 * (k + 1), (v / np.linalg.norm(v)).astype(np.float32), t - 1.0, f"odd{at}", az, 4.0))
+    shift = 0.5 * len(new) + 0.5
+    for u in units[at:]:
+        u.t0, u.t1, u.window_start = u.t0 + shift, u.t1 + shift, u.window_start + shift
+    units[at:at] = new
+    truth[at:at] = [-1] * len(new)
+    for i, u in enumerate(units):
+        u.index = i
+    return list(range(at, at + len(new)))
+
+
+def test_ahc_small_speakers_join_their_closest_once_settled() -> None:
+    cfg = dict(threshold=0.0, loc_weight=0.1, walk_std_dps=12, max_std_deg=60)
+    for at_end in (False, True):
+        units, truth = _meeting(4)
+        rng = np.random.default_rng(4)
+        # 1.5 s that sound like nobody, from where nobody sits: mid-meeting, or in the last seconds
+        odd = _odd_turn(units, truth, len(units) - 4 if at_end else 22, 1.5, -30.0 if at_end else -160.0, rng)
+        talkers = [i for i, s in enumerate(truth) if s >= 0]
+        start = list(range(len(units)))
+        plain = KalmanAhc(AhcConfig(**cfg, min_speaker_s=0.0)).cluster(units, start)
+        assert len(set(plain)) == 4  # the odd turn is a speaker of its own
+        online = KalmanAhc(AhcConfig(**cfg, min_speaker_s=3.0, settle_s=10.0)).cluster(units, start)
+        final = KalmanAhc(AhcConfig(**cfg, min_speaker_s=3.0, settle_s=0.0)).cluster(units, start)
+        # settled (its last stretch > 10 s old): it joins a talker; fresh: it may be a new talker, so it waits
+        assert len(set(online)) == (4 if at_end else 3)
+        assert len(set(final)) == 3  # at the end of the input nothing waits
+        for labels in (online, final):
+            assert len({labels[i] for i in odd}) == 1
+            assert _accuracy([labels[i] for i in talkers], [truth[i] for i in talkers]) >= 0.95

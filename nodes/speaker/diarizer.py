@@ -56,6 +56,11 @@ class DiarizerParams(BaseModel):
                                                  "(may move any run) or from the online speakers (only merges split speakers).")
     ahc_onsets_follow: bool = Field(_A.onsets_follow, description="Refinement: a segment's first, shorter windows (whose embeddings "
                                     "look alike whoever speaks) take the label of the stretch after them.")
+    ahc_min_speaker_s: float = Field(_A.min_speaker_s, ge=0, description="Refinement: once clustering stops, a speaker with less "
+                                     "speech than this (s) in the horizon joins the closest speaker (0: never); only after "
+                                     "ahc_settle_s without them, so a new talker is not swallowed as they start.")
+    ahc_settle_s: float = Field(_A.settle_s, ge=0, description="Refinement: seconds since a small speaker's last stretch before "
+                                "ahc_min_speaker_s applies.")
     # directions
     min_activity: float = Field(0.3, ge=0, le=1, description="Direction blocks quieter than this are ignored (0-1).")
     min_strength: float = Field(0.3, ge=0, le=1, description="Direction peaks weaker than this are ignored (0-1).")
@@ -109,7 +114,7 @@ class Diarizer(Node):
                                                              max_speakers=p.max_speakers))
         self.ahc = KalmanAhc(AhcConfig(threshold=p.ahc_threshold, loc_weight=p.ahc_loc_weight, meas_std_deg=p.meas_std_deg, walk_std_dps=p.walk_std_dps,
                                        max_std_deg=p.max_std_deg, start=p.ahc_start,
-                                       onsets_follow=p.ahc_onsets_follow))
+                                       onsets_follow=p.ahc_onsets_follow, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s))
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
         self._dir_t = -math.inf  # directions have been seen up to here
         self._waiting: deque[tuple[Packet, Embedding]] = deque()
@@ -220,10 +225,15 @@ class Diarizer(Node):
         self._last_t0 = t0
         self.emit("turns", Packet(t0, t0, turn))
 
-    def _refine(self) -> None:
-        """Kalman-AHC over the recent past; relabel the stretches whose label changes."""
+    def _refine(self, final: bool = False) -> None:
+        """Kalman-AHC over the recent past; relabel the stretches whose label changes.
+
+        ``final``: the input has ended, so no new talker can still be gathering speech and
+        small speakers join their closest at once (no ``ahc_settle_s`` wait).
+        """
         if not self.units:
             return
+        self.ahc.config.settle_s = 0.0 if final else self.params.ahc_settle_s
         self._last_refine = self.units[-1].t1
         horizon = self.units[-1].t1 - self.params.refine_horizon_s
         first = next((i for i, u in enumerate(self.units) if u.t1 >= horizon), 0)
@@ -257,7 +267,7 @@ class Diarizer(Node):
                 if i >= 0:
                     self._settle(i, raw)
         if self.params.refine:
-            self._refine()
+            self._refine(final=True)
         self.context.summary.setdefault("diarization", {}).update({  # type: ignore[union-attr]
             "mode": self.mode, "location": self.location, "stretches": len(self.units), "speakers": len(set(self.out)),
             "relabels": self.relabels})

@@ -20,6 +20,14 @@ by the number of hand-overs between A and B in time order, so it measures how pl
 hand-over is rather than how long the clusters are. The closest pair merges until no
 affinity is positive: the same score decides merging and stopping. Without directions (mono
 input) it is plain embedding AHC.
+
+After stopping, a cluster with less than ``min_speaker_s`` of speech joins the cluster closest
+to it (same affinity), once its last stretch is ``settle_s`` older than the newest one. On the
+simulated meetings the clusters left that small (0.5-4 s) were pieces of real talkers (an
+overlapped turn, a turn's edge) and each one cost label persistence: a talker whose returning
+turn fell into such a piece looked relabelled (5 s: persistence 103 -> 107 of 109 returns,
+DER 6.3% -> 5.9% on meetings 1-16). The wait keeps a new participant's first seconds from being
+swallowed while they are still gathering speech.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ class AhcConfig:
     center: bool = True  # subtract the mean embedding of the stretches clustered (GE2E vectors share a large common part)
     start: str = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)
     onsets_follow: bool = True  # "runs": a segment's first, shorter windows join the run that follows them
+    min_speaker_s: float = 5.0  # after stopping, a cluster with less speech than this joins its closest cluster ...
+    settle_s: float = 10.0  # ... once its last stretch is this much older than the newest (a new talker is not swallowed at once)
 
 
 @dataclass
@@ -169,15 +179,32 @@ class KalmanAhc:
         alive = np.ones(n, dtype=bool)
         self.merges = []
         self.stopped_at = None
+        speech = np.array([sum(units[m].t1 - units[m].t0 for m in cl.members) for cl in clusters])
+        last = np.array([max(units[m].t1 for m in cl.members) for cl in clusters])
+        newest = float(last.max()) if n else 0.0
         while int(alive.sum()) > max(c.min_clusters, 1):
             flat = int(np.argmax(total))
             i, j = divmod(flat, n)
-            i, j = min(i, j), max(i, j)
             best = float(total[i, j])
             if best <= 0:
-                self.stopped_at = best
-                break
+                if self.stopped_at is None:
+                    self.stopped_at = best
+                # Stopped: a talker with only a few seconds of speech in the whole horizon is far
+                # more often a split-off piece of someone (overlap, a cough, a turn's edge) than a
+                # new participant, so such a settled cluster joins the one it is closest to.
+                small = np.flatnonzero(alive & (speech < c.min_speaker_s) & (last <= newest - c.settle_s))
+                if not len(small):
+                    break
+                rows = total[small]
+                k = int(np.argmax(rows))
+                i, j = int(small[k // n]), k % n
+                best = float(total[i, j])
+                if not np.isfinite(best):
+                    break
+            i, j = min(i, j), max(i, j)
             self.merges.append((best, float(emb[i, j]), float(loc[i, j])))
+            speech[i] += speech[j]
+            last[i] = max(last[i], last[j])
             a, b = clusters[i], clusters[j]
             a.members += b.members
             a.vec = a.vec + b.vec
