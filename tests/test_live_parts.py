@@ -138,6 +138,25 @@ def test_shedder_learns_how_long_the_recogniser_takes() -> None:
     assert s.node.stats["downstream_s"] == pytest.approx(4.0, abs=0.1)
 
 
+def test_shedder_forgets_a_slow_spell_and_admits_again() -> None:
+    # A slow spell: one final came 7 s after its audio passed, so new segments are dropped ...
+    s = _Shedder()
+    for i in range(4):
+        s.chunk(0, 0.5, lag=0.5, final=i == 3)
+    ctx = s.ctx
+    ctx.latency.add("final_s", (time.time() + 7.0) - ctx.clock.wall_at(1.9), 1.9)
+    for i in range(4):
+        s.chunk(1, 0.5, lag=0.2, final=i == 3)
+    assert s.passed(1) == []
+    # ... and while everything is dropped no final comes to say the recogniser is free again.
+    # Once the measurement is older than `forget` budgets it no longer counts: the next
+    # segment is admitted and measures the recogniser afresh.
+    s.node._downstream[0] = (time.time() - 3.0 * 10.0 - 1.0, s.node._downstream[0][1])
+    for i in range(4):
+        s.chunk(2, 0.5, lag=0.2, final=i == 3)
+    assert len(s.passed(2)) == 4 and s.node.stats["segments_dropped"] == 1
+
+
 def test_shedder_counts_the_wait_for_a_first_final() -> None:
     s = _Shedder()
     for i in range(2):

@@ -26,7 +26,12 @@ budget (``capacity_s``). The downstream time is measured, not assumed: the trans
 writer records each final's latency with its media time (``RunContext.latency``), and this
 node pairs it with the moment that segment's last chunk passed here; the largest of the
 last few measurements is used, so a recogniser that slows down (a busy machine) tightens
-the shedding at once.
+the shedding at once. Measurements older than ``forget`` budgets (wall time) are forgotten:
+while every segment is being dropped no final comes to measure, and without forgetting one
+slow spell would shut recognition out for the rest of the meeting (seen in a 10-minute live
+run: downstream stuck at 6.2 s > 5 s admitted, 90 of 132 segments dropped, nothing
+transcribed after minute 4). Once forgotten, the next segment is admitted on the prior and
+its final measures the recogniser afresh.
 
 Replays (not live) pass everything through, so results stay deterministic. Counts go to
 ``metrics.json`` under ``shedding`` and to the live views.
@@ -51,6 +56,7 @@ class ShedParams(BaseModel):
     admit: float = Field(0.5, gt=0, le=1, description="A new segment is dropped whole when its predicted final latency exceeds this share of the budget.")
     cut: float = Field(0.65, gt=0, le=1, description="An admitted segment is ended early when its predicted final latency exceeds this share of the budget.")
     decode_rtf: float = Field(0.25, ge=0, description="Until downstream time has been measured: wall seconds expected per second of segment to produce its final.")
+    forget: float = Field(3.0, gt=0, description="Downstream measurements older than this many budgets (wall time) are forgotten, so a slow spell does not shut recognition out for good.")
     min_keep_s: float = Field(1.0, ge=0, description="A segment is never cut before it holds this much speech (shorter pieces are rarely worth decoding).")
     feedback: str | None = Field("final_s", description="Latency series (RunContext.latency) to learn the downstream time from; null: never learn, use decode_rtf.")
     active: Literal["live", "realtime", "never"] = Field(
@@ -100,7 +106,7 @@ class SpeechShedder(Node):
         self._segs: dict[int, _Seg] = {}
         self._passed: deque[tuple[float, float]] = deque(maxlen=64)  # (media end of a segment's last chunk, wall time it passed)
         self._seen: Any = None
-        self._downstream: deque[float] = deque(maxlen=_RECENT)
+        self._downstream: deque[tuple[float, float]] = deque(maxlen=_RECENT)  # (wall time measured, seconds)
         self.stats: dict[str, Any] = {
             "budget_s": self.params.budget_s, "active": self.shedding,
             "segments": 0, "segments_dropped": 0, "segments_cut": 0,
@@ -124,14 +130,17 @@ class SpeechShedder(Node):
         for t1, passed in self._passed:
             if t1 >= media_t - 1e-9:
                 written = latency + self.context.clock.wall_at(media_t)
-                self._downstream.append(max(written - passed, 0.0))
-                self.stats["downstream_s"] = round(max(self._downstream), 3)
+                self._downstream.append((time.time(), max(written - passed, 0.0)))
+                self.stats["downstream_s"] = round(max(d for _, d in self._downstream), 3)
                 return
 
     def _expected(self, lag: float, seconds: float) -> float:
         """Predicted latency of a final if the segment, ``seconds`` long, ended now."""
+        stale = time.time() - self.params.forget * self.params.budget_s
+        while self._downstream and self._downstream[0][0] < stale:
+            self._downstream.popleft()
         if self._downstream:
-            return lag + max(self._downstream)
+            return lag + max(d for _, d in self._downstream)
         prior = _PRIOR_S + self.params.decode_rtf * seconds
         if self._passed and self.params.feedback is not None:
             # Nothing measured yet, but a segment has been passed on and its final has not
