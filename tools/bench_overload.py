@@ -134,17 +134,25 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.every = pid, every
         self.samples: list[tuple[float, float]] = []
+        #: the same samples split as the kernel accounts them: RssAnon (the process's own heap),
+        #: RssFile (mapped libraries and models), RssShmem (shared memory, e.g. the audio server's pool)
+        self.parts: dict[str, list[float]] = {"anon": [], "file": [], "shmem": []}
         self.stop = threading.Event()
         self.t0 = time.monotonic()
 
     def run(self) -> None:
+        keys = {"VmRSS:": None, "RssAnon:": "anon", "RssFile:": "file", "RssShmem:": "shmem"}
         while not self.stop.is_set():
             try:
-                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        self.samples.append((time.monotonic() - self.t0, int(line.split()[1]) / 1024))
+                fields = {k: int(line.split()[1]) / 1024 for line in Path(f"/proc/{self.pid}/status").read_text().splitlines()
+                          for k in keys if line.startswith(k)}
             except OSError:
                 return
+            if "VmRSS:" in fields:
+                self.samples.append((time.monotonic() - self.t0, fields["VmRSS:"]))
+                for k, part in keys.items():
+                    if part:
+                        self.parts[part].append(round(fields.get(k, 0.0), 1))
             self.stop.wait(self.every)
 
 
@@ -171,7 +179,7 @@ def wait_capturing(out: Path, proc: subprocess.Popen, timeout: float = 120) -> N
     raise RuntimeError(f"{out.name}: never started capturing")
 
 
-def analyse(out: Path, ref: str, rss: list[tuple[float, float]], budget: float) -> dict[str, Any]:
+def analyse(out: Path, ref: str, rss: list[tuple[float, float]], budget: float, parts: dict[str, list[float]] | None = None) -> dict[str, Any]:
     import jiwer
 
     from nodes.transcript.textnorm import normalize
@@ -197,8 +205,11 @@ def analyse(out: Path, ref: str, rss: list[tuple[float, float]], budget: float) 
             key = (u.get("extra") or {}).get("split_of") or u["segment_id"]
             if u["status"] == "final" and u["text"].strip() and key not in seen:
                 seen.add(key)
-                latency = u["wall"] - (start + u["t1"])
-                k = int(u["t1"] // 60)
+                # As metrics.json's final_s: from the end of the segment's speech (a part of a
+                # segment split at a speaker change carries it), not from the part's last word.
+                end = u.get("speech_t1") if u.get("speech_t1") is not None else u["t1"]
+                latency = u["wall"] - (start + end)
+                k = int(end // 60)
                 per_min[k] = max(per_min.get(k, 0.0), latency)
     drops = {k: v["drops"] for k, v in m["edges"].items() if v["drops"]}
     rss_mb = [round(v, 1) for _, v in rss]
@@ -219,7 +230,8 @@ def analyse(out: Path, ref: str, rss: list[tuple[float, float]], budget: float) 
         "capture": {k: cap.get(k) for k in ("media_s", "wall_s", "lost_s", "overflows", "drift_ppm", "max_gap_s")},
         "rss_mb": {"first": rss_mb[0] if rss_mb else None, "at_2min": next((round(v, 1) for t, v in rss if t >= 120), None),
                    "last": rss_mb[-1] if rss_mb else None, "max": max(rss_mb) if rss_mb else None,
-                   "slope_mb_per_min_after_2min": None if slope is None else round(slope, 3), "samples": rss_mb},
+                   "slope_mb_per_min_after_2min": None if slope is None else round(slope, 3), "samples": rss_mb,
+                   "parts": parts or {}},
         "exit_status": None,
     }
 
@@ -292,7 +304,7 @@ def main() -> int:
             for s in samplers.values():
                 s.stop.set()
             for mode, proc in runs.items():
-                res = analyse(work / mode, ref, samplers[mode].samples, args.budget)
+                res = analyse(work / mode, ref, samplers[mode].samples, args.budget, samplers[mode].parts)
                 res["exit_status"] = proc.returncode
                 results["runs"][mode] = res
 
