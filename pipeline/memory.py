@@ -9,6 +9,13 @@ RSS grew 14.6 MB per minute over a 10-minute live run (616 -> 1008 MB), and Whis
 pass alone went from 296 to 397 MB over 140 utterances with no Python object growing;
 with ``malloc_trim(0)`` after each utterance it stayed between 316 and 341 MB.
 
+glibc also raises its mmap threshold each time a large block that was mmapped is freed
+(up to 32 MB), so after the first big transient buffer (a long Whisper window) every later
+buffer up to that size comes from the heaps instead and stays resident once touched: the
+live benchmark's RSS stepped up by 25-75 MB at a random moment in its first 1.5-3.5 minutes.
+``pin_mmap_threshold`` fixes the threshold (``mallopt(M_MMAP_THRESHOLD)``, which also turns
+the climbing off), so large buffers are always mapped and unmapped as they come and go.
+
 ``MemoryKeeper`` runs beside the executor in a daemon thread: every ``interval_s`` of wall
 time it calls ``malloc_trim(0)`` (thread-safe: glibc locks each arena while it trims) and
 notes the resident set size, which ``metrics.json`` reports under ``memory``. Elsewhere
@@ -20,8 +27,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 import threading
 import time
+from collections import deque
 from typing import Any, Callable
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -42,6 +51,25 @@ def _load_trim() -> Callable[[int], int] | None:
 
 
 _TRIM = _load_trim()
+_M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
+#: Buffers at least this large are mmapped (and given back when freed); glibc starts at 128 KiB
+#: and climbs to 32 MiB. Lower costs time: every such buffer is then faulted in afresh
+#: (measured, Whisper's second pass over 50 utterances: unpinned 34.0 s; 256 KiB 43.3 s,
+#: 1 MiB 38.1 s, 4 MiB 34.6 s, 16 MiB 34.4 s).
+MMAP_THRESHOLD = 4 * 1024 * 1024
+
+
+def pin_mmap_threshold(nbytes: int = MMAP_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold at ``nbytes`` (and stop it climbing); False where not glibc."""
+    if _TRIM is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, int(nbytes)))
 
 
 def can_trim() -> bool:
@@ -52,6 +80,32 @@ def can_trim() -> bool:
 def trim() -> bool:
     """Release free heap memory to the system now; True if some was released."""
     return bool(_TRIM(0)) if _TRIM is not None else False
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _load_mallinfo() -> Callable[[], _MallInfo2] | None:
+    if _TRIM is None:
+        return None
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("c")).mallinfo2  # glibc >= 2.33
+    except (OSError, AttributeError):
+        return None
+    fn.restype = _MallInfo2
+    return fn
+
+
+_MALLINFO = _load_mallinfo()
+
+
+def heap_mb() -> tuple[float, float] | None:
+    """(in use, free inside the heaps) in MB over all of malloc's arenas, mmapped blocks counted in use."""
+    if _MALLINFO is None:
+        return None
+    m = _MALLINFO()
+    return (m.uordblks + m.hblkhd) / 1048576, m.fordblks / 1048576
 
 
 def rss_mb() -> float | None:
@@ -74,12 +128,18 @@ class MemoryKeeper:
         self.rss_start: float | None = rss_mb()
         self.rss_peak: float | None = self.rss_start
         self.rss_end: float | None = self.rss_start
+        self.mmap_pinned = False
+        #: one row per trim: seconds since start, RSS, malloc in use, malloc free, Python's allocated blocks
+        #: (tells a leak, in use or Python blocks rising, from fragmentation, free rising); the last hour
+        self.series: deque[tuple[float, float | None, float | None, float | None, int]] = deque(maxlen=360)
+        self._t0 = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self.interval_s <= 0 or self._thread is not None:
             return
+        self.mmap_pinned = pin_mmap_threshold()
         self._thread = threading.Thread(target=self._loop, name="meetflow:memory", daemon=True)
         self._thread.start()
 
@@ -102,6 +162,10 @@ class MemoryKeeper:
         if before is not None and after is not None and after < before:
             self.released_mb += before - after
         self._note(after)
+        heap = heap_mb()
+        r = lambda x: None if x is None else round(x, 1)  # noqa: E731
+        self.series.append((round(time.monotonic() - self._t0, 1), r(after), r(heap[0]) if heap else None, r(heap[1]) if heap else None,
+                            sys.getallocatedblocks()))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -122,4 +186,6 @@ class MemoryKeeper:
             "trims": self.trims,
             "released_mb": r(self.released_mb),
             "max_trim_ms": round(self.max_trim_ms, 2),
+            "mmap_threshold_kb": MMAP_THRESHOLD // 1024 if self.mmap_pinned else None,
+            "series": {"columns": ["t_s", "rss_mb", "malloc_in_use_mb", "malloc_free_mb", "python_blocks"], "rows": [list(x) for x in self.series]},
         }

@@ -212,6 +212,17 @@ def analyse(out: Path, ref: str, rss: list[tuple[float, float]], budget: float, 
                 k = int(end // 60)
                 per_min[k] = max(per_min.get(k, 0.0), latency)
     drops = {k: v["drops"] for k, v in m["edges"].items() if v["drops"]}
+    # The run's own view of its memory at each trim (metrics.json memory.series): what malloc
+    # holds in use and free, and Python's live blocks, tell a leak from fragmentation.
+    series = m.get("memory", {}).get("series", {})
+    cols, rows = series.get("columns", []), [r for r in series.get("rows", []) if r[0] >= 120]
+    heap: dict[str, Any] = {}
+    if len(rows) >= 3:
+        for k, name in enumerate(cols[1:], start=1):
+            pts = [(r[0] / 60, r[k]) for r in rows if r[k] is not None]
+            if len(pts) >= 3:
+                heap[f"{name}_slope_per_min_after_2min"] = round(float(np.polyfit(*zip(*pts), 1)[0]), 3)
+                heap[f"{name}_at_2min_and_end"] = [pts[0][1], pts[-1][1]]
     rss_mb = [round(v, 1) for _, v in rss]
     late = [(t, v) for t, v in rss if t >= 120]
     slope = float(np.polyfit([t / 60 for t, _ in late], [v for _, v in late], 1)[0]) if len(late) >= 3 else None
@@ -231,7 +242,7 @@ def analyse(out: Path, ref: str, rss: list[tuple[float, float]], budget: float, 
         "rss_mb": {"first": rss_mb[0] if rss_mb else None, "at_2min": next((round(v, 1) for t, v in rss if t >= 120), None),
                    "last": rss_mb[-1] if rss_mb else None, "max": max(rss_mb) if rss_mb else None,
                    "slope_mb_per_min_after_2min": None if slope is None else round(slope, 3), "samples": rss_mb,
-                   "parts": parts or {}},
+                   "parts": parts or {}, "heap": heap},
         "exit_status": None,
     }
 
@@ -320,6 +331,8 @@ def main() -> int:
         rss = r["rss_mb"]
         print(f"   RSS MB: first {rss['first']}, at 2 min {rss['at_2min']}, last {rss['last']}, max {rss['max']}, "
               f"slope after 2 min {rss['slope_mb_per_min_after_2min']} MB/min")
+        if rss.get("heap"):
+            print(f"   inside the run (per trim, after 2 min): {rss['heap']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     if "shed" in results["runs"]:

@@ -27,10 +27,13 @@ from pipeline.payloads import Word
 #: 1024 of them by default. Short windows give Whisper's encoder a new length for almost every
 #: utterance, so a long run grew ~0.7 MB per utterance (measured: 296 -> 397 MB over 142
 #: utterances; flat at 304 MB without the cache). A small cache keeps the shapes that recur
-#: (decoder steps) and bounds the rest. Must be set before CTranslate2 first runs; a value
-#: the user set wins. (Padding windows to fixed steps bounded the shapes too, but changed
-#: tiny.en's output: WER 3.5% -> 4.7% on the latency benchmark.)
-os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
+#: and bounds the rest. Must be set before CTranslate2 first runs; a value the user set wins.
+#: 8, not 32: with 32 the cache still took 3-5 minutes of a live meeting to fill (+13 MB, the
+#: live benchmark's RSS crept ~1 MB/min); 8 costs nothing measurable (second pass over 50
+#: utterances 35.9 s vs 36.9 s at 32; the speaker encoder's torch LSTM, which shares the
+#: variable, 2.05 s vs 2.40 s per 200 windows; 0 would cost it 23%). (Padding windows to fixed
+#: steps bounded the shapes too, but changed tiny.en's output: WER 3.5% -> 4.7%.)
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8")
 
 SAMPLE_RATE = 16000
 
