@@ -36,21 +36,28 @@ from typing import Any, Callable
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _load_trim() -> Callable[[int], int] | None:
+def _glibc(symbol: str, argtypes: list[Any], restype: Any) -> Callable[..., Any] | None:
+    """A function of the C library where it is glibc (it has ``malloc_trim``), else None."""
     name = ctypes.util.find_library("c")
     if not name:
         return None
     try:
         libc = ctypes.CDLL(name)
-        fn = libc.malloc_trim  # glibc only
+        libc.malloc_trim  # noqa: B018  (glibc only: elsewhere none of these apply)
+        fn = getattr(libc, symbol)
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_size_t]
-    fn.restype = ctypes.c_int
+    fn.argtypes = argtypes
+    fn.restype = restype
     return fn
 
 
-_TRIM = _load_trim()
+def _mb(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)
+
+
+_TRIM = _glibc("malloc_trim", [ctypes.c_size_t], ctypes.c_int)
+_MALLOPT = _glibc("mallopt", [ctypes.c_int, ctypes.c_int], ctypes.c_int)
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
 #: Buffers at least this large are mmapped (and given back when freed); glibc starts at 128 KiB
 #: and climbs to 32 MiB. Lower costs time: every such buffer is then faulted in afresh
@@ -61,15 +68,7 @@ MMAP_THRESHOLD = 4 * 1024 * 1024
 
 def pin_mmap_threshold(nbytes: int = MMAP_THRESHOLD) -> bool:
     """Fix glibc's mmap threshold at ``nbytes`` (and stop it climbing); False where not glibc."""
-    if _TRIM is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, int(nbytes)))
+    return _MALLOPT is not None and bool(_MALLOPT(_M_MMAP_THRESHOLD, int(nbytes)))
 
 
 def can_trim() -> bool:
@@ -86,18 +85,7 @@ class _MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 
 
-def _load_mallinfo() -> Callable[[], _MallInfo2] | None:
-    if _TRIM is None:
-        return None
-    try:
-        fn = ctypes.CDLL(ctypes.util.find_library("c")).mallinfo2  # glibc >= 2.33
-    except (OSError, AttributeError):
-        return None
-    fn.restype = _MallInfo2
-    return fn
-
-
-_MALLINFO = _load_mallinfo()
+_MALLINFO = _glibc("mallinfo2", [], _MallInfo2)  # glibc >= 2.33
 
 
 def heap_mb() -> tuple[float, float] | None:
@@ -162,10 +150,8 @@ class MemoryKeeper:
         if before is not None and after is not None and after < before:
             self.released_mb += before - after
         self._note(after)
-        heap = heap_mb()
-        r = lambda x: None if x is None else round(x, 1)  # noqa: E731
-        self.series.append((round(time.monotonic() - self._t0, 1), r(after), r(heap[0]) if heap else None, r(heap[1]) if heap else None,
-                            sys.getallocatedblocks()))
+        used, free = heap_mb() or (None, None)
+        self.series.append((round(time.monotonic() - self._t0, 1), _mb(after), _mb(used), _mb(free), sys.getallocatedblocks()))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -178,13 +164,12 @@ class MemoryKeeper:
         self.rss_peak = rss if self.rss_peak is None else max(self.rss_peak, rss)
 
     def to_json(self) -> dict[str, Any]:
-        r = lambda x: None if x is None else round(x, 1)  # noqa: E731
         return {
-            "rss_mb": {"start": r(self.rss_start), "peak": r(self.rss_peak), "end": r(self.rss_end)},
+            "rss_mb": {"start": _mb(self.rss_start), "peak": _mb(self.rss_peak), "end": _mb(self.rss_end)},
             "trim": can_trim() and self.interval_s > 0,
             "trim_interval_s": self.interval_s,
             "trims": self.trims,
-            "released_mb": r(self.released_mb),
+            "released_mb": _mb(self.released_mb),
             "max_trim_ms": round(self.max_trim_ms, 2),
             "mmap_threshold_kb": MMAP_THRESHOLD // 1024 if self.mmap_pinned else None,
             "series": {"columns": ["t_s", "rss_mb", "malloc_in_use_mb", "malloc_free_mb", "python_blocks"], "rows": [list(x) for x in self.series]},
