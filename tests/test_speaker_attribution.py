@@ -105,3 +105,20 @@ def test_words_before_any_turn_take_the_nearest_one(tmp_path: Path) -> None:
     assert out[-1].speaker is None  # nobody labelled yet
     _send_turn(attr, turns, _turn(0, "spk3", 1.2, 2.0))  # a late turn nearby: the segment is re-sent with a speaker
     assert out[-1].segment_id == "asr-1" and out[-1].speaker == "spk3" and out[-1].revision > out[0].revision
+
+
+def test_turns_writer_settles_old_turns_and_keeps_relabelling_new_ones(tmp_path: Path) -> None:
+    """A long meeting: turns past settle_s are written once and let go; newer ones still follow relabels."""
+    writer = TurnsWriter("turns", TurnsWriterParams(dir=str(tmp_path), settle_s=60.0, every_s=5.0), RunContext())
+    writer.configure({"turns": StreamInfo()})
+    writer.open()
+    for i in range(100):  # 200 s of alternating two-second turns
+        t = _turn(i, f"spk{i % 2 + 1}", 2.0 * i, 2.0 * i + 1.5)
+        writer.process("turns", Packet(t.t0, t.t1, t))
+    assert len(writer._turns) <= 35  # only the last ~60 s (plus one rewrite period) are held
+    writer.process("turns", Packet(199.5, 199.5, _turn(99, "spk1", 198.0, 199.5, rev=1)))  # a late relabel of a held turn
+    writer.flush()
+    rows = [line.split() for line in (tmp_path / "diarization.rttm").read_text().splitlines()]
+    assert len(rows) == 100  # every turn exactly once, settled or not
+    got = sorted((round(float(r[3]), 3), r[7]) for r in rows)
+    assert got == [(2.0 * i, "spk1" if i == 99 or i % 2 == 0 else "spk2") for i in range(100)]

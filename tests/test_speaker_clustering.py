@@ -179,3 +179,23 @@ def test_ahc_small_speakers_join_their_closest_once_settled() -> None:
         for labels in (online, final):
             assert len({labels[i] for i in odd}) == 1
             assert _accuracy([labels[i] for i in talkers], [truth[i] for i in talkers]) >= 0.95
+
+
+def test_diarizer_releases_embeddings_past_the_refinement_horizon() -> None:
+    """Bounded memory over a long meeting: units older than refine_horizon_s keep their labels, not their vectors."""
+    from nodes.speaker.diarizer import Diarizer, DiarizerParams
+    from pipeline import Embedding, Packet, RunContext, StreamInfo
+
+    node = Diarizer("dz", DiarizerParams(method="embedding", refine_every_s=10.0, refine_horizon_s=30.0), RunContext())
+    node.configure({"embeddings": StreamInfo()})
+    node.open()
+    node.emit = lambda port, packet: None  # type: ignore[method-assign]
+    units, _ = _meeting(seed=2)
+    for u in units:
+        node.process("embeddings", Packet(u.t0, u.t1, Embedding(u.vector, u.segment, "window", u.window_start, u.t1, u.t0)))
+    node.flush()
+    newest = node.units[-1].t1
+    old = [u for u in node.units if u.t1 < newest - 40.0]
+    assert old and all(u.vector.size == 0 for u in old)
+    assert all(u.vector.size == 64 for u in node.units if u.t1 >= newest - 30.0)
+    assert len(node.out) == len(node.units)

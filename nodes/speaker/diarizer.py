@@ -19,6 +19,9 @@ from .particle_filter import ParticleConfig, ParticleDiarizer
 from .units import Unit, circular_mean
 
 _P, _A, _O = ParticleConfig(), AhcConfig(), OnlineClusteringConfig()
+#: The vector of a unit that has left the refinement horizon: a long meeting keeps every unit's
+#: label and times but not its embedding (1 KiB each, a few per second of speech).
+_RELEASED = np.zeros(0, dtype=np.float32)
 
 
 class DiarizerParams(BaseModel):
@@ -124,6 +127,7 @@ class Diarizer(Node):
         self.rev: list[int] = []
         self.alias: dict[int, int] = {}  # raw label -> output label (set by refinement)
         self._next_label = 0
+        self._first = 0  # units before this have left the refinement horizon (their vectors are released)
         self._last_refine = 0.0
         self._last_t0 = 0.0
         self._now = 0.0
@@ -236,7 +240,11 @@ class Diarizer(Node):
         self.ahc.config.settle_s = 0.0 if final else self.params.ahc_settle_s
         self._last_refine = self.units[-1].t1
         horizon = self.units[-1].t1 - self.params.refine_horizon_s
-        first = next((i for i, u in enumerate(self.units) if u.t1 >= horizon), 0)
+        first = self._first
+        while first < len(self.units) - 1 and self.units[first].t1 < horizon:
+            self.units[first].vector = _RELEASED  # no pass will look at it again: keep the label, not the evidence
+            first += 1
+        self._first = first
         units = self.units[first:]
         self.ahc.config.loc_weight = self.params.ahc_loc_weight if self.location else 0.0
         clusters = self.ahc.cluster(units, self.raw[first:])

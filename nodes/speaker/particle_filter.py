@@ -25,6 +25,7 @@ after which a label no longer changes.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,7 +70,7 @@ class ParticleDiarizer:
         self.prev_segment: str | None = None
         self.steps = 0
         self.resamples = 0
-        self.ess_history: list[float] = []
+        self.ess_history: deque[float] = deque(maxlen=10_000)  # recent effective sample sizes (diagnostics)
 
     # -- one stretch ---------------------------------------------------------------------------
     def _log_prior(self, follows: bool) -> np.ndarray:

@@ -22,6 +22,8 @@ class TurnsWriterParams(BaseModel):
     session: str | None = Field(None, description="File id in the RTTM; default: the recording's name.")
     every_s: float = Field(10.0, gt=0, description="Rewrite the file every this many media seconds (and at the end).")
     join_gap_s: float = Field(0.05, ge=0, description="Adjacent turns of one speaker closer than this become one RTTM line.")
+    settle_s: float = Field(900.0, gt=0, description="Turns that ended this long (media s) before the newest are settled: written "
+                            "as fixed lines and no longer kept (a diariser relabels only its refinement horizon, 600 s by default).")
 
 
 def turns_to_rttm(turns: list[SpeakerTurn], session: str, join_gap_s: float = 0.05) -> str:
@@ -60,11 +62,21 @@ class TurnsWriter(Node):
         except OSError as exc:
             raise OutputError(f"cannot write to {self._path.parent}/: {exc.strerror or exc}") from None
         self._turns: dict[str, SpeakerTurn] = {}
+        self._settled: list[str] = []  # RTTM text of turns past settle_s, oldest first
         self._written = 0.0
 
+    def _settle(self, newest: float) -> None:
+        """Render the turns no relabel can reach any more once, and let them go (bounded memory)."""
+        old = [t for t in self._turns.values() if t.t1 < newest - self.params.settle_s]
+        if old:
+            self._settled.append(turns_to_rttm(old, self._session, self.params.join_gap_s))
+            for t in old:
+                del self._turns[t.turn_id]
+
     def _write(self) -> None:
+        live = turns_to_rttm(list(self._turns.values()), self._session, self.params.join_gap_s)
         try:
-            atomic_write(self._path, turns_to_rttm(list(self._turns.values()), self._session, self.params.join_gap_s))
+            atomic_write(self._path, "".join(self._settled) + live)
         except OSError as exc:
             raise OutputError(f"cannot write {self._path}: {exc.strerror or exc}") from None
 
@@ -75,6 +87,7 @@ class TurnsWriter(Node):
             self._turns[t.turn_id] = t
         if t.t1 - self._written >= self.params.every_s:
             self._written = t.t1
+            self._settle(t.t1)
             self._write()
 
     def flush(self) -> None:
