@@ -275,3 +275,6 @@ class SpeakerTurn:
     azimuth_deg: float | None = None
     confidence: float | None = None
     revision: int = 0
+    #: A second talker heard under the main one (overlapped speech): the main turn of the same
+    #: moment carries the talker the words belong to; this one says who else spoke.
+    overlap: bool = False

@@ -199,3 +199,80 @@ def test_diarizer_releases_embeddings_past_the_refinement_horizon() -> None:
     assert old and all(u.vector.size == 0 for u in old)
     assert all(u.vector.size == 64 for u in node.units if u.t1 >= newest - 30.0)
     assert len(node.out) == len(node.units)
+
+
+def test_overlap_finder_names_the_second_talker_its_peaks_point_at() -> None:
+    from nodes.speaker.overlap import OverlapFinder
+
+    f = OverlapFinder()
+    places = {0: 20.0, 1: 140.0, 2: -100.0}
+    for k in range(10):  # talker 0 alone: a weak spurious second peak now and then
+        f.add(0.1 + 0.16 * k, np.array([21.0, 80.0]), np.array([0.9, 0.05 if k % 2 else 0.2]))
+    assert f.find(0.0, 1.6, 0, places) == []
+    for k in range(10):  # talker 2 under talker 0 in most blocks (the peaks' order swaps as loudness does)
+        az = np.array([19.0, -97.0]) if k % 3 else np.array([-104.0, 22.0])
+        f.add(2.1 + 0.16 * k, az, np.array([0.8, 0.3]) if k != 4 else np.array([0.8, 0.02]))
+    assert f.find(2.0, 3.6, 0, places) == [2]
+    assert f.find(2.0, 3.6, 2, places) == [0]  # seen from talker 2's side, talker 0 is the second
+    assert f.find(2.0, 3.6, 0, {0: 20.0}) == []  # nobody else known
+
+
+def _dz_packets(rng: np.random.Generator) -> tuple[list[tuple[float, str, object]], list[tuple[float, float]]]:
+    """Two talkers, A at 30 deg then B at -120 deg alone, then B again with A speaking under B for 2 s (12-14 s)."""
+    from pipeline import DirectionEstimate, Embedding
+
+    voices = _voices(rng, 2, dim=256)  # the diariser's particle filter expects the encoder's 256 dimensions
+    plan = [(0, 0.0, 6.0), (1, 7.0, 10.0), (1, 11.0, 15.0)]
+    under = (12.0, 14.0)  # A talks under B's second turn
+    place = {0: 30.0, 1: -120.0}
+    out: list[tuple[float, str, object]] = []
+    for spk, a, b in plan:
+        t = a
+        while t < b - 1e-9:
+            e = voices[spk] + 0.1 * np.abs(rng.normal(size=256))
+            out.append((t + 0.5, "embeddings", Embedding((e / np.linalg.norm(e)).astype(np.float32), f"seg{a}", "window", max(a, t - 1.0), t + 0.5, t)))
+            t += 0.5
+        t = a
+        while t < b - 1e-9:
+            main = place[spk] + rng.normal(0, 2)
+            if under[0] <= t < under[1]:
+                est = DirectionEstimate(np.array([main, place[0] + rng.normal(0, 2)]), np.array([0.8, 0.35]), 0.9)
+            else:
+                est = DirectionEstimate(np.array([main]), np.array([0.9]), 0.9)
+            out.append((t + 0.16, "directions", (t, est)))
+            t += 0.16
+    return sorted(out, key=lambda x: (x[0], x[1] == "embeddings")), [under]
+
+
+def test_diarizer_labels_a_second_talker_under_the_main_one() -> None:
+    """Overlapped speech from an array: an extra turn marked overlap names the talker under the main one; mono has none."""
+    from nodes.speaker.diarizer import Diarizer, DiarizerParams
+    from pipeline import Packet, RunContext, StreamInfo
+
+    def run(location: bool) -> dict[str, object]:
+        node = Diarizer("dz", DiarizerParams(), RunContext())
+        node.configure({"embeddings": StreamInfo(), **({"directions": StreamInfo()} if location else {})})
+        node.open()
+        turns: dict[str, object] = {}
+        node.emit = lambda port, p: turns.__setitem__(p.payload.turn_id, p.payload)  # type: ignore[method-assign]
+        stream, _ = _dz_packets(np.random.default_rng(4))
+        for at, port, x in stream:
+            if port == "directions":
+                if location:
+                    t, est = x
+                    node.process("directions", Packet(t, t + 0.16, est))
+            else:
+                node.process("embeddings", Packet(x.new_from, x.end, x))
+        node.flush()
+        return turns
+
+    turns = run(location=True)
+    main = [t for t in turns.values() if not t.overlap and t.t1 > t.t0]
+    second = [t for t in turns.values() if t.overlap and t.t1 > t.t0]
+    a = {t.speaker for t in main if t.t1 <= 6.0}
+    b = {t.speaker for t in main if t.t0 >= 7.0}
+    assert len(a) == 1 and len(b) == 1 and a != b
+    covered = sum(t.t1 - t.t0 for t in second if t.speaker in a and 12.0 - 0.5 <= t.t0 and t.t1 <= 14.0 + 0.5)
+    assert covered >= 1.5  # most of A's 2 s under B carries A's label
+    assert sum(t.t1 - t.t0 for t in second if not (11.5 <= t.t0 and t.t1 <= 14.5)) == 0  # nothing elsewhere
+    assert not any(t.overlap for t in run(location=False).values())

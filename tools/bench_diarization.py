@@ -152,9 +152,9 @@ def delays(ref: list[tuple[float, float, str]], turns: list[Any], first: dict[st
 
 
 MODES = {
-    "embedding": {"method": "embedding", "refine": False},  # the baseline: no location anywhere
-    "embedding+ahc": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0},  # still no location
-    "embedding+kahc": {"method": "embedding", "refine": True},  # location only in the Kalman-AHC refinement
+    "embedding": {"method": "embedding", "refine": False, "overlap": False},  # the baseline: no location anywhere
+    "embedding+ahc": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False},  # still no location
+    "embedding+kahc": {"method": "embedding", "refine": True, "overlap": False},  # location only in the Kalman-AHC refinement
     "particle": {"method": "particle", "refine": False},
     "particle+kahc": {"method": "particle", "refine": True},  # the default for arrays
 }

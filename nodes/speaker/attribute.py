@@ -167,6 +167,8 @@ class SpeakerAttribution(Node):
     def process(self, port: str, packet: Packet) -> None:
         if port == "turns":
             turn: SpeakerTurn = packet.payload
+            if turn.overlap:
+                return  # a second talker under the main one: the recogniser transcribed the main one
             old = self._turns.get(turn.turn_id)
             if old is not None and turn.revision < old.revision:
                 return

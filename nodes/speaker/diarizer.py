@@ -15,10 +15,11 @@ from pipeline import DirectionEstimate, Embedding, In, Node, Out, Packet, Speake
 from ..array.mics import OFF_KEY
 from .kalman_ahc import AhcConfig, KalmanAhc, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
+from .overlap import OverlapConfig, OverlapFinder
 from .particle_filter import ParticleConfig, ParticleDiarizer
 from .units import Unit, circular_mean
 
-_P, _A, _O = ParticleConfig(), AhcConfig(), OnlineClusteringConfig()
+_P, _A, _O, _V = ParticleConfig(), AhcConfig(), OnlineClusteringConfig(), OverlapConfig()
 #: The vector of a unit that has left the refinement horizon: a long meeting keeps every unit's
 #: label and times but not its embedding (1 KiB each, a few per second of speech).
 _RELEASED = np.zeros(0, dtype=np.float32)
@@ -68,6 +69,13 @@ class DiarizerParams(BaseModel):
     min_activity: float = Field(0.3, ge=0, le=1, description="Direction blocks quieter than this are ignored (0-1).")
     min_strength: float = Field(0.3, ge=0, le=1, description="Direction peaks weaker than this are ignored (0-1).")
     min_blocks: int = Field(2, ge=1, description="Direction blocks needed within a stretch to locate it.")
+    # overlapped speech
+    overlap: bool = Field(True, description="From an array: also label a second known talker heard under the main one (a "
+                          "direction peak at their place), as an extra turn marked overlap; words keep the main talker.")
+    overlap_min_strength: float = Field(_V.min_strength, ge=0, le=1, description="Overlap: weakest direction peak that counts as a talker.")
+    overlap_gate_deg: float = Field(_V.gate_deg, gt=0, le=90, description="Overlap: a peak this close to a talker's place is theirs (deg).")
+    overlap_min_blocks: int = Field(_V.min_blocks, ge=1, description="Overlap: direction blocks of a stretch that must point at the second talker.")
+    overlap_share: float = Field(_V.share, ge=0, le=1, description="Overlap: ... and at least this share of the stretch's blocks.")
 
 
 class Diarizer(Node):
@@ -119,6 +127,9 @@ class Diarizer(Node):
                                        max_std_deg=p.max_std_deg, start=p.ahc_start,
                                        onsets_follow=p.ahc_onsets_follow, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s))
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
+        self.overlap = OverlapFinder(OverlapConfig(p.overlap_min_strength, p.overlap_gate_deg, p.overlap_min_blocks, p.overlap_share))
+        self.second: dict[int, tuple[int, int, int]] = {}  # unit -> (second talker's label as sent (-1: retracted), anchor unit, revision)
+        self.overlaps = 0
         self._dir_t = -math.inf  # directions have been seen up to here
         self._waiting: deque[tuple[Packet, Embedding]] = deque()
         self.units: list[Unit] = []
@@ -144,8 +155,11 @@ class Diarizer(Node):
         if port == "directions":
             est: DirectionEstimate = packet.payload
             self._dir_t = packet.t1
+            t = 0.5 * (packet.t0 + packet.t1)
             if len(est.azimuth_deg) and est.activity >= self.params.min_activity and est.strength[0] >= self.params.min_strength:
-                self._dirs.append((0.5 * (packet.t0 + packet.t1), float(est.azimuth_deg[0]), float(est.strength[0] * est.activity)))
+                self._dirs.append((t, float(est.azimuth_deg[0]), float(est.strength[0] * est.activity)))
+            if self.params.overlap and est.activity >= self.params.min_activity:
+                self.overlap.add(t, est.azimuth_deg, est.strength)
             self._drain()
             return
         emb: Embedding = packet.payload
@@ -194,6 +208,8 @@ class Diarizer(Node):
             lab = self.oc.step(unit)
             self.raw.append(lab)
             self._emit_unit(unit.index, lab, revision=0)
+        if self.location and self.params.overlap:
+            self._find_second(unit.index)
         if self.params.refine and t1 - self._last_refine >= self.params.refine_every_s:
             self._refine()
 
@@ -211,6 +227,8 @@ class Diarizer(Node):
             lab = self._output_label(raw)
             if lab != self.out[i]:
                 self._send(i, lab)
+                if i in self.second:
+                    self._reconcile_second(i)
 
     def _emit_unit(self, i: int, raw: int, revision: int) -> None:
         lab = self._output_label(raw)
@@ -228,6 +246,58 @@ class Diarizer(Node):
         t0 = max(self._now, self._last_t0)
         self._last_t0 = t0
         self.emit("turns", Packet(t0, t0, turn))
+
+    # -- overlapped speech --------------------------------------------------------------------------
+    def _places(self, i: int, per_label: int = 3, lookback: int = 2000) -> dict[int, tuple[float, int]]:
+        """Where each talker was last heard before unit ``i``: (circular mean azimuth of their last
+        located stretches, the newest of those stretches: the anchor that names them)."""
+        seen: dict[int, list[float]] = {}
+        anchor: dict[int, int] = {}
+        for j in range(i - 1, max(self._first, i - lookback) - 1, -1):
+            u = self.units[j]
+            if u.azimuth_deg is None or (u.azimuth_std or 0.0) > self.params.overlap_gate_deg / 2:
+                continue  # not located, or heard from two places at once (overlap mixes the mean)
+            lab = self.out[j]
+            got = seen.setdefault(lab, [])
+            if len(got) < per_label:
+                got.append(u.azimuth_deg)
+                anchor.setdefault(lab, j)
+        return {lab: (circular_mean(np.array(az), np.ones(len(az)))[0], anchor[lab]) for lab, az in seen.items()}
+
+    def _find_second(self, i: int) -> None:
+        """Label a second talker under unit ``i`` when the array's peaks keep pointing at their place."""
+        u = self.units[i]
+        places = self._places(i)
+        main = self.out[i]
+        if main not in places and u.azimuth_deg is not None:
+            places[main] = (u.azimuth_deg, i)  # a new talker: their place is this stretch's
+        found = self.overlap.find(u.t0, u.t1, main, {k: az for k, (az, _) in places.items()})
+        if found:
+            lab = found[0]
+            self.second[i] = (lab, places[lab][1], 0)
+            self.overlaps += 1
+            self._send_second(i, lab, places[lab][0])
+
+    def _send_second(self, i: int, lab: int | None, az: float | None = None) -> None:
+        """(Re)send unit ``i``'s second talker; ``None`` retracts it (an empty turn, higher revision)."""
+        u = self.units[i]
+        _, anchor, rev = self.second[i]
+        t1 = u.t1 if lab is not None else u.t0
+        turn = SpeakerTurn(f"{self.id}-{i:06d}-o", f"spk{(lab if lab is not None else self.out[i]) + 1}", u.t0, t1, az, None, rev,
+                           overlap=True)
+        t0 = max(self._now, self._last_t0)
+        self._last_t0 = t0
+        self.emit("turns", Packet(t0, t0, turn))
+
+    def _reconcile_second(self, i: int) -> None:
+        """Unit ``i`` or the stretch that named its second talker was relabelled: follow (or retract)."""
+        lab, anchor, rev = self.second[i]
+        now = self.out[anchor]
+        new = now if now != self.out[i] else None  # the second talker is now the main one: retract
+        if new == (lab if lab >= 0 else None):
+            return
+        self.second[i] = (new if new is not None else -1, anchor, rev + 1)
+        self._send_second(i, new, self.units[anchor].azimuth_deg)
 
     def _refine(self, final: bool = False) -> None:
         """Kalman-AHC over the recent past; relabel the stretches whose label changes.
@@ -262,6 +332,8 @@ class Diarizer(Node):
             votes[r][lab] += u.t1 - u.t0
         for r, v in votes.items():
             self.alias[r] = max(v.items(), key=lambda kv: kv[1])[0]
+        for i in [i for i in self.second if i >= first]:
+            self._reconcile_second(i)
 
     def flush(self) -> None:
         self._drain()
@@ -278,4 +350,4 @@ class Diarizer(Node):
             self._refine(final=True)
         self.context.summary.setdefault("diarization", {}).update({  # type: ignore[union-attr]
             "mode": self.mode, "location": self.location, "stretches": len(self.units), "speakers": len(set(self.out)),
-            "relabels": self.relabels})
+            "relabels": self.relabels, "overlaps": self.overlaps})
