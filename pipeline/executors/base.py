@@ -156,9 +156,9 @@ class Executor:
         start = time.perf_counter()
         keeper = MemoryKeeper(self.trim_interval_s)
         try:
+            keeper.start()  # before the nodes open: the allocator settings apply to what they load and the threads they start
             self.open()
             self.context.clock.start()
-            keeper.start()
             self._execute()
         finally:
             keeper.stop()
