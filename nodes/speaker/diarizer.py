@@ -242,7 +242,10 @@ class Diarizer(Node):
             self.out[i] = lab
             self.rev[i] += 1
             self.relabels += 1
-        turn = SpeakerTurn(f"{self.id}-{i:06d}", f"spk{lab + 1}", u.t0, u.t1, u.azimuth_deg, None, self.rev[i])
+        self._emit_turn(SpeakerTurn(f"{self.id}-{i:06d}", f"spk{lab + 1}", u.t0, u.t1, u.azimuth_deg, None, self.rev[i]))
+
+    def _emit_turn(self, turn: SpeakerTurn) -> None:
+        """Stamp a turn with the media time reached (its own times are in the payload) and send it."""
         t0 = max(self._now, self._last_t0)
         self._last_t0 = t0
         self.emit("turns", Packet(t0, t0, turn))
@@ -281,13 +284,10 @@ class Diarizer(Node):
     def _send_second(self, i: int, lab: int | None, az: float | None = None) -> None:
         """(Re)send unit ``i``'s second talker; ``None`` retracts it (an empty turn, higher revision)."""
         u = self.units[i]
-        _, anchor, rev = self.second[i]
+        rev = self.second[i][2]
         t1 = u.t1 if lab is not None else u.t0
-        turn = SpeakerTurn(f"{self.id}-{i:06d}-o", f"spk{(lab if lab is not None else self.out[i]) + 1}", u.t0, t1, az, None, rev,
-                           overlap=True)
-        t0 = max(self._now, self._last_t0)
-        self._last_t0 = t0
-        self.emit("turns", Packet(t0, t0, turn))
+        self._emit_turn(SpeakerTurn(f"{self.id}-{i:06d}-o", f"spk{(lab if lab is not None else self.out[i]) + 1}", u.t0, t1, az, None,
+                                    rev, overlap=True))
 
     def _reconcile_second(self, i: int) -> None:
         """Unit ``i`` or the stretch that named its second talker was relabelled: follow (or retract)."""
@@ -332,8 +332,11 @@ class Diarizer(Node):
             votes[r][lab] += u.t1 - u.t0
         for r, v in votes.items():
             self.alias[r] = max(v.items(), key=lambda kv: kv[1])[0]
-        for i in [i for i in self.second if i >= first]:
-            self._reconcile_second(i)
+        for i in list(self.second):
+            if i < first:
+                del self.second[i]  # past the horizon: settled
+            else:
+                self._reconcile_second(i)
 
     def flush(self) -> None:
         self._drain()
