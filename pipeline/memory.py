@@ -21,6 +21,10 @@ fragments on its own (the executors run a thread per node, the recognisers more)
 ``limit_arenas`` caps them at one per core: in the 10-minute live benchmark the RSS after
 each trim then grew 0.19 MB/min over minutes 2-10 instead of 1.0, at the same latency.
 
+Trims come every 2 s: what a decode frees stays resident until the next trim, so with 10 s
+between trims the RSS sampled at any moment swung by 25-30 MB above the trimmed level (a
+trim takes 5-15 ms, in this thread, with the GIL released).
+
 ``MemoryKeeper`` runs beside the executor in a daemon thread: every ``interval_s`` of wall
 time it calls ``malloc_trim(0)`` (thread-safe: glibc locks each arena while it trims) and
 notes the resident set size, which ``metrics.json`` reports under ``memory``. Elsewhere
@@ -123,8 +127,10 @@ def rss_mb() -> float | None:
 class MemoryKeeper:
     """Trims the heap every ``interval_s`` seconds while a run goes on, and tracks its RSS."""
 
-    def __init__(self, interval_s: float = 10.0) -> None:
+    def __init__(self, interval_s: float = 2.0, series_s: float = 10.0) -> None:
         self.interval_s = interval_s
+        #: a row of ``series`` every this many trims (about every ``series_s`` of wall time)
+        self.series_every = max(1, round(series_s / interval_s)) if interval_s > 0 else 1
         self.trims = 0
         self.released_mb = 0.0  # RSS given back by the trims (sum of drops across each call)
         self.max_trim_ms = 0.0
@@ -133,7 +139,7 @@ class MemoryKeeper:
         self.rss_end: float | None = self.rss_start
         self.mmap_pinned = False
         self.arena_max: int | None = None
-        #: one row per trim: seconds since start, RSS, malloc in use, malloc free, Python's allocated blocks
+        #: one row per ``series_s``, after that trim: seconds since start, RSS, malloc in use, malloc free, Python's allocated blocks
         #: (tells a leak, in use or Python blocks rising, from fragmentation, free rising); the last hour
         self.series: deque[tuple[float, float | None, float | None, float | None, int]] = deque(maxlen=360)
         self._t0 = time.monotonic()
@@ -167,6 +173,8 @@ class MemoryKeeper:
         if before is not None and after is not None and after < before:
             self.released_mb += before - after
         self._note(after)
+        if (self.trims - 1) % self.series_every:
+            return
         used, free = heap_mb() or (None, None)
         self.series.append((round(time.monotonic() - self._t0, 1), _mb(after), _mb(used), _mb(free), sys.getallocatedblocks()))
 
@@ -185,6 +193,7 @@ class MemoryKeeper:
             "rss_mb": {"start": _mb(self.rss_start), "peak": _mb(self.rss_peak), "end": _mb(self.rss_end)},
             "trim": can_trim() and self.interval_s > 0,
             "trim_interval_s": self.interval_s,
+            "series_every": self.series_every,
             "trims": self.trims,
             "released_mb": _mb(self.released_mb),
             "max_trim_ms": round(self.max_trim_ms, 2),

@@ -74,7 +74,7 @@ class Executor:
 
     name = "base"
     #: Wall seconds between heap trims during a run (``pipeline/memory.py``); 0 turns them off.
-    trim_interval_s = 10.0
+    trim_interval_s = 2.0
 
     def __init__(self, graph: Graph, context: RunContext, trace: TraceWriter | None = None) -> None:
         self.graph = graph
