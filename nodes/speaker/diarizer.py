@@ -127,7 +127,8 @@ class Diarizer(Node):
                                        max_std_deg=p.max_std_deg, start=p.ahc_start,
                                        onsets_follow=p.ahc_onsets_follow, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s))
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
-        self.overlap = OverlapFinder(OverlapConfig(p.overlap_min_strength, p.overlap_gate_deg, p.overlap_min_blocks, p.overlap_share))
+        self.overlap = OverlapFinder(OverlapConfig(min_strength=p.overlap_min_strength, gate_deg=p.overlap_gate_deg,
+                                                   min_blocks=p.overlap_min_blocks, share=p.overlap_share))
         self.second: dict[int, tuple[int, int, int]] = {}  # unit -> (second talker's label as sent (-1: retracted), anchor unit, revision)
         self.overlaps = 0
         self._dir_t = -math.inf  # directions have been seen up to here
