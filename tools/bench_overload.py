@@ -179,6 +179,11 @@ def wait_capturing(out: Path, proc: subprocess.Popen, timeout: float = 120) -> N
     raise RuntimeError(f"{out.name}: never started capturing")
 
 
+def _slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (minute, MB) points: MB per minute."""
+    return float(np.polyfit([x for x, _ in points], [y for _, y in points], 1)[0])
+
+
 def analyse(out: Path, ref: str, rss: list[tuple[float, float]], budget: float, parts: dict[str, list[float]] | None = None) -> dict[str, Any]:
     import jiwer
 
@@ -221,11 +226,11 @@ def analyse(out: Path, ref: str, rss: list[tuple[float, float]], budget: float, 
         for k, name in enumerate(cols[1:], start=1):
             pts = [(r[0] / 60, r[k]) for r in rows if r[k] is not None]
             if len(pts) >= 3:
-                heap[f"{name}_slope_per_min_after_2min"] = round(float(np.polyfit(*zip(*pts), 1)[0]), 3)
+                heap[f"{name}_slope_per_min_after_2min"] = round(_slope(pts), 3)
                 heap[f"{name}_at_2min_and_end"] = [pts[0][1], pts[-1][1]]
     rss_mb = [round(v, 1) for _, v in rss]
     late = [(t, v) for t, v in rss if t >= 120]
-    slope = float(np.polyfit([t / 60 for t, _ in late], [v for _, v in late], 1)[0]) if len(late) >= 3 else None
+    slope = _slope([(t / 60, v) for t, v in late]) if len(late) >= 3 else None
     return {
         "final_latency_s": lat,
         "budget_s": budget,

@@ -271,6 +271,8 @@ class Diarizer(Node):
     def _find_second(self, i: int) -> None:
         """Label a second talker under unit ``i`` when the array's peaks keep pointing at their place."""
         u = self.units[i]
+        if not self.overlap.two_heard(u.t0, u.t1):
+            return  # one peak per block: nobody under the main talker (and no scan of the past)
         places = self._places(i)
         main = self.out[i]
         if main not in places and u.azimuth_deg is not None:

@@ -44,6 +44,14 @@ class OverlapFinder:
         while self._blocks and self._blocks[0][0] < t - self.keep_s:
             self._blocks.popleft()
 
+    def _span(self, t0: float, t1: float) -> list[np.ndarray]:
+        return [az for t, az in self._blocks if t0 <= t <= t1]
+
+    def two_heard(self, t0: float, t1: float) -> bool:
+        """Whether any block over [t0, t1] has two peaks: without one, ``find`` finds nobody
+        (a peak goes to one place), so callers can skip working out the talkers' places."""
+        return any(len(az) >= 2 for az in self._span(t0, t1))
+
     def find(self, t0: float, t1: float, main: int, places: dict[int, float]) -> list[int]:
         """Talkers other than ``main`` whose place (azimuth, deg) the peaks over [t0, t1] point at.
 
@@ -62,14 +70,14 @@ class OverlapFinder:
         if len(labels) < 2:
             return []
         where = np.array([places[k] for k in labels])
-        blocks = [az for t, az in self._blocks if t0 <= t <= t1]
+        blocks = self._span(t0, t1)
         votes: dict[int, int] = {}
         for az in blocks:
             if not len(az):
                 continue
             d = np.abs(wrap_deg(az[:, None] - where[None, :]))  # peaks x talkers
             nearest = d.argmin(axis=1)
-            heard = {labels[j] for j, dist in zip(nearest, d[np.arange(len(az)), nearest]) if dist <= self.config.gate_deg}
+            heard = {labels[j] for j, dist in zip(nearest, d[np.arange(len(az)), nearest]) if dist <= c.gate_deg}
             if main in heard:  # both at once in one block: two peaks, two places
                 for k in heard - {main}:
                     votes[k] = votes.get(k, 0) + 1

@@ -131,8 +131,12 @@ class SpeechShedder(Node):
             if t1 >= media_t - 1e-9:
                 written = latency + self.context.clock.wall_at(media_t)
                 self._downstream.append((time.time(), max(written - passed, 0.0)))
-                self.stats["downstream_s"] = round(max(d for _, d in self._downstream), 3)
+                self.stats["downstream_s"] = round(self._worst(), 3)
                 return
+
+    def _worst(self) -> float:
+        """The largest downstream time still remembered."""
+        return max(d for _, d in self._downstream)
 
     def _expected(self, lag: float, seconds: float) -> float:
         """Predicted latency of a final if the segment, ``seconds`` long, ended now."""
@@ -140,7 +144,7 @@ class SpeechShedder(Node):
         while self._downstream and self._downstream[0][0] < stale:
             self._downstream.popleft()
         if self._downstream:
-            return lag + max(d for _, d in self._downstream)
+            return lag + self._worst()
         prior = _PRIOR_S + self.params.decode_rtf * seconds
         if self._passed and self.params.feedback is not None:
             # Nothing measured yet, but a segment has been passed on and its final has not
