@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, match_labels
+from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
 from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
 from nodes.speaker.units import Unit
@@ -139,6 +139,30 @@ def test_segment_onsets_join_their_segment_in_refinement() -> None:
     apart = KalmanAhc(AhcConfig(**cfg, onsets_follow=False)).cluster(units, initial)
     assert _accuracy(followed, truth) == 1.0
     assert _accuracy(apart, truth) < 0.9  # the onsets stay one cluster of their own
+
+
+def test_refinement_cuts_a_run_where_its_talker_could_not_have_got() -> None:
+    # The online labels missed every second change of talker: two turns share one speech
+    # segment and one label. Directions show where the talker changed; a walker is not cut.
+    units, truth = _meeting(7)
+    initial, segment = [], {}
+    for u, spk in zip(units, truth):
+        k = int(u.segment)
+        seg = str(k - k % 2)  # turns 2j and 2j+1 become one segment ...
+        segment.setdefault(seg, spk)
+        u.segment = seg
+        initial.append(segment[seg])  # ... labelled as whoever opened it
+    cfg = dict(threshold=0.0, loc_weight=0.1, walk_std_dps=12, max_std_deg=60)
+    cut = KalmanAhc(AhcConfig(**cfg, split_deg=25)).cluster(units, initial)
+    kept = KalmanAhc(AhcConfig(**cfg, split_deg=0)).cluster(units, initial)
+    assert _accuracy(cut, truth) >= 0.95
+    assert _accuracy(kept, truth) < 0.8
+    # a talker walking 60 deg/s past the array (close by) is followed, not cut
+    rng = np.random.default_rng(7)
+    walk = [Unit(k, 0.5 * k, 0.5 * k + 0.5, units[0].vector, 0.5 * k - 1.0, "w", float((30.0 * k + rng.normal(0, 3) + 180) % 360 - 180), 4.0)
+            for k in range(20)]
+    assert not any(_location_cuts(walk, [0] * 20, AhcConfig(split_deg=25)))
+    assert sum(_location_cuts(walk, [0] * 20, AhcConfig(split_deg=25, split_velocity=False))) > 0
 
 
 def _odd_turn(units: list[Unit], truth: list[int], at: int, seconds: float, az: float, rng: np.random.Generator) -> list[int]:
