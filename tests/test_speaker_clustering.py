@@ -165,6 +165,38 @@ def test_refinement_cuts_a_run_where_its_talker_could_not_have_got() -> None:
     assert sum(_location_cuts(walk, [0] * 20, AhcConfig(split_deg=25, split_velocity=False))) > 0
 
 
+def test_reassignment_undoes_a_greedy_merge() -> None:
+    # Talkers A (e1) and B (e2); run X is A's but leans to B, run Y is B's but leans to A, and the
+    # two are each other's closest: greedy AHC merges them first and the pair then joins A.
+    # Once A and B are whole, Y plainly fits B better; only reassignment can move it there.
+    rng = np.random.default_rng(3)
+    units: list[Unit] = []
+    truth: list[int] = []
+
+    def run(vec: tuple[float, float], who: int) -> None:
+        for _ in range(2):
+            v = np.zeros(16)
+            v[:2] = vec
+            v[2:] = 0.02 * np.abs(rng.normal(size=14))
+            t = 2.0 * len(units)
+            units.append(Unit(len(units), t, t + 0.5, (v / np.linalg.norm(v)).astype(np.float32), t - 1.0, str(len(units) // 2)))
+            truth.append(who)
+
+    for k in range(4):
+        run((1.0, 0.0), 0)
+        run((0.0, 1.0), 1)
+    run((0.85, 0.53), 0)  # X
+    run((0.6, 0.8), 1)  # Y
+    initial = [i // 2 for i in range(len(units))]  # every run its own label
+    cfg = dict(threshold=0.5, loc_weight=0.0, center=False)
+    greedy = KalmanAhc(AhcConfig(**cfg, reassign_passes=0)).cluster(units, initial)
+    ahc = KalmanAhc(AhcConfig(**cfg))
+    fixed = ahc.cluster(units, initial)
+    assert len(set(greedy)) == len(set(fixed)) == 2
+    assert greedy[-1] == greedy[0] != greedy[2]  # Y went to A (units 0-1: an A run, 2-3: a B run)
+    assert _accuracy(fixed, truth) == 1.0 and ahc.moved == 1
+
+
 def _odd_turn(units: list[Unit], truth: list[int], at: int, seconds: float, az: float, rng: np.random.Generator) -> list[int]:
     """Put ``seconds`` of stretches with an embedding like nobody's (a cough, overlapped speech) in at ``at``; returns their indices."""
     odd = np.zeros(units[0].vector.shape[0])

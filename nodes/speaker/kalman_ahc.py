@@ -22,6 +22,9 @@ hand-over is rather than how long the clusters are. The closest pair merges unti
 affinity is positive: the same score decides merging and stopping. Without directions (mono
 input) it is plain embedding AHC.
 
+After stopping, each run of two or more stretches may move to the finished cluster it fits
+best (embedding plus location near it in time): greedy merging cannot undo an early mistake.
+
 After stopping, a cluster with less than ``min_speaker_s`` of speech joins the cluster closest
 to it (same affinity), once its last stretch is ``settle_s`` older than the newest one. On the
 simulated meetings the clusters left that small (0.5-4 s) were pieces of real talkers (an
@@ -33,6 +36,7 @@ swallowed while they are still gathering speech.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -56,6 +60,10 @@ class AhcConfig:
     onsets_follow: bool = True  # "runs": a segment's first, shorter windows join the run that follows them
     min_speaker_s: float = 5.0  # after stopping, a cluster with less speech than this joins its closest cluster ...
     settle_s: float = 10.0  # ... once its last stretch is this much older than the newest (a new talker is not swallowed at once)
+    reassign_passes: int = 3  # after stopping, runs move to the cluster they fit best, at most this many passes (0: never)
+    reassign_margin: float = 0.05  # ... when they fit it better by this much (affinity units)
+    reassign_window_s: float = 20.0  # ... scoring location against the cluster's directions this near in time
+    reassign_min_units: int = 2  # ... runs of fewer stretches stay (one 0.5 s stretch is too little to move on)
     split_deg: float = 25.0  # "runs": a run is cut where a well-located stretch lies this far from where its talker should be (0: never)
     split_std_deg: float = 10.0  # ... "well-located": direction spread at most this
     split_velocity: bool = True  # ... "should be": the run's last place moved on at its last velocity (else: the last place)
@@ -217,6 +225,7 @@ class KalmanAhc:
                 by_label[initial[i]] = clusters[-1]
         for cl in clusters:
             cl.loglik = kalman_loglik(cl.obs, c)
+        runs = [Cluster(list(cl.members), cl.vec.copy(), list(cl.obs), cl.loglik) for cl in clusters] if c.reassign_passes else []
         # Affinities live in one matrix (upper and lower triangle alike): a merge updates one
         # row and column instead of rebuilding a table of all pairs, so a pass over the last
         # ten minutes (hundreds of clusters) neither takes seconds nor leaves the heap grown.
@@ -278,7 +287,70 @@ class KalmanAhc:
         for cid, ci in enumerate(alive):
             for m in clusters[ci].members:
                 labels[m] = cid
+        if runs and len(alive) > 1:
+            labels = self._reassign(units, runs, labels, len(alive))
         return labels
+
+    def _reassign(self, units: list[Unit], runs: list[Cluster], labels: list[int], k: int) -> list[int]:
+        """Move each run to the cluster it fits best (embedding affinity plus location LLR) until none moves.
+
+        Greedy merging never undoes a merge: a run joined to the wrong talker early (their voices
+        alike, the location not yet telling) stays there however clear the finished clusters make
+        it. One pass asks every run again which finished cluster it fits. The location part
+        scores the run against the cluster's directions near it in time (``reassign_window_s``
+        either side, and at least the nearest on each side), which is what a Kalman track says
+        about where that talker was then. A run that is a cluster of its own stays (clustering
+        stopped before joining it to anyone: a new talker, or the small-speaker rule's business),
+        and so does a run of one stretch. Measured on the simulated meetings: 1-24 DER 4.52% ->
+        4.49%, held out 25-36 7.2% -> 6.3% (one meeting whose two walkers' voices are alike, 22%
+        -> 12%), label persistence 149/152 and 76 -> 77/80; about a fifth more time per pass.
+        """
+        c = self.config
+        assign = [labels[r.members[0]] for r in runs]
+        sums = np.zeros((k, runs[0].vec.shape[0]))
+        for r, a in zip(runs, assign):
+            sums[a] += r.vec
+        self.moved = 0
+        for _ in range(c.reassign_passes):
+            tracks: list[list[tuple[float, float, float, int]]] = [[] for _ in range(k)]
+            for ri, (r, a) in enumerate(zip(runs, assign)):
+                tracks[a].extend((*o, ri) for o in r.obs)
+            for tr in tracks:
+                tr.sort()
+            times = [[o[0] for o in tr] for tr in tracks]
+            moved = 0
+            for ri, r in enumerate(runs):
+                if len(r.members) < c.reassign_min_units or not np.any(sums[assign[ri]] - r.vec):
+                    continue  # too short to move on, or a cluster of its own (clustering stopped before joining it to anyone)
+                rv = _unit(r.vec)
+                scores = np.full(k, -np.inf)
+                for ki in range(k):
+                    rest = sums[ki] - (r.vec if assign[ri] == ki else 0.0)
+                    if not np.any(rest):
+                        continue
+                    scores[ki] = float(_unit(rest) @ rv) - c.threshold
+                    if r.obs and c.loc_weight and tracks[ki]:
+                        lo = bisect.bisect_left(times[ki], r.obs[0][0] - c.reassign_window_s)
+                        hi = bisect.bisect_right(times[ki], r.obs[-1][0] + c.reassign_window_s)
+                        near = [o[:3] for o in tracks[ki][max(lo - 1, 0):hi + 1] if o[3] != ri]
+                        if near:
+                            other = Cluster([], rest, near, kalman_loglik(near, c))
+                            scores[ki] += self._location(r, other)
+                best = int(np.argmax(scores))
+                if best != assign[ri] and scores[best] > scores[assign[ri]] + c.reassign_margin:
+                    sums[assign[ri]] -= r.vec
+                    sums[best] += r.vec
+                    assign[ri] = best
+                    moved += 1
+            self.moved += moved
+            if not moved:
+                break
+        out = list(labels)
+        for r, a in zip(runs, assign):
+            for m in r.members:
+                out[m] = a
+        used = sorted(set(out))
+        return [used.index(x) for x in out]
 
 
 def match_labels(new: list[int], old: list[int], weights: list[float], next_free: int = 0) -> dict[int, int]:
