@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, match_labels
+from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, _principal_axes, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
 from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
 from nodes.speaker.units import Unit
@@ -113,7 +113,8 @@ def test_ahc_stops_at_the_number_of_talkers() -> None:
 def test_ahc_location_term_keeps_apart_twins_in_different_places() -> None:
     # seated talkers (and one slow walker): a filter whose uncertainty stays bounded through silences
     units, truth = _meeting(5, twin=(0, 1))
-    with_loc = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=0.1, walk_std_dps=12, max_std_deg=60)).cluster(units, list(range(len(units))))
+    weight = AhcConfig().loc_weight  # the diariser's (embeddings compared over their first principal axes)
+    with_loc = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=weight, walk_std_dps=12, max_std_deg=60)).cluster(units, list(range(len(units))))
     without = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=0.0, walk_std_dps=12, max_std_deg=60)).cluster(units, list(range(len(units))))
     assert _accuracy(with_loc, truth) >= 0.9
     assert len(set(without)) < 3  # embeddings alone merge the twins
@@ -195,6 +196,34 @@ def test_reassignment_undoes_a_greedy_merge() -> None:
     assert len(set(greedy)) == len(set(fixed)) == 2
     assert greedy[-1] == greedy[0] != greedy[2]  # Y went to A (units 0-1: an A run, 2-3: a B run)
     assert _accuracy(fixed, truth) == 1.0 and ahc.moved == 1
+
+
+def test_principal_axes_keep_who_and_drop_most_of_the_rest() -> None:
+    # Three alike voices (a shared part plus a little of their own) under strong noise spread
+    # over all 256 dimensions: the cosine of two 2 s runs is mostly noise; over the first 24
+    # principal axes it is mostly voice, and clustering the runs finds the three talkers.
+    full, projected = [], []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        base = np.abs(rng.normal(size=256))
+        voices = [base + 0.6 * np.abs(rng.normal(size=256)) for _ in range(3)]
+        units: list[Unit] = []
+        truth: list[int] = []
+        for k in range(24):
+            for j in range(4):
+                e = voices[k % 3] + 2.5 * np.abs(rng.normal(size=256))
+                t = 2.5 * k + 0.5 * j
+                units.append(Unit(len(units), t, t + 0.5, (e / np.linalg.norm(e)).astype(np.float32), t - 1.0, str(k)))
+                truth.append(k % 3)
+        runs = [i // 4 for i in range(len(units))]
+        for dims, out in ((0, full), (24, projected)):
+            labels = KalmanAhc(AhcConfig(loc_weight=0.0, pca_dims=dims, reassign_passes=0)).cluster(units, runs)
+            out.append(_accuracy(labels, truth))
+    assert min(projected) == 1.0
+    assert np.mean(full) < 0.95
+    assert _principal_axes(units[:10], 0.0, 24) is None  # fewer stretches than axes: all dimensions kept
+    axes = _principal_axes(units, np.mean([u.vector for u in units], axis=0), 24)
+    assert axes is not None and axes.shape == (256, 24) and np.allclose(axes.T @ axes, np.eye(24), atol=1e-9)
 
 
 def _odd_turn(units: list[Unit], truth: list[int], at: int, seconds: float, az: float, rng: np.random.Generator) -> list[int]:
