@@ -221,8 +221,9 @@ def test_principal_axes_keep_who_and_drop_most_of_the_rest() -> None:
             out.append(_accuracy(labels, truth))
     assert min(projected) == 1.0
     assert np.mean(full) < 0.95
-    assert _principal_axes(units[:10], 0.0, 24) is None  # fewer stretches than axes: all dimensions kept
-    axes = _principal_axes(units, np.mean([u.vector for u in units], axis=0), 24)
+    x = np.stack([u.vector for u in units]).astype(np.float64)
+    assert _principal_axes(x[:10] - x[:10].mean(axis=0), 24) is None  # fewer stretches than axes: all dimensions kept
+    axes = _principal_axes(x - x.mean(axis=0), 24)
     assert axes is not None and axes.shape == (256, 24) and np.allclose(axes.T @ axes, np.eye(24), atol=1e-9)
 
 

@@ -35,8 +35,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nodes  # noqa: F401  (registers node types)
@@ -129,29 +127,13 @@ def _majority(turns: list[Any], a: float, b: float) -> str | None:
     return max(acc.items(), key=lambda kv: kv[1])[0] if acc else None
 
 
-def _own_labels(ref: list[tuple[float, float, str]], turns: list[Any]) -> dict[str, str]:
-    """Each reference talker's label under the one-to-one mapping of most overlap (as DER maps them)."""
-    from scipy.optimize import linear_sum_assignment
-
-    spk = sorted({s for _, _, s in ref})
-    lab = sorted({t.speaker for t in turns})
-    if not spk or not lab:
-        return {}
-    ov = np.zeros((len(spk), len(lab)))
-    for a, b, s in ref:
-        for t in turns:
-            d = min(t.t1, b) - max(t.t0, a)
-            if d > 0:
-                ov[spk.index(s), lab.index(t.speaker)] += d
-    rows, cols = linear_sum_assignment(-ov)
-    return {spk[r]: lab[c] for r, c in zip(rows, cols) if ov[r, c] > 0}
-
-
 def persistence(ref: list[tuple[float, float, str]], turns: list[Any], silence_s: float = 10.0) -> tuple[int, int, int]:
     """(kept, own, returns): talkers back after >= silence_s of their own silence; how many got their earlier label; and
     how many of those kept the label that is theirs (the DER mapping's), not one shared with a talker it was merged into."""
+    from nodes.speaker.evaluate import speaker_mapping
+
     kept = own = total = 0
-    mine = _own_labels(ref, turns)
+    mine = speaker_mapping(ref, [(t.t0, t.t1, t.speaker) for t in turns if t.t1 > t.t0])
     for spk, runs in _mapping_runs(ref).items():
         for (a0, b0), (a1, b1) in zip(runs, runs[1:]):
             if a1 - b0 >= silence_s:

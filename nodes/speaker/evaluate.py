@@ -77,7 +77,7 @@ def der(ref: dict[str, list[tuple[float, float, str]]], hyp: dict[str, list[tupl
     """
     import warnings
 
-    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.core import Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     if match_single_file and len(ref) == 1 and len(hyp) == 1 and set(ref) != set(hyp):
@@ -85,11 +85,7 @@ def der(ref: dict[str, list[tuple[float, float, str]]], hyp: dict[str, list[tupl
     metric = DiarizationErrorRate(collar=collar, skip_overlap=skip_overlap)
     per: dict[str, float] = {}
     for fid, turns in ref.items():
-        r, h = Annotation(uri=fid), Annotation(uri=fid)
-        for k, (a, b, s) in enumerate(turns):
-            r[Segment(a, b), k] = s
-        for k, (a, b, s) in enumerate(hyp.get(fid, [])):
-            h[Segment(a, b), k] = s
+        r, h = _annotation(fid, turns), _annotation(fid, hyp.get(fid, []))
         kw = {}
         if uem and fid in uem:
             kw["uem"] = Timeline([Segment(a, b) for a, b in uem[fid]], uri=fid)
@@ -100,6 +96,26 @@ def der(ref: dict[str, list[tuple[float, float, str]]], hyp: dict[str, list[tupl
     t = float(acc.get("total", 0.0)) or 1e-9
     return DerResult(float(abs(metric)), float(acc.get("false alarm", 0.0)) / t, float(acc.get("missed detection", 0.0)) / t,
                      float(acc.get("confusion", 0.0)) / t, t, per)
+
+
+def _annotation(uri: str, turns: list[tuple[float, float, str]]) -> Any:
+    """Turns as a pyannote Annotation (one track per turn, so overlapping turns of one label stay apart)."""
+    from pyannote.core import Annotation, Segment
+
+    out = Annotation(uri=uri)
+    for k, (a, b, s) in enumerate(turns):
+        out[Segment(a, b), k] = s
+    return out
+
+
+def speaker_mapping(ref: list[tuple[float, float, str]], hyp: list[tuple[float, float, str]]) -> dict[str, str]:
+    """Each reference speaker's hypothesis label under the one-to-one mapping DER scores with (pyannote's optimal mapping)."""
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    if not ref or not hyp:
+        return {}
+    mapping = DiarizationErrorRate().optimal_mapping(_annotation("m", ref), _annotation("m", hyp))
+    return {r: h for h, r in mapping.items()}
 
 
 def read_seglst(path: str | Path) -> list[dict[str, Any]]:

@@ -168,8 +168,8 @@ def _location_cuts(units: list[Unit], labels: list[int], c: AhcConfig) -> list[b
     return cuts
 
 
-def _principal_axes(units: list[Unit], mean: np.ndarray | float, dims: int) -> np.ndarray | None:
-    """The first ``dims`` principal axes of the (centred) embeddings being clustered, as columns; None when too few.
+def _principal_axes(centred: np.ndarray, dims: int) -> np.ndarray | None:
+    """The first ``dims`` principal axes of the centred embeddings being clustered (rows), as columns; None when too few.
 
     Within one meeting most of a GE2E vector's spread beyond its first few principal axes is
     what was said and how the room sounded, not who said it; a cosine over all 256 dimensions
@@ -182,10 +182,9 @@ def _principal_axes(units: list[Unit], mean: np.ndarray | float, dims: int) -> n
     that agree more; synthetic identical voices at different places stay apart in 9 of 10
     seeds (10 of 10 without the projection).
     """
-    if not dims or len(units) <= dims:
+    if not dims or len(centred) <= dims:
         return None
-    x = np.stack([u.vector for u in units]).astype(np.float64) - mean
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
     return vt[:dims].T
 
 
@@ -223,8 +222,12 @@ class KalmanAhc:
         c = self.config
         clusters: list[Cluster] = []
         by_label: dict[int, Cluster] = {}
-        mean = np.mean([u.vector for u in units], axis=0).astype(np.float64) if c.center and units else 0.0
-        basis = _principal_axes(units, mean, c.pca_dims) if c.center else None
+        mean: np.ndarray | float = 0.0
+        basis = None
+        if c.center and units:
+            x = np.stack([u.vector for u in units]).astype(np.float64)
+            mean = x.mean(axis=0)
+            basis = _principal_axes(x - mean, c.pca_dims)
         if c.start == "runs" and c.onsets_follow:
             initial = _onsets_follow(units, initial)
         cuts = _location_cuts(units, initial, c) if c.start == "runs" else []
@@ -233,7 +236,7 @@ class KalmanAhc:
             vec = u.vector.astype(np.float64) - mean
             if basis is not None:
                 vec = vec @ basis
-            ob = [(0.5 * (u.t0 + u.t1), u.azimuth_deg, max(c.meas_std_deg, u.azimuth_std or 0.0) ** 2)] if u.azimuth_deg is not None else []
+            ob = [(_mid(u), u.azimuth_deg, max(c.meas_std_deg, u.azimuth_std or 0.0) ** 2)] if u.azimuth_deg is not None else []
             prev = units[i - 1] if i else None
             if c.start == "labels" and initial[i] in by_label:
                 cl = by_label[initial[i]]
