@@ -1,3 +1,3 @@
-"""Generic audio operations: resampling, mixing down."""
+"""Generic audio operations: resampling, mixing down, dereverberation."""
 
-from . import mixdown  # noqa: F401  (registers audio.mixdown)
+from . import dereverb, mixdown  # noqa: F401  (registers audio.dereverb, audio.mixdown)
