@@ -19,10 +19,7 @@
 2. **AMI excerpts** (../shared/data/ami_excerpts, mono, real; skipped when absent):
    embedding-only diarisation against a simple baseline (all speech one speaker, same VAD).
 
-The front end is graphs/meeting.json's: embeddings of the dereverberated audio (``--dereverb none``:
-of the audio as recorded), directions from the audio as recorded.
-
-Run:  python tools/bench_diarization.py [--meetings 8] [--first 1] [--duration 90] [--dereverb wpe|none] [--json FILE]
+Run:  python tools/bench_diarization.py [--meetings 8] [--first 1] [--duration 90] [--json FILE]
 """
 
 from __future__ import annotations
@@ -64,15 +61,13 @@ class _Collect(Node):
         CAPTURED.setdefault(self.id, []).append((CLOCK[0], self.id, packet))
 
 
-def extract(wav: Path, array: bool, dereverb: str = "wpe") -> dict[str, Any]:
-    """Run the front end once (as graphs/meeting.json wires it); return window embeddings and direction blocks with their arrival times."""
+def extract(wav: Path, array: bool) -> dict[str, Any]:
+    """Run the front end once; return window embeddings and direction blocks with their arrival times."""
     nodes_: list[dict[str, Any]] = [
         {"id": "source", "type": "io.audio_file", "params": {"path": str(wav), "rate": 16000, "block_ms": 20}},
-        {"id": "dereverb", "type": "audio.dereverb", "params": {"method": dereverb}},
         {"id": "mix", "type": "audio.mixdown"}, {"id": "vad", "type": "speech.vad"}, {"id": "embed", "type": "speaker.embedding"},
         {"id": "emb", "type": "bench.collect_dz"}]
-    edges: list[Any] = ["source.audio -> dereverb.audio", "dereverb.audio -> mix.audio", "mix.audio -> vad.audio", "vad.speech -> embed.speech",
-                        "embed.windows -> emb.x"]
+    edges: list[Any] = ["source.audio -> mix.audio", "mix.audio -> vad.audio", "vad.speech -> embed.speech", "embed.windows -> emb.x"]
     if array:
         nodes_ += [{"id": "mics", "type": "array.mics"}, {"id": "stft", "type": "array.stft"}, {"id": "doa", "type": "array.doa"},
                    {"id": "dirs", "type": "bench.collect_dz"}]
@@ -202,7 +197,6 @@ def main() -> int:
     ap.add_argument("--work", default="/tmp/meetflow_bench_dz", help="simulations and cached front-end packets")
     ap.add_argument("--json", help="write every number as JSON")
     ap.add_argument("--no-ami", action="store_true")
-    ap.add_argument("--dereverb", choices=["wpe", "none"], default="wpe", help="the speaker branch's dereverberation (graphs/meeting.json: wpe)")
     args = ap.parse_args()
     from nodes.speaker.evaluate import der, read_rttm, read_uem
 
@@ -213,11 +207,11 @@ def main() -> int:
     for i in range(args.first, args.first + args.meetings):
         folder = work / f"sim{i}"
         simulate(folder, i, 3 + i % 2, args.duration)
-        cache = folder / ("front.pkl" if args.dereverb == "none" else f"front_{args.dereverb}.pkl")
+        cache = folder / "front.pkl"
         if cache.exists():
             front = pickle.loads(cache.read_bytes())
         else:
-            front = extract(folder / "meeting.wav", array=True, dereverb=args.dereverb)
+            front = extract(folder / "meeting.wav", array=True)
             cache.write_bytes(pickle.dumps(front))
         ref = read_rttm(folder / "reference.rttm")
         row = {}
@@ -266,7 +260,7 @@ def main() -> int:
         hyp_one: dict[str, Any] = {}
         hyp_online: dict[str, Any] = {}
         for wav in sorted(AMI.glob("*.wav")):
-            cache = work / f"ami_{wav.stem}.pkl"  # mono: the dereverberation passes it through
+            cache = work / f"ami_{wav.stem}.pkl"
             if cache.exists():
                 front = pickle.loads(cache.read_bytes())
             else:

@@ -1,3 +1,3 @@
-"""Generic audio operations: resampling, mixing down, dereverberation."""
+"""Generic audio operations: resampling, mixing down."""
 
-from . import dereverb, mixdown  # noqa: F401  (registers audio.dereverb, audio.mixdown)
+from . import mixdown  # noqa: F401  (registers audio.mixdown)
