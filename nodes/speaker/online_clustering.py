@@ -51,3 +51,13 @@ class OnlineClusterer:
             self.sums.append(e.copy())
         self.prev, self.prev_t1 = label, unit.t1
         return label
+
+    def reseed(self, units: list[Unit], labels: list[int]) -> None:
+        """Restart from one labelling of past stretches (a refinement's): speaker ``j``'s mean is that of the stretches labelled ``j``."""
+        if not units or len(units) != len(labels) or min(labels) < 0:
+            raise ValueError("reseed needs one label (0, 1, ...) per stretch")
+        dim = units[0].vector.shape[0]
+        self.sums = [np.zeros(dim) for _ in range(max(labels) + 1)]
+        for u, lab in zip(units, labels):
+            self.sums[lab] = self.sums[lab] + u.vector.astype(np.float64)
+        self.prev, self.prev_t1 = labels[-1], units[-1].t1

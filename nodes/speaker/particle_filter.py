@@ -70,6 +70,7 @@ class ParticleDiarizer:
         self.prev_segment: str | None = None
         self.steps = 0
         self.resamples = 0
+        self.reseeds = 0
         self.ess_history: deque[float] = deque(maxlen=10_000)  # recent effective sample sizes (diagnostics)
 
     # -- one stretch ---------------------------------------------------------------------------
@@ -162,6 +163,46 @@ class ParticleDiarizer:
         if ess < c.resample_ess * n:
             self._resample(w)
         return now, smoothed
+
+    def reseed(self, units: list[Unit], labels: list[int]) -> None:
+        """Restart every particle from one labelling of past stretches (a refinement pass's).
+
+        ``labels[i]`` (0 .. K-1, K <= max_speakers) is the speaker of ``units[i]``, in time
+        order; the newest is the current talker. Each speaker's embedding sum and location
+        filter are rebuilt from their stretches, the lag history takes the last labels, and
+        the weights are equal again: from here the particles extend the refined past instead
+        of the online guesses it corrected.
+        """
+        c = self.config
+        k = c.max_speakers
+        if not units or len(units) != len(labels) or max(labels) >= k:
+            raise ValueError("reseed needs one label in 0 .. max_speakers-1 per stretch")
+        count = max(labels) + 1
+        emb = np.zeros((k, self.emb.shape[2]), dtype=np.float32)
+        loc_m, loc_p, loc_t = np.zeros(k), np.full(k, np.inf), np.zeros(k)
+        for u, lab in zip(units, labels):
+            emb[lab] += u.vector.astype(np.float32)
+            if u.azimuth_deg is None:
+                continue
+            r = max(c.meas_std_deg, u.azimuth_std or 0.0) ** 2
+            if not np.isfinite(loc_p[lab]):
+                loc_m[lab], loc_p[lab] = u.azimuth_deg, r
+            else:
+                pp = min(loc_p[lab] + c.walk_std_dps**2 * max(u.t1 - loc_t[lab], 0.0), c.max_std_deg**2)
+                g = pp / (pp + r)
+                loc_m[lab] = float(wrap_deg(loc_m[lab] + g * wrap_deg(u.azimuth_deg - loc_m[lab])))
+                loc_p[lab] = (1 - g) * pp
+            loc_t[lab] = u.t1
+        n = self.label.shape[0]
+        self.count[:] = count
+        self.emb[:] = emb[None]
+        self.loc_m[:], self.loc_p[:], self.loc_t[:] = loc_m[None], loc_p[None], loc_t[None]
+        self.label[:] = labels[-1]
+        recent = list(labels[-(c.lag + 1):])
+        self.hist[:] = -1
+        self.hist[:, self.hist.shape[1] - len(recent):] = np.asarray(recent, dtype=np.int64)[None]
+        self.logw = np.full(n, -math.log(n))
+        self.reseeds += 1
 
     def _resample(self, w: np.ndarray) -> None:
         """Systematic resampling: one uniform offset, N evenly spaced pointers into the cumulative weights."""
