@@ -99,6 +99,27 @@ def test_fixed_lag_labels_settle_within_the_lag() -> None:
     assert len(smoothed) == len(units)  # every stretch gets a final label, lag stretches late at most
 
 
+def test_reseeded_particle_filter_goes_on_from_the_labelling_it_was_given() -> None:
+    """After reseed, known talkers keep the indices they were given and a talker not among them is born next."""
+    import pytest
+
+    units, truth = _meeting(1)
+    half = len(units) // 2
+    pf = ParticleDiarizer(ParticleConfig(particles=100, kappa=25, new_cos=0.8, walk_std_dps=12, seed=3), dim=64)
+    for u in units[:half]:
+        pf.step(u)  # whatever the online labels were, the reseed replaces them
+    # a refinement's labelling of the first half with talker 2 left out, and talkers renamed (0 -> 1, 1 -> 0)
+    past = [(u, 1 - s) for u, s in zip(units[:half], truth[:half]) if s != 2]
+    pf.reseed([u for u, _ in past], [lab for _, lab in past])
+    assert pf.reseeds == 1 and set(pf.count.tolist()) == {2}
+    now = [pf.step(u)[0] for u in units[half:]]
+    rest = truth[half:]
+    expect = {0: 1, 1: 0, 2: 2}
+    assert np.mean([a == expect[b] for a, b in zip(now, rest)]) >= 0.95
+    with pytest.raises(ValueError):
+        pf.reseed([units[0]], [pf.config.max_speakers])  # more speakers than the filter holds
+
+
 def test_ahc_stops_at_the_number_of_talkers() -> None:
     units, truth = _meeting(4)
     ahc = KalmanAhc(AhcConfig(threshold=0.0, loc_weight=0.1, walk_std_dps=12, max_std_deg=60))
@@ -330,27 +351,34 @@ def _dz_packets(rng: np.random.Generator) -> tuple[list[tuple[float, str, object
     return sorted(out, key=lambda x: (x[0], x[1] == "embeddings")), [under]
 
 
-def test_diarizer_labels_a_second_talker_under_the_main_one() -> None:
-    """Overlapped speech from an array: an extra turn marked overlap names the talker under the main one; mono has none."""
+def _run_diarizer(location: bool, **params: object) -> tuple[object, list[object]]:
+    """A speaker.diarizer over the _dz_packets stream (directions only when ``location``); the node and every turn it sent, in order."""
     from nodes.speaker.diarizer import Diarizer, DiarizerParams
     from pipeline import Packet, RunContext, StreamInfo
 
+    node = Diarizer("dz", DiarizerParams(**params), RunContext())
+    node.configure({"embeddings": StreamInfo(), **({"directions": StreamInfo()} if location else {})})
+    node.open()
+    sent: list[object] = []
+    node.emit = lambda port, p: sent.append(p.payload)  # type: ignore[method-assign]
+    stream, _ = _dz_packets(np.random.default_rng(4))
+    for _, port, x in stream:
+        if port == "directions":
+            if location:
+                t, est = x
+                node.process("directions", Packet(t, t + 0.16, est))
+        else:
+            node.process("embeddings", Packet(x.new_from, x.end, x))
+    node.flush()
+    return node, sent
+
+
+def test_diarizer_labels_a_second_talker_under_the_main_one() -> None:
+    """Overlapped speech from an array: an extra turn marked overlap names the talker under the main one; mono has none."""
+
     def run(location: bool) -> dict[str, object]:
-        node = Diarizer("dz", DiarizerParams(), RunContext())
-        node.configure({"embeddings": StreamInfo(), **({"directions": StreamInfo()} if location else {})})
-        node.open()
-        turns: dict[str, object] = {}
-        node.emit = lambda port, p: turns.__setitem__(p.payload.turn_id, p.payload)  # type: ignore[method-assign]
-        stream, _ = _dz_packets(np.random.default_rng(4))
-        for at, port, x in stream:
-            if port == "directions":
-                if location:
-                    t, est = x
-                    node.process("directions", Packet(t, t + 0.16, est))
-            else:
-                node.process("embeddings", Packet(x.new_from, x.end, x))
-        node.flush()
-        return turns
+        _, sent = _run_diarizer(location)
+        return {t.turn_id: t for t in sent}  # the newest revision of each turn
 
     turns = run(location=True)
     main = [t for t in turns.values() if not t.overlap and t.t1 > t.t0]
@@ -362,3 +390,22 @@ def test_diarizer_labels_a_second_talker_under_the_main_one() -> None:
     assert covered >= 1.5  # most of A's 2 s under B carries A's label
     assert sum(t.t1 - t.t0 for t in second if not (11.5 <= t.t0 and t.t1 <= 14.5)) == 0  # nothing elsewhere
     assert not any(t.overlap for t in run(location=False).values())
+
+
+def test_diarizer_labels_new_speech_from_a_filter_restarted_at_each_refinement() -> None:
+    """With reseed, each refinement pass restarts the live particle filter from its labels; new speech is labelled as it
+    will finally be, and the first filter (the refinement's independent starting runs) is never restarted."""
+    node, sent = _run_diarizer(True, refine_every_s=4.0)
+    assert node.live is not None and node.live.reseeds >= 2 and node.pf.reseeds == 0
+    final = {t.turn_id: t.speaker for t in sent}
+    first = {}
+    for t in sent:
+        first.setdefault(t.turn_id, t)
+    late = [t for t in first.values() if not t.overlap and t.t0 >= 5.0]  # labelled after the first pass
+    assert late and np.mean([t.speaker == final[t.turn_id] for t in late]) >= 0.9
+    assert sorted({t.speaker for t in sent if not t.overlap and t.t1 > t.t0}) == ["spk1", "spk2"]
+    off, _ = _run_diarizer(True, refine_every_s=4.0, reseed=False)
+    assert off.live is None
+    mono, sent = _run_diarizer(False, refine_every_s=4.0)  # mono: the live diariser is the embedding-only clustering, restarted likewise
+    assert isinstance(mono.live, OnlineClusterer) and isinstance(mono.oc, OnlineClusterer) and mono.live is not mono.oc
+    assert sorted({t.speaker for t in sent if t.t1 > t.t0}) == ["spk1", "spk2"]

@@ -34,6 +34,10 @@ class DiarizerParams(BaseModel):
     refine: bool = Field(True, description="Kalman-AHC refinement pass (2109.10598): re-clusters the recent past with location "
                          "likelihood ratios and relabels turns (higher revision).")
     refine_every_s: float = Field(15.0, gt=0, description="Media seconds between refinement passes (and one at the end).")
+    reseed: bool = Field(True, description="Labels of new speech come from a second online diariser (particle filter, or "
+                         "clustering for mono) that restarts from each refinement's labels, so they extend the corrected past "
+                         "instead of the online guesses it replaced (the first, never restarted, still gives refinement its "
+                         "independent starting runs).")
     refine_horizon_s: float = Field(600.0, gt=0, description="A refinement pass re-clusters this much of the recent past (bounds its cost).")
     # particle filter
     particles: int = Field(_P.particles, ge=1, le=10000, description="Number of particles.")
@@ -97,6 +101,9 @@ class Diarizer(Node):
     window arrives (its label within about ``first_s`` of speech); labels that fixed-lag
     smoothing or a Kalman-AHC refinement pass change are re-sent with a higher revision, and
     raw labels that refinement merged are mapped onto the merged speaker from then on.
+    With ``reseed``, a second online diariser restarted from each pass's labels labels new
+    speech instead (the first keeps running, unrestarted, to give refinement independent
+    starting runs): between passes the live labels extend the corrected past.
     """
 
     type_name = "speaker.diarizer"
@@ -144,6 +151,8 @@ class Diarizer(Node):
         self._waiting: deque[tuple[Packet, Embedding]] = deque()
         self.units: list[Unit] = []
         self.raw: list[int] = []  # online (or smoothed) label per unit
+        self.live: ParticleDiarizer | OnlineClusterer | None = None  # restarted from each refinement (reseed); labels new speech once it exists
+        self.live_alias: dict[int, int] = {}  # its speaker index -> output label
         self.out: list[int] = []  # label sent per unit
         self.rev: list[int] = []
         self.alias: dict[int, int] = {}  # raw label -> output label (set by refinement)
@@ -210,14 +219,18 @@ class Diarizer(Node):
         if self.mode == "particle":
             now, smoothed = self.pf.step(unit)
             self.raw.append(now)
-            self._emit_unit(unit.index, now, revision=0)
+            live = self.live.step(unit) if isinstance(self.live, ParticleDiarizer) else None
+            self._emit_label(unit.index, self._output_label(now) if live is None else self._live_label(live[0], now))
             back = unit.index - self.pf.config.lag
             if smoothed is not None and back >= 0:
-                self._settle(back, smoothed)
+                self._settle(back, smoothed, shown=live is None)
+            if live is not None and live[1] is not None and back >= 0:
+                self._show(back, self._live_label(live[1], self.raw[back]))
         else:
             lab = self.oc.step(unit)
             self.raw.append(lab)
-            self._emit_unit(unit.index, lab, revision=0)
+            live = self.live.step(unit) if isinstance(self.live, OnlineClusterer) else None
+            self._emit_label(unit.index, self._output_label(lab) if live is None else self._live_label(live, lab))
         if self.location and self.params.overlap:
             self._find_second(unit.index)
         if self.params.refine and t1 - self._last_refine >= self.params.refine_every_s:
@@ -230,20 +243,29 @@ class Diarizer(Node):
         self._next_label = max(self._next_label, lab + 1)
         return lab
 
-    def _settle(self, i: int, raw: int) -> None:
-        """The smoothed label of unit ``i``: re-send it if it differs from what was sent."""
+    def _live_label(self, j: int, raw: int) -> int:
+        """The output label of the restarted filter's speaker ``j``; one born since the restart takes the first filter's label."""
+        if j not in self.live_alias:
+            self.live_alias[j] = self._output_label(raw)
+        return self.live_alias[j]
+
+    def _settle(self, i: int, raw: int, shown: bool = True) -> None:
+        """The smoothed raw label of unit ``i``; when it is also what is shown, re-send the label if it changed."""
         if self.raw[i] != raw:
             self.raw[i] = raw
-            lab = self._output_label(raw)
-            if lab != self.out[i]:
-                self._send(i, lab)
-                if i in self.second:
-                    self._reconcile_second(i)
+            if shown:
+                self._show(i, self._output_label(raw))
 
-    def _emit_unit(self, i: int, raw: int, revision: int) -> None:
-        lab = self._output_label(raw)
+    def _show(self, i: int, lab: int) -> None:
+        """Unit ``i`` should carry output label ``lab``: re-send it if it differs from what was sent."""
+        if lab != self.out[i]:
+            self._send(i, lab)
+            if i in self.second:
+                self._reconcile_second(i)
+
+    def _emit_label(self, i: int, lab: int) -> None:
         self.out.append(lab)
-        self.rev.append(revision)
+        self.rev.append(0)
         self._send(i, lab, new=True)
 
     def _send(self, i: int, lab: int, new: bool = False) -> None:
@@ -349,6 +371,20 @@ class Diarizer(Node):
                 del self.second[i]  # past the horizon: settled
             else:
                 self._reconcile_second(i)
+        if self.params.reseed and not final:
+            self._reseed(units, new)
+
+    def _reseed(self, units: list[Unit], labels: list[int]) -> None:
+        """(Re)start the live diariser from a refinement's labels (the max_speakers most recently heard speakers)."""
+        most = self.pf.config.max_speakers if self.mode == "particle" else self.oc.config.max_speakers
+        last = {lab: k for k, lab in enumerate(labels)}
+        keep = sorted(last, key=last.__getitem__)[-most:]
+        index = {lab: j for j, lab in enumerate(keep)}
+        sel = [(u, index[lab]) for u, lab in zip(units, labels) if lab in index]
+        if self.live is None:
+            self.live = ParticleDiarizer(self.pf.config) if self.mode == "particle" else OnlineClusterer(self.oc.config)
+        self.live.reseed([u for u, _ in sel], [j for _, j in sel])
+        self.live_alias = {j: lab for lab, j in index.items()}
 
     def flush(self) -> None:
         self._drain()
@@ -360,7 +396,13 @@ class Diarizer(Node):
             for k, raw in enumerate(pend):
                 i = len(self.units) - len(pend) + k
                 if i >= 0:
-                    self._settle(i, raw)
+                    self._settle(i, raw, shown=self.live is None)
+            if isinstance(self.live, ParticleDiarizer):
+                pend = self.live.pending()
+                for k, j in enumerate(pend):
+                    i = len(self.units) - len(pend) + k
+                    if i >= 0:
+                        self._show(i, self._live_label(j, self.raw[i]))
         if self.params.refine:
             self._refine(final=True)
         self.context.summary.setdefault("diarization", {}).update({  # type: ignore[union-attr]
