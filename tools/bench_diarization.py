@@ -87,12 +87,7 @@ def extract(wav: Path, array: bool) -> dict[str, Any]:
 def diarize(front: dict[str, Any], **params: Any) -> tuple[list[Any], dict[str, float]]:
     """Feed cached front-end packets to a speaker.diarizer; return the newest turns and the first emission time of each."""
     history = emissions(front, **params)
-    turns: dict[str, Any] = {}
-    first: dict[str, float] = {}
-    for clock, t in history:
-        turns[t.turn_id] = t
-        first.setdefault(t.turn_id, clock)
-    return list(turns.values()), first
+    return seen_after(history, float("inf")), first_sent(history)
 
 
 def emissions(front: dict[str, Any], **params: Any) -> list[tuple[float, Any]]:
@@ -130,6 +125,19 @@ def seen_after(history: list[tuple[float, Any]], delay: float) -> list[Any]:
         if t.turn_id not in view or clock <= t.t1 + delay:
             view[t.turn_id] = t
     return list(view.values())
+
+
+def first_sent(history: list[tuple[float, Any]]) -> dict[str, float]:
+    """The media time at which each turn was first sent."""
+    first: dict[str, float] = {}
+    for clock, t in history:
+        first.setdefault(t.turn_id, clock)
+    return first
+
+
+def _segments(turns: list[Any]) -> list[tuple[float, float, str]]:
+    """Non-empty turns as (start, end, speaker) for DER (an empty turn is a retraction)."""
+    return [(x.t0, x.t1, x.speaker) for x in turns if x.t1 > x.t0]
 
 
 def _mapping_runs(ref: list[tuple[float, float, str]]) -> dict[str, list[tuple[float, float]]]:
@@ -198,13 +206,9 @@ def score_mode(front: dict[str, Any], ref: dict[str, list[tuple[float, float, st
     history = emissions(front, **params)
     took = time.perf_counter() - t
     turns = seen_after(history, float("inf"))
-    first: dict[str, float] = {}
-    for clock, x in history:
-        first.setdefault(x.turn_id, clock)
-    hyp = {"meeting": [(x.t0, x.t1, x.speaker) for x in turns if x.t1 > x.t0]}
-    r = der(ref, hyp, collar=0.5)
-    live = {d: der(ref, {"meeting": [(x.t0, x.t1, x.speaker) for x in seen_after(history, d) if x.t1 > x.t0]}, collar=0.5).der
-            for d in LIVE_DELAYS}
+    first = first_sent(history)
+    r = der(ref, {"meeting": _segments(turns)}, collar=0.5)
+    live = {d: der(ref, {"meeting": _segments(seen_after(history, d))}, collar=0.5).der for d in LIVE_DELAYS}
     flat = next(iter(ref.values()))
     kept, own, total = persistence(flat, turns)
     d = delays(flat, turns, first)
@@ -303,9 +307,9 @@ def main() -> int:
                 front = extract(wav, array=False)
                 cache.write_bytes(pickle.dumps(front))
             turns, _ = diarize(front, method="embedding", refine=True)
-            hyp_emb[wav.stem] = [(x.t0, x.t1, x.speaker) for x in turns if x.t1 > x.t0]
+            hyp_emb[wav.stem] = _segments(turns)
             online, _ = diarize(front, method="embedding", refine=False)
-            hyp_online[wav.stem] = [(x.t0, x.t1, x.speaker) for x in online if x.t1 > x.t0]
+            hyp_online[wav.stem] = _segments(online)
             hyp_one[wav.stem] = [(x.t0, x.t1, "one") for x in turns if x.t1 > x.t0]
         ids = [k for k in hyp_emb if k in refs]
         r_emb = der({k: refs[k] for k in ids}, hyp_emb, collar=0.5, uem=uems, match_single_file=False)

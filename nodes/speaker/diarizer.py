@@ -386,23 +386,23 @@ class Diarizer(Node):
         self.live.reseed([u for u, _ in sel], [j for _, j in sel])
         self.live_alias = {j: lab for lab, j in index.items()}
 
+    def _pending(self, pf: ParticleDiarizer) -> list[tuple[int, int]]:
+        """(unit, smoothed label) for the last stretches a particle filter has not settled yet (the end of the input)."""
+        pend = pf.pending()
+        first = len(self.units) - len(pend)
+        return [(first + k, lab) for k, lab in enumerate(pend) if first + k >= 0]
+
     def flush(self) -> None:
         self._drain()
         while self._waiting:
             packet, emb = self._waiting.popleft()
             self._label(packet, emb)
         if self.mode == "particle":
-            pend = self.pf.pending()
-            for k, raw in enumerate(pend):
-                i = len(self.units) - len(pend) + k
-                if i >= 0:
-                    self._settle(i, raw, shown=self.live is None)
+            for i, raw in self._pending(self.pf):
+                self._settle(i, raw, shown=self.live is None)
             if isinstance(self.live, ParticleDiarizer):
-                pend = self.live.pending()
-                for k, j in enumerate(pend):
-                    i = len(self.units) - len(pend) + k
-                    if i >= 0:
-                        self._show(i, self._live_label(j, self.raw[i]))
+                for i, j in self._pending(self.live):
+                    self._show(i, self._live_label(j, self.raw[i]))
         if self.params.refine:
             self._refine(final=True)
         self.context.summary.setdefault("diarization", {}).update({  # type: ignore[union-attr]

@@ -51,6 +51,19 @@ class ParticleConfig:
     seed: int = 0
 
 
+def _track(m: np.ndarray, p: np.ndarray, t: np.ndarray, z: float, r: float, now: float, c: ParticleConfig) -> tuple[np.ndarray, np.ndarray]:
+    """One Kalman update of talkers' azimuth filters (mean, variance, time of last update) with a stretch heard at ``z``.
+
+    A filter never located (infinite variance) starts at the observation; otherwise the
+    random walk widens it with the time since its last update (capped) before the update.
+    """
+    fresh = ~np.isfinite(p)
+    p_pred = np.where(fresh, r, np.minimum(p + c.walk_std_dps**2 * np.maximum(now - t, 0.0), c.max_std_deg**2))
+    gain = np.where(fresh, 1.0, p_pred / (p_pred + r))
+    m_new = np.where(fresh, z, m + gain * wrap_deg(z - m))
+    return wrap_deg(m_new), np.where(fresh, r, (1 - gain) * p_pred)
+
+
 class ParticleDiarizer:
     """Streaming joint tracker/diariser; ``step(unit)`` returns (label now, smoothed labels)."""
 
@@ -136,13 +149,8 @@ class ParticleDiarizer:
         self.emb[rows, choice] += e
         if z is not None:
             r = max(c.meas_std_deg, unit.azimuth_std or 0.0) ** 2
-            m, p, t = self.loc_m[rows, choice], self.loc_p[rows, choice], self.loc_t[rows, choice]
-            fresh = ~np.isfinite(p)
-            p_pred = np.where(fresh, r, np.minimum(p + c.walk_std_dps**2 * np.maximum(unit.t1 - t, 0.0), c.max_std_deg**2))
-            gain = np.where(fresh, 1.0, p_pred / (p_pred + r))
-            m_new = np.where(fresh, z, m + gain * wrap_deg(z - m))
-            self.loc_m[rows, choice] = wrap_deg(m_new)
-            self.loc_p[rows, choice] = np.where(fresh, r, (1 - gain) * p_pred)
+            self.loc_m[rows, choice], self.loc_p[rows, choice] = _track(self.loc_m[rows, choice], self.loc_p[rows, choice],
+                                                                       self.loc_t[rows, choice], z, r, unit.t1, c)
             self.loc_t[rows, choice] = unit.t1
         self.label = choice
         self.hist = np.roll(self.hist, -1, axis=1)
@@ -185,13 +193,8 @@ class ParticleDiarizer:
             if u.azimuth_deg is None:
                 continue
             r = max(c.meas_std_deg, u.azimuth_std or 0.0) ** 2
-            if not np.isfinite(loc_p[lab]):
-                loc_m[lab], loc_p[lab] = u.azimuth_deg, r
-            else:
-                pp = min(loc_p[lab] + c.walk_std_dps**2 * max(u.t1 - loc_t[lab], 0.0), c.max_std_deg**2)
-                g = pp / (pp + r)
-                loc_m[lab] = float(wrap_deg(loc_m[lab] + g * wrap_deg(u.azimuth_deg - loc_m[lab])))
-                loc_p[lab] = (1 - g) * pp
+            loc_m[lab : lab + 1], loc_p[lab : lab + 1] = _track(loc_m[lab : lab + 1], loc_p[lab : lab + 1], loc_t[lab : lab + 1],
+                                                                u.azimuth_deg, r, u.t1, c)
             loc_t[lab] = u.t1
         n = self.label.shape[0]
         self.count[:] = count
