@@ -146,6 +146,8 @@ class Doa(Node):
             self._first += self._step
             self._frames = [X] if len(X) else []
             self._held = len(X)
+            # the next block starts here: a join waiting on directions (array.beam) may go on up to it
+            self.advance("directions", media_time(self._first * self._hop, self._rate))
 
     def flush(self) -> None:
         if self.off is None and self._finder is not None and self._held >= max(2, self._block // 2):
