@@ -2,7 +2,7 @@
 """Diarisation benchmark: location-aware (particle filter + Kalman-AHC) against embedding-only, on simulated meetings.
 
 1. **Simulated meetings** (3-4 talkers, some walking, circular7, RT60 0.3-0.6 s, SNR 15-20 dB,
-   ``meetflow simulate``). The front end (VAD -> speaker embeddings, and mics -> STFT -> DOA)
+   ``meetflow simulate``). The front end (mics -> STFT -> DOA, and beam -> VAD -> speaker embeddings)
    runs once per meeting through the engine; its packets are then fed to ``speaker.diarizer``
    in each mode, so every peer sees the same embeddings and directions:
      * ``embedding``      online clustering of embeddings only (the baseline),
@@ -11,7 +11,10 @@
      * ``particle``       the joint location/identity particle filter alone,
      * ``particle+kahc``  particle filter + Kalman-AHC refinement (the default for arrays),
      * ``pf+kahc-noreseed`` the same, but new speech labelled by the first particle filter alone
-                          instead of one restarted from each refinement's labels (the peer of ``reseed``).
+                          instead of one restarted from each refinement's labels (the peer of ``reseed``),
+     * ``pf+kahc-mean``   the default, but with embeddings of the channel mean instead of the beam
+                          (``array.beam``) that graphs/meeting.json steers at the talker (the beam's peer).
+   Every mode but the last hears the speech through the beam (``--beam``; ``none``: the channel mean).
    Reported per mode: DER (pyannote.metrics, collar 0.5 s total = +-0.25 s, overlap scored),
    its components, the ratio to the embedding-only DER, label persistence (a talker silent for
    >= 10 s gets, when speaking again, the label they had before; "own": and that label is the
@@ -65,17 +68,22 @@ class _Collect(Node):
         CAPTURED.setdefault(self.id, []).append((CLOCK[0], self.id, packet))
 
 
-def extract(wav: Path, array: bool) -> dict[str, Any]:
+def extract(wav: Path, array: bool, beam: str = "superdirective") -> dict[str, Any]:
     """Run the front end once; return window embeddings and direction blocks with their arrival times."""
     nodes_: list[dict[str, Any]] = [
         {"id": "source", "type": "io.audio_file", "params": {"path": str(wav), "rate": 16000, "block_ms": 20}},
         {"id": "mix", "type": "audio.mixdown"}, {"id": "vad", "type": "speech.vad"}, {"id": "embed", "type": "speaker.embedding"},
         {"id": "emb", "type": "bench.collect_dz"}]
-    edges: list[Any] = ["source.audio -> mix.audio", "mix.audio -> vad.audio", "vad.speech -> embed.speech", "embed.windows -> emb.x"]
+    edges: list[Any] = ["source.audio -> mix.audio", "vad.speech -> embed.speech", "embed.windows -> emb.x"]
     if array:
         nodes_ += [{"id": "mics", "type": "array.mics"}, {"id": "stft", "type": "array.stft"}, {"id": "doa", "type": "array.doa"},
                    {"id": "dirs", "type": "bench.collect_dz"}]
         edges += ["source.audio -> mics.audio", "mics.audio -> stft.audio", "stft.spectrum -> doa.spectrum", "doa.directions -> dirs.x"]
+    if array and beam != "none":  # as graphs/meeting.json: the speaker branch hears a beam steered at the strongest direction
+        nodes_.append({"id": "beam", "type": "array.beam", "params": {"kind": beam}})
+        edges += ["mics.audio -> beam.audio", "doa.directions -> beam.directions", "beam.audio -> vad.audio"]
+    else:  # mono, or the peer: the channel mean
+        edges.append("mix.audio -> vad.audio")
     CAPTURED.clear()
     CLOCK[0] = 0.0
     graph = build_graph({"meetflow": 1, "name": "dz_front", "nodes": nodes_, "edges": edges}, {})
@@ -194,6 +202,7 @@ MODES = {
     "particle": {"method": "particle", "refine": False},
     "particle+kahc": {"method": "particle", "refine": True},  # the default for arrays
     "pf+kahc-noreseed": {"method": "particle", "refine": True, "reseed": False},  # live labels from the first filter alone
+    "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
 }
 #: A live viewer's labels are scored as they stood this many seconds after each stretch (then as finally revised).
 LIVE_DELAYS = (0.0, 5.0, 10.0)
@@ -231,6 +240,8 @@ def main() -> int:
     ap.add_argument("--work", default="/tmp/meetflow_bench_dz", help="simulations and cached front-end packets")
     ap.add_argument("--json", help="write every number as JSON")
     ap.add_argument("--no-ami", action="store_true")
+    ap.add_argument("--beam", default="superdirective", choices=["superdirective", "delay_and_sum", "none"],
+                    help="what the speaker branch hears: a beam steered at the strongest direction (as graphs/meeting.json), or none (the channel mean)")
     args = ap.parse_args()
     from nodes.speaker.evaluate import der, read_rttm, read_uem
 
@@ -241,16 +252,19 @@ def main() -> int:
     for i in range(args.first, args.first + args.meetings):
         folder = work / f"sim{i}"
         simulate(folder, i, 3 + i % 2, args.duration)
-        cache = folder / "front.pkl"
-        if cache.exists():
-            front = pickle.loads(cache.read_bytes())
-        else:
-            front = extract(folder / "meeting.wav", array=True)
-            cache.write_bytes(pickle.dumps(front))
+        fronts = {}
+        for beam in dict.fromkeys([args.beam, "none"]):
+            cache = folder / f"front_{beam}.pkl"
+            if cache.exists():
+                fronts[beam] = pickle.loads(cache.read_bytes())
+            else:
+                fronts[beam] = extract(folder / "meeting.wav", array=True, beam=beam)
+                cache.write_bytes(pickle.dumps(fronts[beam]))
         ref = read_rttm(folder / "reference.rttm")
         row = {}
-        for name, params in MODES.items():
-            row[name] = score_mode(front, ref, params)
+        for name, mode in MODES.items():
+            params = {k: v for k, v in mode.items() if k != "front"}
+            row[name] = score_mode(fronts[mode.get("front", args.beam)], ref, params)
             agg[name].append(row[name])
         results["meetings"][folder.name] = row
         print(f"{folder.name} ({3 + i % 2} talkers): " + "  ".join(f"{n} DER {r['der']:.1%}" for n, r in row.items()), flush=True)
