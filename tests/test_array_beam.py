@@ -80,12 +80,11 @@ def test_a_dead_mic_is_left_out_of_the_beam() -> None:
 
 
 def _run(nodes: list[dict], edges: list[str]) -> list:
-    from tools.bench_diarization import CAPTURED, CLOCK
+    import engine_nodes
 
-    CAPTURED.clear()
-    CLOCK[0] = 0.0
+    engine_nodes.reset()
     run_graph(build_graph({"meetflow": 1, "name": "beam", "nodes": nodes, "edges": edges}, {}), RunContext(), "inline")
-    return [p for _, _, p in CAPTURED.get("out", [])]
+    return list(engine_nodes.COLLECTED["beam"])
 
 
 def test_the_node_steers_at_the_talker_and_passes_mono_through(tmp_path: Path) -> None:
@@ -97,9 +96,9 @@ def test_the_node_steers_at_the_talker_and_passes_mono_through(tmp_path: Path) -
     sf.write(mono, s.astype(np.float32), RATE, subtype="FLOAT")
     graph = [{"id": "src", "type": "io.audio_file", "params": {"path": str(arr), "block_ms": 20}}, {"id": "mix", "type": "audio.mixdown"},
              {"id": "mics", "type": "array.mics"}, {"id": "stft", "type": "array.stft"}, {"id": "doa", "type": "array.doa"},
-             {"id": "beam", "type": "array.beam"}, {"id": "out", "type": "bench.collect_dz"}]
+             {"id": "beam", "type": "array.beam"}, {"id": "out", "type": "test.collect", "params": {"key": "beam", "raw": True}}]
     edges = ["src.audio -> mix.audio", "src.audio -> mics.audio", "mics.audio -> stft.audio", "stft.spectrum -> doa.spectrum",
-             "mics.audio -> beam.audio", "doa.directions -> beam.directions", "mix.audio -> beam.fallback", "beam.audio -> out.x"]
+             "mics.audio -> beam.audio", "doa.directions -> beam.directions", "mix.audio -> beam.fallback", "beam.audio -> out.in"]
     packets = _run(graph, edges)
     y = np.concatenate([p.payload.samples[:, 0] for p in packets])
     starts = [p.payload.start for p in packets]
