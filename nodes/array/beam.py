@@ -77,11 +77,6 @@ class SteeredBeam:
         """Output samples returned so far (the next one's index on the input's counter, from its first sample)."""
         return self._out
 
-    @property
-    def delay(self) -> int:
-        """Samples the output lags the input."""
-        return self.n_fft - self.hop
-
     def _w(self, azimuth_deg: float, live: np.ndarray) -> np.ndarray:
         key = (int(round(azimuth_deg)) % 360, tuple(bool(v) for v in live))
         w = self._weights.get(key)
