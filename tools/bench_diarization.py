@@ -72,9 +72,8 @@ def extract(wav: Path, array: bool, beam: str = "superdirective") -> dict[str, A
     """Run the front end once; return window embeddings and direction blocks with their arrival times."""
     nodes_: list[dict[str, Any]] = [
         {"id": "source", "type": "io.audio_file", "params": {"path": str(wav), "rate": 16000, "block_ms": 20}},
-        {"id": "mix", "type": "audio.mixdown"}, {"id": "vad", "type": "speech.vad"}, {"id": "embed", "type": "speaker.embedding"},
-        {"id": "emb", "type": "bench.collect_dz"}]
-    edges: list[Any] = ["source.audio -> mix.audio", "vad.speech -> embed.speech", "embed.windows -> emb.x"]
+        {"id": "vad", "type": "speech.vad"}, {"id": "embed", "type": "speaker.embedding"}, {"id": "emb", "type": "bench.collect_dz"}]
+    edges: list[Any] = ["vad.speech -> embed.speech", "embed.windows -> emb.x"]
     if array:
         nodes_ += [{"id": "mics", "type": "array.mics"}, {"id": "stft", "type": "array.stft"}, {"id": "doa", "type": "array.doa"},
                    {"id": "dirs", "type": "bench.collect_dz"}]
@@ -83,7 +82,8 @@ def extract(wav: Path, array: bool, beam: str = "superdirective") -> dict[str, A
         nodes_.append({"id": "beam", "type": "array.beam", "params": {"kind": beam}})
         edges += ["mics.audio -> beam.audio", "doa.directions -> beam.directions", "beam.audio -> vad.audio"]
     else:  # mono, or the peer: the channel mean
-        edges.append("mix.audio -> vad.audio")
+        nodes_.append({"id": "mix", "type": "audio.mixdown"})
+        edges += ["source.audio -> mix.audio", "mix.audio -> vad.audio"]
     CAPTURED.clear()
     CLOCK[0] = 0.0
     graph = build_graph({"meetflow": 1, "name": "dz_front", "nodes": nodes_, "edges": edges}, {})

@@ -105,19 +105,22 @@ class SteeredBeam:
         if azimuth_deg is None:
             y = frames.mean(axis=2)
         else:
-            live = np.any(x != 0, axis=0) if np.any(x != 0) else np.ones(len(self.mics), bool)
+            live = np.any(x != 0, axis=0)
+            if not live.any():  # silence (or the zeros flush feeds): every mic counts
+                live[:] = True
             spec = np.fft.rfft(frames, axis=1)
             y = np.fft.irfft(np.einsum("fc,kfc->kf", self._w(azimuth_deg, live).conj(), spec), n=self.n_fft, axis=1)
-        chunks = []
-        for k in range(n):
-            self._acc += y[k] * self.window
-            chunks.append(self._acc[: self.hop].copy())
-            self._acc = np.concatenate([self._acc[self.hop :], np.zeros(self.hop)])
-        self._buf = buf[n * self.hop :]
-        out = np.concatenate(chunks) * self.gain
-        drop = min(self._skip, n) * self.hop
-        self._skip -= drop // self.hop
-        out = out[drop:][: max(0, self._fed - self._out)]
+        out = np.empty(n * self.hop)
+        acc, hop = self._acc, self.hop
+        for k in range(n):  # overlap-add: after frame k its first hop samples are complete
+            acc += y[k] * self.window
+            out[k * hop : (k + 1) * hop] = acc[:hop]
+            acc[:-hop] = acc[hop:]
+            acc[-hop:] = 0.0
+        self._buf = buf[n * hop :]
+        drop = min(self._skip, n)
+        self._skip -= drop
+        out = out[drop * hop :] * self.gain
         self._out += len(out)
         return out.astype(np.float32)
 
@@ -125,8 +128,7 @@ class SteeredBeam:
         """The samples still held (zeros fed behind them)."""
         owed = self._fed - self._out
         pad = self.n_fft + (-(len(self._buf)) % self.hop)
-        out = self.process(np.zeros((pad, len(self.mics))), azimuth_deg)
+        out = self.process(np.zeros((pad, len(self.mics))), azimuth_deg)[:owed]
         self._fed -= pad
-        out = out[:owed]
         self._out = self._fed
         return out
