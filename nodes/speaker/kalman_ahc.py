@@ -70,7 +70,6 @@ class AhcConfig:
     split_velocity: bool = True  # ... "should be": the run's last place moved on at its last velocity (else: the last place)
     split_span_s: float = 1.0  # ... velocity measured over about this long
     split_speed_dps: float = 30.0  # ... a run's first step, with no velocity known yet, may also move this fast (deg/s)
-    change_cos: float = -0.3  # "runs": a run is also cut where the voice before and after differs this much (cosine; -1: never)
 
 
 @dataclass
@@ -169,37 +168,6 @@ def _location_cuts(units: list[Unit], labels: list[int], c: AhcConfig) -> list[b
     return cuts
 
 
-def _voice_cuts(units: list[Unit], labels: list[int], vectors: np.ndarray, change_cos: float) -> list[int]:
-    """Where a run of one label must be cut because the voice changes within it.
-
-    The location cut misses a new talker who starts where the last one stood (a walker
-    stepping up beside a seated talker) or who takes over while the last one walks on
-    towards them; at a meeting's start the online diariser may also not yet know the second
-    voice. Each stretch's embedding covers the 1.5 s window ending with it, so the two
-    stretches before position ``i`` hear only what came before ``i`` and the two starting at
-    ``i + 2`` only what came after: where the cosine of those pairs' (centred, projected)
-    sums falls below ``change_cos`` and is the lowest within two stretches, the run is cut at
-    ``i``. Measured on the simulated meetings 1-68 within runs, in the principal-axis space:
-    one talker on both sides, 0.5-1% of positions under -0.1 and few under -0.3; the talker
-    changes the runs kept, mostly -0.26 to -0.38.
-    """
-    n = len(units)
-    if n < 6:
-        return []
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    full = max(u.window_s for u in units)
-    score = np.full(n, np.inf)
-    for i in range(2, n - 3):
-        span = range(i - 2, i + 4)
-        if any(units[j].segment != units[i].segment or labels[j] != labels[i] for j in span) or units[i].segment is None:
-            continue
-        if units[i + 2].window_s < 0.95 * full or units[i + 3].window_s < 0.95 * full:
-            continue
-        left, right = unit[i - 2] + unit[i - 1], unit[i + 2] + unit[i + 3]
-        score[i] = float(left @ right) / max(float(np.linalg.norm(left) * np.linalg.norm(right)), 1e-12)
-    return [i for i in range(n) if score[i] < change_cos and score[i] <= score[max(i - 2, 0):i + 3].min()]
-
-
 def _principal_axes(centred: np.ndarray, dims: int) -> np.ndarray | None:
     """The first ``dims`` principal axes of the centred embeddings being clustered (rows), as columns; None when too few.
 
@@ -263,10 +231,6 @@ class KalmanAhc:
         if c.start == "runs" and c.onsets_follow:
             initial = _onsets_follow(units, initial)
         cuts = _location_cuts(units, initial, c) if c.start == "runs" else []
-        if c.start == "runs" and c.change_cos > -1 and units:
-            x = np.stack([u.vector for u in units]).astype(np.float64) - mean
-            for i in _voice_cuts(units, initial, x @ basis if basis is not None else x, c.change_cos):
-                cuts[i] = True
         for i, u in enumerate(units):
             w = max(u.window_s, 0.1)
             vec = u.vector.astype(np.float64) - mean
