@@ -18,7 +18,8 @@
    Reported per mode: DER (pyannote.metrics, collar 0.5 s total = +-0.25 s, overlap scored),
    its components, the ratio to the embedding-only DER, label persistence (a talker silent for
    >= 10 s gets, when speaking again, the label they had before; "own": and that label is the
-   one DER's mapping gives them, so two talkers merged into one label do not count), and label delay (media time
+   one DER's mapping gives them, so two talkers merged into one label do not count; and how many of the returns lost had a
+   turn spoken mostly under another talker, a diagnostic), and label delay (media time
    from a reference turn's onset until a label for it is emitted; targets: <= 1 s), and the
    live view: DER of the labels as they stood 0, 5 and 10 s of media after each stretch ended
    (what a live viewer saw then; refinement relabels every 15 s).
