@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, _principal_axes, match_labels
+from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, _principal_axes, _voice_cuts, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
 from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
 from nodes.speaker.units import Unit
@@ -185,6 +185,53 @@ def test_refinement_cuts_a_run_where_its_talker_could_not_have_got() -> None:
             for k in range(20)]
     assert not any(_location_cuts(walk, [0] * 20, AhcConfig(split_deg=25)))
     assert sum(_location_cuts(walk, [0] * 20, AhcConfig(split_deg=25, split_velocity=False))) > 0
+
+
+def _same_place_handovers(seed: int, first_s: float = 4.0, noise: float = 0.2) -> tuple[list[Unit], list[int], list[int]]:
+    """Three talkers at one place (20 deg); every speech segment holds two turns, labelled online as its opener.
+
+    As in the embedding node, each 0.5 s stretch's vector is that of the 1.5 s window ending
+    with it (clipped to its segment), so windows across a change of talker hear both.
+    """
+    rng = np.random.default_rng(seed)
+    voices = _voices(rng, 3)
+    units: list[Unit] = []
+    truth: list[int] = []
+    initial: list[int] = []
+    t = 0.0
+    for k, (a, b) in enumerate([(0, 1), (2, 0), (1, 2), (0, 2), (1, 0), (2, 1)]):
+        heard: list[int] = []
+        for spk, seconds in ((a, first_s), (b, 4.0)):
+            for _ in range(int(seconds / 0.5)):
+                heard.append(spk)
+                e = voices[heard[-3:]].mean(axis=0) + noise * np.abs(rng.normal(size=voices.shape[1])) / np.sqrt(voices.shape[1]) * 4
+                units.append(Unit(len(units), t, t + 0.5, (e / np.linalg.norm(e)).astype(np.float32), t - 0.5 * (len(heard[-3:]) - 1),
+                                  str(k), float(20.0 + rng.normal(0, 3)), 4.0))
+                truth.append(spk)
+                initial.append(a)
+                t += 0.5
+        t += 1.0
+    return units, truth, initial
+
+
+def test_refinement_cuts_a_run_where_the_voice_changes() -> None:
+    # Talkers hand over at one place inside one speech segment: direction cannot show it, the voice does.
+    units, truth, initial = _same_place_handovers(1, noise=0.1)
+    cfg = dict(threshold=0.0, loc_weight=0.1, split_deg=25)
+    assert not any(_location_cuts(units, initial, AhcConfig(**cfg)))
+    cut = KalmanAhc(AhcConfig(**cfg)).cluster(units, initial)
+    kept = KalmanAhc(AhcConfig(**cfg, change_cos=-1)).cluster(units, initial)
+    assert _accuracy(cut, truth) >= 0.95
+    assert _accuracy(kept, truth) < 0.8
+    # the cuts fall where the talker changes: the first stretch whose window hears only the new talker's neighbours after it
+    x = np.stack([u.vector for u in units]).astype(np.float64)
+    changes = [i for i in range(1, len(units)) if truth[i] != truth[i - 1] and units[i].segment == units[i - 1].segment]
+    assert _voice_cuts(units, initial, x - x.mean(axis=0), AhcConfig()) == changes
+    # a change 1.5 s into a run leaves too little voice before it to compare: not cut (it would be without the rule)
+    short, _, short_initial = _same_place_handovers(1, first_s=1.5, noise=0.1)
+    x = np.stack([u.vector for u in short]).astype(np.float64) - np.stack([u.vector for u in short]).mean(axis=0)
+    assert _voice_cuts(short, short_initial, x, AhcConfig()) == []
+    assert _voice_cuts(short, short_initial, x, AhcConfig(change_min_s=0.0))
 
 
 def test_reassignment_undoes_a_greedy_merge() -> None:

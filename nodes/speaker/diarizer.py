@@ -67,6 +67,11 @@ class DiarizerParams(BaseModel):
     ahc_split_deg: float = Field(_A.split_deg, ge=0, le=180, description="Refinement: a run of one online label is cut where a "
                                  "well-located stretch lies this far (deg) from where the run's talker, walking on, should be: "
                                  "a talker change the online labels missed (0: never).")
+    ahc_change_cos: float = Field(_A.change_cos, ge=-1, le=1, description="Refinement: a run of one online label is also cut where "
+                                  "the voice of the second before and the second after agree less than this (cosine of centred "
+                                  "embeddings): a talker change the online labels and the direction missed (-1: never).")
+    ahc_change_min_s: float = Field(_A.change_min_s, ge=0, description="Refinement: a voice cut must leave at least this much "
+                                    "of the run (s) on either side (shorter pieces are too little speech to cluster on their own).")
     ahc_pca_dims: int = Field(_A.pca_dims, ge=0, le=256, description="Refinement: compare embeddings over their first this many "
                               "principal axes within the horizon (drops what was said and the room from the cosine; 0: all).")
     ahc_reassign_passes: int = Field(_A.reassign_passes, ge=0, le=20, description="Refinement: once merging stops, each run moves "
@@ -141,7 +146,8 @@ class Diarizer(Node):
         self.ahc = KalmanAhc(AhcConfig(threshold=p.ahc_threshold, loc_weight=p.ahc_loc_weight, meas_std_deg=p.meas_std_deg, walk_std_dps=p.walk_std_dps,
                                        max_std_deg=p.max_std_deg, start=p.ahc_start, split_deg=p.ahc_split_deg,
                                        reassign_passes=p.ahc_reassign_passes, pca_dims=p.ahc_pca_dims,
-                                       onsets_follow=p.ahc_onsets_follow, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s))
+                                       onsets_follow=p.ahc_onsets_follow, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
+                                       change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s))
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
         self.overlap = OverlapFinder(OverlapConfig(min_strength=p.overlap_min_strength, gate_deg=p.overlap_gate_deg,
                                                    min_blocks=p.overlap_min_blocks, share=p.overlap_share))
