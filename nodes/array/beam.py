@@ -20,7 +20,8 @@ from typing import Literal
 
 import numpy as np
 
-SPEED_OF_SOUND = 343.0
+from .geometry import SPEED_OF_SOUND, diffuse_coherence
+
 BeamKind = Literal["superdirective", "delay_and_sum"]
 
 
@@ -34,9 +35,7 @@ def steering(mics: np.ndarray, freqs: np.ndarray, azimuth_deg: float) -> np.ndar
 
 def diffuse_inverse(mics: np.ndarray, freqs: np.ndarray, loading: float) -> np.ndarray:
     """Inverse of the loaded diffuse-field coherence matrix per bin (bins, mics, mics)."""
-    d = np.linalg.norm(mics[:, None, :] - mics[None, :, :], axis=2)
-    gamma = np.sinc(2.0 * freqs[:, None, None] * d[None] / SPEED_OF_SOUND) + loading * np.eye(len(mics))[None]
-    return np.linalg.inv(gamma)
+    return np.linalg.inv(diffuse_coherence(mics, freqs) + loading * np.eye(len(mics))[None])
 
 
 def beam_weights(a: np.ndarray, kind: BeamKind, inv: np.ndarray | None = None) -> np.ndarray:

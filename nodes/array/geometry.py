@@ -279,9 +279,20 @@ def angle_diff(a: Any, b: Any) -> Any:
     return wrap_deg(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
 
 
+def diffuse_coherence(mics_xyz: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """Coherence between mics of a spherically diffuse sound field, sinc(2 f d / c), per frequency (bins, mics, mics).
+
+    The simulator colours its background noise with it, and the superdirective beam is the
+    MVDR beam for exactly this field.
+    """
+    mics_xyz = np.asarray(mics_xyz, dtype=np.float64)
+    d = np.linalg.norm(mics_xyz[:, None, :] - mics_xyz[None, :, :], axis=-1)
+    return np.sinc(2.0 * np.asarray(freqs, dtype=np.float64)[:, None, None] * d[None] / SPEED_OF_SOUND)
+
+
 def describe_presets() -> str:
     return "\n".join(f"{name}: {g.n_mics} mics, {g.description}" for name, g in PRESETS.items())
 
 
-__all__ = ["ArrayGeometry", "GeometryError", "OFF", "PRESETS", "SPEED_OF_SOUND", "angle_diff", "azimuth_of", "from_mics",
+__all__ = ["ArrayGeometry", "GeometryError", "OFF", "PRESETS", "SPEED_OF_SOUND", "angle_diff", "azimuth_of", "diffuse_coherence", "from_mics",
            "load_geometry_file", "resolve_geometry", "round_az", "wrap_deg"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..array.geometry import SPEED_OF_SOUND
+from ..array.geometry import diffuse_coherence
 
 
 def diffuse_noise(mics_xyz: np.ndarray, n: int, rate: int, rng: np.random.Generator, n_fft: int = 512, colour: str = "pink") -> np.ndarray:
@@ -25,10 +25,8 @@ def diffuse_noise(mics_xyz: np.ndarray, n: int, rate: int, rng: np.random.Genera
     hop = n_fft // 2
     frames = n // hop + 3
     freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
-    d = np.linalg.norm(mics_xyz[:, None, :] - mics_xyz[None, :, :], axis=-1)
     mix = np.empty((len(freqs), M, M))
-    for k, f in enumerate(freqs):
-        gamma = np.sinc(2.0 * f * d / SPEED_OF_SOUND)
+    for k, gamma in enumerate(diffuse_coherence(mics_xyz, freqs)):
         w, v = np.linalg.eigh(gamma)
         mix[k] = v @ np.diag(np.sqrt(np.clip(w, 0.0, None))) @ v.T  # symmetric square root
     shape = np.ones(len(freqs))
