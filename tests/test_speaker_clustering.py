@@ -6,7 +6,7 @@ import numpy as np
 
 from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, _principal_axes, _voice_cuts, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
-from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
+from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer, _mix, _motion_logliks
 from nodes.speaker.units import Unit
 
 
@@ -80,11 +80,56 @@ def test_location_separates_talkers_that_embeddings_confuse() -> None:
 
 
 def test_ambiguous_evidence_degenerates_weights_and_resamples() -> None:
-    units, truth = _meeting(7, noise=0.8)  # noisy embeddings: particles disagree, their weights spread
-    pf = ParticleDiarizer(ParticleConfig(particles=100, kappa=10, new_cos=0.8, walk_std_dps=12, seed=1), dim=64)
+    # Noisy embeddings, and one motion for everyone (so a seated talker's place blurs while they
+    # are silent): the particles disagree and their weights spread. (With the seated motion the
+    # places of the two seated talkers here settle the doubt: no resampling was needed.)
+    units, truth = _meeting(7, noise=0.8)
+    pf = ParticleDiarizer(ParticleConfig(particles=100, kappa=10, new_cos=0.8, walk_std_dps=12, seated_std_dps=0.0, seed=1), dim=64)
     labels = [pf.step(u)[0] for u in units]
     assert pf.resamples >= 1 and min(pf.ess_history) < 50  # ESS fell below half: systematic resampling ran
     assert _accuracy(labels, truth) >= 0.9
+
+
+def _one_talker(places: list[float], seed: int = 0, gap_s: float = 3.0) -> list[Unit]:
+    """Turns of 2 s (0.5 s stretches) with ``gap_s`` pauses, turn k heard around ``places[k]`` (4 deg noise)."""
+    rng = np.random.default_rng(seed)
+    voice = _voices(rng, 1)[0]
+    units: list[Unit] = []
+    t = 0.0
+    for k, az in enumerate(places):
+        for _ in range(4):
+            e = voice + 0.3 * np.abs(rng.normal(size=voice.shape[0])) / np.sqrt(voice.shape[0]) * 4
+            units.append(Unit(len(units), t, t + 0.5, (e / np.linalg.norm(e)).astype(np.float32), t - 1.0, str(k),
+                              float((az + rng.normal(0, 4) + 180) % 360 - 180), 4.0))
+            t += 0.5
+        t += gap_s
+    return units
+
+
+def test_each_speaker_learns_whether_they_sit_or_walk() -> None:
+    """A talker heard at one place turn after turn is believed seated; one who reappears 50 degrees on after each
+    pause is believed walking; and 20 s on, the seated talker's place still predicts where they speak from, where
+    one walk for everyone has blurred it like a walker's."""
+    sits = ParticleDiarizer(ParticleConfig(particles=50, seed=0), dim=64)
+    walks = ParticleDiarizer(ParticleConfig(particles=50, seed=0), dim=64)
+    blurs = ParticleDiarizer(ParticleConfig(particles=50, seed=0, seated_std_dps=0.0), dim=64)
+    for u in _one_talker([40.0] * 6):
+        sits.step(u)
+        blurs.step(u)
+    for u in _one_talker([40.0 + 50.0 * k for k in range(6)]):
+        walks.step(u)
+    assert sits.seated[0, 0] > 0.8 and walks.seated[0, 0] < 0.5
+    assert np.all(blurs.seated == 0.0)
+
+    def density(pf: ParticleDiarizer, az: float, later_s: float) -> float:
+        """The heaviest particle's predictive log density for talker 0 heard at ``az`` ``later_s`` after their last stretch."""
+        b = int(np.argmax(pf.logw))
+        c = pf.config
+        log_w, log_s, _, _ = _motion_logliks(np.array([az - pf.loc_m[b, 0]]), pf.loc_p[b, :1], np.array([later_s]), c.meas_std_deg**2, c)
+        return float(_mix(log_w, log_s, pf.seated[b, :1])[0] if c.seated_std_dps > 0 else log_w[0])
+
+    assert density(sits, 45.0, 20.0) > density(blurs, 45.0, 20.0) + 1.0  # e = 2.7 times likelier at their place
+    assert density(sits, 120.0, 20.0) < density(blurs, 120.0, 20.0) - 1.5  # and a stretch 80 degrees off far less
 
 
 def test_fixed_lag_labels_settle_within_the_lag() -> None:

@@ -50,6 +50,10 @@ class DiarizerParams(BaseModel):
     meas_std_deg: float = Field(_P.meas_std_deg, gt=0, description="Floor on the direction error of one stretch (deg).")
     walk_std_dps: float = Field(_P.walk_std_dps, ge=0, description="How far a talker's azimuth wanders (deg per square-root second).")
     max_std_deg: float = Field(_P.max_std_deg, gt=0, description="Cap on a silent speaker's location uncertainty (deg).")
+    seated_std_dps: float = Field(_P.seated_std_dps, ge=0, description="How far a seated talker's azimuth wanders (deg per "
+                                  "square-root second): each speaker is seated or walking, learnt from their track (0: everyone walks).")
+    seated_prior: float = Field(_P.seated_prior, ge=0, le=1, description="Probability that a new speaker is seated.")
+    motion_switch: float = Field(_P.motion_switch, ge=0, lt=0.5, description="Chance per stretch that a speaker starts or stops walking.")
     resample_ess: float = Field(_P.resample_ess, gt=0, le=1, description="Resample (systematic) when the effective sample size falls below this share.")
     lag: int = Field(_P.lag, ge=0, le=50, description="Stretches of look-ahead before a label is final (fixed-lag smoothing; the label "
                      "is sent at once and revised if the smoothed one differs).")
