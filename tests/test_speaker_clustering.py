@@ -6,7 +6,7 @@ import numpy as np
 
 from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, _principal_axes, _voice_cuts, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
-from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer, _mix, _motion_logliks
+from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
 from nodes.speaker.units import Unit
 
 
@@ -124,9 +124,7 @@ def test_each_speaker_learns_whether_they_sit_or_walk() -> None:
     def density(pf: ParticleDiarizer, az: float, later_s: float) -> float:
         """The heaviest particle's predictive log density for talker 0 heard at ``az`` ``later_s`` after their last stretch."""
         b = int(np.argmax(pf.logw))
-        c = pf.config
-        log_w, log_s, _, _ = _motion_logliks(np.array([az - pf.loc_m[b, 0]]), pf.loc_p[b, :1], np.array([later_s]), c.meas_std_deg**2, c)
-        return float(_mix(log_w, log_s, pf.seated[b, :1])[0] if c.seated_std_dps > 0 else log_w[0])
+        return float(pf.location_loglik(az, float(pf.loc_t[b, 0]) + later_s)[b, 0])
 
     assert density(sits, 45.0, 20.0) > density(blurs, 45.0, 20.0) + 1.0  # e = 2.7 times likelier at their place
     assert density(sits, 120.0, 20.0) < density(blurs, 120.0, 20.0) - 1.5  # and a stretch 80 degrees off far less

@@ -180,12 +180,7 @@ class ParticleDiarizer:
         # location likelihood
         z = unit.azimuth_deg
         if z is not None:
-            r = max(c.meas_std_deg, unit.azimuth_std or 0.0) ** 2
-            located = np.isfinite(self.loc_p)
-            log_w, log_s, _, _ = _motion_logliks(wrap_deg(z - self.loc_m), np.where(located, self.loc_p, 0.0),
-                                                 np.maximum(unit.t1 - self.loc_t, 0.0), r, c)
-            loc_ll = np.where(located, _mix(log_w, log_s, self.seated) if c.seated_std_dps > 0 else log_w, LOG_UNIFORM_DEG)
-            ll[:, :k] += loc_ll
+            ll[:, :k] += self.location_loglik(z, unit.t1, unit.azimuth_std)
             ll[:, k] += LOG_UNIFORM_DEG
         post = logp + ll
         top = np.max(post, axis=1, keepdims=True)
@@ -226,6 +221,17 @@ class ParticleDiarizer:
         if ess < c.resample_ess * n:
             self._resample(w)
         return now, smoothed
+
+    def location_loglik(self, z: float, t: float, azimuth_std: float | None = None) -> np.ndarray:
+        """(particles, max_speakers) log density of a stretch heard at azimuth ``z`` (deg) and ending at ``t``, under each
+        particle's filter of each speaker: the seated and the walking prediction mixed by P(seated); uniform over the
+        circle for a speaker never located. ``azimuth_std``: the stretch's own spread (floored at ``meas_std_deg``)."""
+        c = self.config
+        r = max(c.meas_std_deg, azimuth_std or 0.0) ** 2
+        located = np.isfinite(self.loc_p)
+        log_w, log_s, _, _ = _motion_logliks(wrap_deg(z - self.loc_m), np.where(located, self.loc_p, 0.0),
+                                             np.maximum(t - self.loc_t, 0.0), r, c)
+        return np.where(located, _mix(log_w, log_s, self.seated) if c.seated_std_dps > 0 else log_w, LOG_UNIFORM_DEG)
 
     def reseed(self, units: list[Unit], labels: list[int]) -> None:
         """Restart every particle from one labelling of past stretches (a refinement pass's).
