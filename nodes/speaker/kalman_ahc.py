@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .units import LOG_UNIFORM_DEG, Unit, wrap_deg
+from .units import LOG_UNIFORM_DEG, Unit, direction_var, wrap_deg
 
 
 @dataclass
@@ -286,7 +286,7 @@ class KalmanAhc:
         for i, u in enumerate(units):
             w = max(u.window_s, 0.1)
             vec = x[i]
-            ob = [(_mid(u), u.azimuth_deg, max(c.meas_std_deg, u.azimuth_std or 0.0) ** 2)] if u.azimuth_deg is not None else []
+            ob = [(_mid(u), u.azimuth_deg, direction_var(u.azimuth_std, c.meas_std_deg))] if u.azimuth_deg is not None else []
             prev = units[i - 1] if i else None
             if c.start == "labels" and initial[i] in by_label:
                 cl = by_label[initial[i]]

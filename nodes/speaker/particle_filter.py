@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .units import LOG_UNIFORM_DEG, Unit, wrap_deg
+from .units import LOG_UNIFORM_DEG, Unit, direction_var, normal_logpdf, wrap_deg
 
 
 @dataclass
@@ -74,10 +74,6 @@ class ParticleConfig:
         return self.seated_prior if self.seated_std_dps > 0 else 0.0
 
 
-def _log_normal(d: np.ndarray, var: np.ndarray) -> np.ndarray:
-    return -0.5 * (d * d / var + np.log(2 * math.pi * var))
-
-
 def _motion_logliks(d: np.ndarray, p: np.ndarray, dt: np.ndarray, r: float, c: ParticleConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For an azimuth ``d`` off the filters' means, ``dt`` after their last update: (log density walking,
     log density seated, predicted variance walking, predicted variance seated); the walk widens each
@@ -85,7 +81,7 @@ def _motion_logliks(d: np.ndarray, p: np.ndarray, dt: np.ndarray, r: float, c: P
     cap = c.max_std_deg**2
     var_w = np.minimum(p + c.walk_std_dps**2 * dt, cap)
     var_s = np.minimum(p + c.seated_std_dps**2 * dt, cap)
-    return _log_normal(d, var_w + r), _log_normal(d, var_s + r), var_w, var_s
+    return normal_logpdf(d, var_w + r), normal_logpdf(d, var_s + r), var_w, var_s
 
 
 def _mix(log_w: np.ndarray, log_s: np.ndarray, seated: np.ndarray) -> np.ndarray:
@@ -104,11 +100,9 @@ def _track(m: np.ndarray, p: np.ndarray, t: np.ndarray, seated: np.ndarray, z: f
     motions mixed by it (moment-matched: one filter, two walks).
     """
     fresh = ~np.isfinite(p)
-    if c.seated_std_dps <= 0:  # one motion: everyone walks
-        seated = np.zeros_like(seated)
     d = wrap_deg(z - m)
     log_w, log_s, var_w, var_s = _motion_logliks(d, np.where(fresh, 0.0, p), np.maximum(now - t, 0.0), r, c)
-    if c.seated_std_dps > 0:
+    if c.seated_std_dps > 0:  # else everyone walks: P(seated) stays 0 (seated_at_birth)
         post = np.exp(np.log(np.maximum(seated, 1e-300)) + log_s - _mix(log_w, log_s, seated))
         post = c.motion_switch + (1 - 2 * c.motion_switch) * post
         seated = np.where(fresh, seated, post)
@@ -197,7 +191,7 @@ class ParticleDiarizer:
         rows = np.arange(n)
         self.emb[rows, choice] += e
         if z is not None:
-            r = max(c.meas_std_deg, unit.azimuth_std or 0.0) ** 2
+            r = direction_var(unit.azimuth_std, c.meas_std_deg)
             sel = (rows, choice)
             self.loc_m[sel], self.loc_p[sel], self.seated[sel] = _track(self.loc_m[sel], self.loc_p[sel], self.loc_t[sel],
                                                                         self.seated[sel], z, r, unit.t1, c)
@@ -227,7 +221,7 @@ class ParticleDiarizer:
         particle's filter of each speaker: the seated and the walking prediction mixed by P(seated); uniform over the
         circle for a speaker never located. ``azimuth_std``: the stretch's own spread (floored at ``meas_std_deg``)."""
         c = self.config
-        r = max(c.meas_std_deg, azimuth_std or 0.0) ** 2
+        r = direction_var(azimuth_std, c.meas_std_deg)
         located = np.isfinite(self.loc_p)
         log_w, log_s, _, _ = _motion_logliks(wrap_deg(z - self.loc_m), np.where(located, self.loc_p, 0.0),
                                              np.maximum(t - self.loc_t, 0.0), r, c)
@@ -254,7 +248,7 @@ class ParticleDiarizer:
             emb[lab] += u.vector.astype(np.float32)
             if u.azimuth_deg is None:
                 continue
-            r = max(c.meas_std_deg, u.azimuth_std or 0.0) ** 2
+            r = direction_var(u.azimuth_std, c.meas_std_deg)
             one = slice(lab, lab + 1)
             loc_m[one], loc_p[one], seated[one] = _track(loc_m[one], loc_p[one], loc_t[one], seated[one], u.azimuth_deg, r, u.t1, c)
             loc_t[lab] = u.t1

@@ -41,6 +41,12 @@ def normal_logpdf(d: float | np.ndarray, var: float | np.ndarray) -> float | np.
     return -0.5 * (np.square(d) / var + np.log(2 * math.pi * var))
 
 
+def direction_var(azimuth_std: float | None, floor_deg: float) -> float:
+    """Variance (deg^2) of one stretch's direction: its own spread, but never below ``floor_deg``
+    (a few blocks agreeing closely still leave reflections and the array's resolution)."""
+    return max(floor_deg, azimuth_std or 0.0) ** 2
+
+
 #: Log density of a direction about which nothing is known (uniform over the circle, per degree).
 LOG_UNIFORM_DEG = -math.log(360.0)
 
