@@ -230,6 +230,21 @@ def test_refinement_cuts_a_run_where_its_talker_could_not_have_got() -> None:
     assert sum(_location_cuts(walk, [0] * 20, AhcConfig(split_deg=25, split_velocity=False))) > 0
 
 
+
+def test_a_run_that_opens_vaguely_is_cut_where_a_clear_direction_lands_far_off() -> None:
+    # A turn's tail is heard vaguely (direction spread 14-26 deg) and the next talker, 170 deg
+    # away, starts under the same online label: with no well-located stretch before it, the
+    # velocity rule has nothing to predict from, so the vague stretches must serve, with a gate
+    # as wide as their spread allows. A vague stretch near the clear ones is no reason to cut.
+    vec = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    def run(places: list[tuple[float, float]]) -> list[Unit]:
+        return [Unit(k, 0.5 * k, 0.5 * k + 0.5, vec, 0.5 * k - 1.0, "s", az, sd) for k, (az, sd) in enumerate(places)]
+    mixed = run([(-95.0, 25.6), (-107.0, 13.6), (65.0, 3.7), (75.0, 3.5)])
+    assert _location_cuts(mixed, [0] * 4, AhcConfig()) == [False, False, True, False]
+    assert not any(_location_cuts(mixed, [0] * 4, AhcConfig(split_vague_k=0)))
+    near = run([(-95.0, 25.6), (-107.0, 13.6), (-60.0, 3.7), (-58.0, 3.5)])  # 47 deg from the vague -107: within 25 + 3 x 13.6 + 15
+    assert not any(_location_cuts(near, [0] * 4, AhcConfig()))
+
 def _same_place_handovers(seed: int, first_s: float = 4.0, noise: float = 0.2) -> tuple[list[Unit], list[int], list[int]]:
     """Three talkers at one place (20 deg); every speech segment holds two turns, labelled online as its opener.
 
