@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, _principal_axes, _voice_cuts, match_labels
+from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, _lone_follow, _principal_axes, _voice_cuts, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
 from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
 from nodes.speaker.units import Unit
@@ -244,6 +244,23 @@ def test_a_run_that_opens_vaguely_is_cut_where_a_clear_direction_lands_far_off()
     assert not any(_location_cuts(mixed, [0] * 4, AhcConfig(split_vague_k=0)))
     near = run([(-95.0, 25.6), (-107.0, 13.6), (-60.0, 3.7), (-58.0, 3.5)])  # 47 deg from the vague -107: within 25 + 3 x 13.6 + 15
     assert not any(_location_cuts(near, [0] * 4, AhcConfig()))
+
+
+def test_a_lone_stretch_at_a_change_of_talker_joins_the_neighbour_it_was_heard_at() -> None:
+    # One segment: talker 0 at 150 deg, then talker 2 at -90 deg; the stretch at the change
+    # got a third label (1). Its direction says whose it is; without a clear direction it stays.
+    vec = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    def seg(lone: tuple[float, float]) -> list[Unit]:
+        places = [(150.0, 3.0)] * 3 + [lone] + [(-90.0, 3.0)] * 3
+        return [Unit(k, 0.5 * k, 0.5 * k + 0.5, vec, 0.5 * k - 1.0, "s", az, sd) for k, (az, sd) in enumerate(places)]
+    labels = [0, 0, 0, 1, 2, 2, 2]
+    assert _lone_follow(seg((-91.0, 2.5)), labels, AhcConfig()) == [0, 0, 0, 2, 2, 2, 2]
+    assert _lone_follow(seg((148.0, 2.5)), labels, AhcConfig()) == [0, 0, 0, 0, 2, 2, 2]
+    assert _lone_follow(seg((30.0, 2.5)), labels, AhcConfig()) == labels  # near neither: a talker of its own, maybe
+    assert _lone_follow(seg((-91.0, 30.0)), labels, AhcConfig()) == labels  # heard too vaguely to tell
+    two = [Unit(u.index, u.t0, u.t1, u.vector, u.window_start, "s" if u.index < 4 else "t", u.azimuth_deg, u.azimuth_std)
+           for u in seg((-91.0, 2.5))]
+    assert _lone_follow(two, labels, AhcConfig()) == labels  # the next run is another segment: no change inside one
 
 def _same_place_handovers(seed: int, first_s: float = 4.0, noise: float = 0.2) -> tuple[list[Unit], list[int], list[int]]:
     """Three talkers at one place (20 deg); every speech segment holds two turns, labelled online as its opener.
