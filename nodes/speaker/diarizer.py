@@ -71,6 +71,11 @@ class DiarizerParams(BaseModel):
     ahc_split_deg: float = Field(_A.split_deg, ge=0, le=180, description="Refinement: a run of one online label is cut where a "
                                  "well-located stretch lies this far (deg) from where the run's talker, walking on, should be: "
                                  "a talker change the online labels missed (0: never).")
+    ahc_split_vague_k: float = Field(_A.split_vague_k, ge=0, description="Refinement: a run whose directions so far were all "
+                                     "vaguer than well-located is cut where a well-located stretch lies further from the last vague "
+                                     "one than ahc_split_deg plus this many of its spreads (0: never).")
+    ahc_lone_follow: bool = Field(_A.lone_follow, description="Refinement: a lone stretch between two runs of its speech segment "
+                                  "takes the label of the neighbour heard within ahc_split_deg of it when the other is further.")
     ahc_change_cos: float = Field(_A.change_cos, ge=-1, le=1, description="Refinement: a run of one online label is also cut where "
                                   "the voice of the second before and the second after agree less than this (cosine of centred "
                                   "embeddings): a talker change the online labels and the direction missed (-1: never).")
@@ -150,7 +155,8 @@ class Diarizer(Node):
         self.ahc = KalmanAhc(AhcConfig(threshold=p.ahc_threshold, loc_weight=p.ahc_loc_weight, meas_std_deg=p.meas_std_deg, walk_std_dps=p.walk_std_dps,
                                        max_std_deg=p.max_std_deg, start=p.ahc_start, split_deg=p.ahc_split_deg,
                                        reassign_passes=p.ahc_reassign_passes, pca_dims=p.ahc_pca_dims,
-                                       onsets_follow=p.ahc_onsets_follow, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
+                                       onsets_follow=p.ahc_onsets_follow, lone_follow=p.ahc_lone_follow,
+                                       split_vague_k=p.ahc_split_vague_k, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
                                        change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s))
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
         self.overlap = OverlapFinder(OverlapConfig(min_strength=p.overlap_min_strength, gate_deg=p.overlap_gate_deg,
