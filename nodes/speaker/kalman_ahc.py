@@ -139,7 +139,7 @@ def _lone_follow(units: list[Unit], labels: list[int], c: AhcConfig) -> list[int
     cosine 0.6, kept apart by one such stretch). Directions are sharp at a change of talker,
     so when the stretch lies within ``split_deg`` of one neighbour and further from the other,
     it joins the one it is near. It moved 14 stretches in all the passes over meetings 1-36
-    (DER and labels kept unchanged there and on 37-68); on the fresh meetings 69-100 it won
+    (DER and returns kept unchanged there and on 37-68); on the fresh meetings 69-100 it won
     sim76's lost return (DER 6.1% -> 5.8%, 204 -> 205 of 205 kept), found by looking at it.
     """
     out = list(labels)
