@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import numpy as np
 
-from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, _lone_follow, _principal_axes, _voice_cuts, match_labels
+from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, kalman_loglik, _lone_follow, _principal_axes, _voice_cuts, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
 from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
 from nodes.speaker.units import Unit
@@ -261,6 +262,27 @@ def test_a_lone_stretch_at_a_change_of_talker_joins_the_neighbour_it_was_heard_a
     two = [Unit(u.index, u.t0, u.t1, u.vector, u.window_start, "s" if u.index < 4 else "t", u.azimuth_deg, u.azimuth_std)
            for u in seg((-91.0, 2.5))]
     assert _lone_follow(two, labels, AhcConfig()) == labels  # the next run is another segment: no change inside one
+
+
+def test_kalman_scores_let_a_talker_back_from_a_long_silence_be_anywhere() -> None:
+    # A walker heard at -20 deg, silent 9 s, back 160-180 deg on: the random walk alone finds the
+    # return implausible (std 60 deg); a 10% chance of having gone anywhere bounds what it can
+    # cost at log(10%). A seated talker back at their place, and talkers handing over within
+    # seconds, are scored as before.
+    def turn(t0: float, az: float) -> list[tuple[float, float, float]]:
+        return [(t0 + 0.5 * k, az, 16.0) for k in range(8)]
+    old, new = AhcConfig(away=0.0), AhcConfig()
+    def llr(a: list[tuple[float, float, float]], b: list[tuple[float, float, float]], c: AhcConfig) -> float:
+        return kalman_loglik(sorted(a + b), c) - kalman_loglik(a, c) - kalman_loglik(b, c)
+    for back in (140.0, 160.0):
+        walker = (turn(0.0, -20.0), turn(12.5, back))
+        assert llr(*walker, new) > llr(*walker, old) + 0.5
+        assert llr(*walker, new) >= math.log(0.1) - 0.05 > llr(*walker, old)
+    seated = (turn(0.0, -20.0), turn(16.0, -18.0))
+    assert abs(llr(*seated, new) - llr(*seated, old)) < 0.15
+    assert llr(*seated, new) > 0.5  # still for merging
+    quick = (turn(0.0, -20.0) + turn(10.0, -20.0), turn(5.0, 60.0))  # gaps of 1.5 s: no change at all
+    assert llr(*quick, new) == llr(*quick, old)
 
 def _same_place_handovers(seed: int, first_s: float = 4.0, noise: float = 0.2) -> tuple[list[Unit], list[int], list[int]]:
     """Three talkers at one place (20 deg); every speech segment holds two turns, labelled online as its opener.

@@ -71,6 +71,9 @@ class DiarizerParams(BaseModel):
     ahc_split_deg: float = Field(_A.split_deg, ge=0, le=180, description="Refinement: a run of one online label is cut where a "
                                  "well-located stretch lies this far (deg) from where the run's talker, walking on, should be: "
                                  "a talker change the online labels missed (0: never).")
+    ahc_away: float = Field(_A.away, ge=0, lt=1, description="Refinement: after a silence of ahc_away_gap_s or more, the "
+                            "Kalman scores let a talker have gone anywhere with this probability (people cross rooms; 0: never).")
+    ahc_away_gap_s: float = Field(_A.away_gap_s, gt=0, description="Refinement: the silence (s) after which ahc_away applies.")
     ahc_split_vague_k: float = Field(_A.split_vague_k, ge=0, description="Refinement: a run whose directions so far were all "
                                      "vaguer than well-located is cut where a well-located stretch lies further from the last vague "
                                      "one than ahc_split_deg plus this many of its spreads (0: never).")
@@ -156,7 +159,7 @@ class Diarizer(Node):
                                        max_std_deg=p.max_std_deg, start=p.ahc_start, split_deg=p.ahc_split_deg,
                                        reassign_passes=p.ahc_reassign_passes, pca_dims=p.ahc_pca_dims,
                                        onsets_follow=p.ahc_onsets_follow, lone_follow=p.ahc_lone_follow,
-                                       split_vague_k=p.ahc_split_vague_k, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
+                                       split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
                                        change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s))
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
         self.overlap = OverlapFinder(OverlapConfig(min_strength=p.overlap_min_strength, gate_deg=p.overlap_gate_deg,
