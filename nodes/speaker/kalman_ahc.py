@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .units import LOG_UNIFORM_DEG, Unit, direction_var, wrap_deg
+from .units import LOG_UNIFORM_DEG, Unit, direction_var, log_mix, wrap_deg
 
 
 @dataclass
@@ -116,11 +116,8 @@ def kalman_loglik(obs: list[tuple[float, float, float]], config: AhcConfig) -> f
             ll = -0.5 * (d * d / s + math.log(2 * math.pi * s))
             g = pp / s
             if config.away and t - t_prev >= config.away_gap_s:
-                walked = math.log(config.away) + LOG_UNIFORM_DEG  # gone anywhere: a new place, the track restarts there
-                stayed = math.log1p(-config.away) + ll
-                top = max(walked, stayed)
-                total += top + math.log(math.exp(walked - top) + math.exp(stayed - top))
-                if walked > stayed:
+                total += float(log_mix(ll, LOG_UNIFORM_DEG, config.away))
+                if math.log(config.away) + LOG_UNIFORM_DEG > math.log1p(-config.away) + ll:  # gone anywhere: the track restarts there
                     m, p = z, r
                     t_prev = t
                     continue
@@ -171,12 +168,17 @@ def _lone_follow(units: list[Unit], labels: list[int], c: AhcConfig) -> list[int
         a, u, b = units[i - 1], units[i], units[i + 1]
         if not (labels[i - 1] != labels[i] != labels[i + 1] and a.segment == u.segment == b.segment and u.segment is not None):
             continue
-        if any(x.azimuth_deg is None or (x.azimuth_std or 0.0) > c.split_std_deg for x in (a, u, b)):
+        if not all(_well_located(x, c) for x in (a, u, b)):
             continue
         near = [abs(wrap_deg(u.azimuth_deg - x.azimuth_deg)) for x in (a, b)]
         if min(near) <= c.split_deg < max(near):
             out[i] = labels[i - 1] if near[0] < near[1] else labels[i + 1]
     return out
+
+
+def _well_located(u: Unit, c: AhcConfig) -> bool:
+    """Whether a stretch's direction is sharp enough to cut or relabel on (spread at most ``split_std_deg``)."""
+    return u.azimuth_deg is not None and (u.azimuth_std or 0.0) <= c.split_std_deg
 
 
 def _mid(u: Unit) -> float:
@@ -217,7 +219,7 @@ def _location_cuts(units: list[Unit], labels: list[int], c: AhcConfig) -> list[b
             vague = None
         if u.azimuth_deg is None:
             continue
-        if (u.azimuth_std or 0.0) > c.split_std_deg:
+        if not _well_located(u, c):
             vague = u
             continue
         if not seen and vague is not None and c.split_vague_k:

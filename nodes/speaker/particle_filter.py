@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .units import LOG_UNIFORM_DEG, Unit, direction_var, normal_logpdf, wrap_deg
+from .units import LOG_UNIFORM_DEG, Unit, direction_var, log_mix, normal_logpdf, wrap_deg
 
 
 @dataclass
@@ -84,12 +84,6 @@ def _motion_logliks(d: np.ndarray, p: np.ndarray, dt: np.ndarray, r: float, c: P
     return normal_logpdf(d, var_w + r), normal_logpdf(d, var_s + r), var_w, var_s
 
 
-def _mix(log_w: np.ndarray, log_s: np.ndarray, seated: np.ndarray) -> np.ndarray:
-    """log((1 - seated) exp(log_w) + seated exp(log_s)), safely."""
-    top = np.maximum(log_w, log_s)
-    return top + np.log((1 - seated) * np.exp(log_w - top) + seated * np.exp(log_s - top))
-
-
 def _track(m: np.ndarray, p: np.ndarray, t: np.ndarray, seated: np.ndarray, z: float, r: float, now: float,
            c: ParticleConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One update of talkers' azimuth filters (mean, variance, time of last update, P(seated)) with a stretch heard at ``z``.
@@ -103,7 +97,7 @@ def _track(m: np.ndarray, p: np.ndarray, t: np.ndarray, seated: np.ndarray, z: f
     d = wrap_deg(z - m)
     log_w, log_s, var_w, var_s = _motion_logliks(d, np.where(fresh, 0.0, p), np.maximum(now - t, 0.0), r, c)
     if c.seated_std_dps > 0:  # else everyone walks: P(seated) stays 0 (seated_at_birth)
-        post = np.exp(np.log(np.maximum(seated, 1e-300)) + log_s - _mix(log_w, log_s, seated))
+        post = np.exp(np.log(np.maximum(seated, 1e-300)) + log_s - log_mix(log_w, log_s, seated))
         post = c.motion_switch + (1 - 2 * c.motion_switch) * post
         seated = np.where(fresh, seated, post)
     var = np.where(fresh, r, (1 - seated) * var_w + seated * var_s)
@@ -225,7 +219,7 @@ class ParticleDiarizer:
         located = np.isfinite(self.loc_p)
         log_w, log_s, _, _ = _motion_logliks(wrap_deg(z - self.loc_m), np.where(located, self.loc_p, 0.0),
                                              np.maximum(t - self.loc_t, 0.0), r, c)
-        return np.where(located, _mix(log_w, log_s, self.seated) if c.seated_std_dps > 0 else log_w, LOG_UNIFORM_DEG)
+        return np.where(located, log_mix(log_w, log_s, self.seated) if c.seated_std_dps > 0 else log_w, LOG_UNIFORM_DEG)
 
     def reseed(self, units: list[Unit], labels: list[int]) -> None:
         """Restart every particle from one labelling of past stretches (a refinement pass's).

@@ -41,6 +41,12 @@ def normal_logpdf(d: float | np.ndarray, var: float | np.ndarray) -> float | np.
     return -0.5 * (np.square(d) / var + np.log(2 * math.pi * var))
 
 
+def log_mix(log_a: float | np.ndarray, log_b: float | np.ndarray, share_b: float | np.ndarray) -> float | np.ndarray:
+    """log((1 - share_b) exp(log_a) + share_b exp(log_b)), without overflow: a two-part mixture's log density."""
+    top = np.maximum(log_a, log_b)
+    return top + np.log((1 - share_b) * np.exp(log_a - top) + share_b * np.exp(log_b - top))
+
+
 def direction_var(azimuth_std: float | None, floor_deg: float) -> float:
     """Variance (deg^2) of one stretch's direction: its own spread, but never below ``floor_deg``
     (a few blocks agreeing closely still leave reflections and the array's resolution)."""
