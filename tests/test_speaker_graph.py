@@ -80,9 +80,23 @@ def test_eval_commands_reject_bad_input(tmp_path: Path) -> None:
     assert r.returncode == 3 and "no such file" in r.stderr
     r = run_cli("eval", "diarization", "--ref", str(good), "--hyp", str(good))
     assert r.returncode == 0 and "0.0%" in r.stdout
+    two = tmp_path / "two.rttm"  # a hypothesis for another pair of recordings: scored, but said so
+    two.write_text("SPEAKER y 1 0.0 2.0 <NA> <NA> a <NA> <NA>\nSPEAKER z 1 0.0 2.0 <NA> <NA> a <NA> <NA>\n")
+    r = run_cli("eval", "diarization", "--ref", str(good), "--hyp", str(two))
+    assert r.returncode == 0 and "no turns for 1 of the reference's 1 files (x)" in r.stdout and "lacks, not scored: y, z" in r.stdout
     seg = tmp_path / "ref.seglst.json"
     seg.write_text(json.dumps([{"session_id": "x", "speaker": "a", "start_time": 0, "end_time": 2, "words": "hello there"}]))
     r = run_cli("eval", "transcript", "--ref", str(seg), "--hyp", str(good))
     assert r.returncode == 3 and "not JSON" in r.stderr
     r = run_cli("eval", "transcript", "--ref", str(seg), "--hyp", str(seg))
     assert r.returncode == 0 and "0.0%" in r.stdout
+    # nothing recognised, or a transcript of another meeting: scored as deletions and said so, no crash
+    empty = tmp_path / "empty.seglst.json"
+    empty.write_text("[]")
+    r = run_cli("eval", "transcript", "--ref", str(seg), "--hyp", str(empty))
+    assert r.returncode == 0 and "100.0%" in r.stdout and "holds no segments" in r.stdout, r.stderr
+    other = tmp_path / "other.seglst.json"
+    other.write_text(json.dumps([{"session_id": s, "speaker": "a", "start_time": 0, "end_time": 2, "words": "hello"} for s in "yz"]))
+    r = run_cli("eval", "transcript", "--ref", str(seg), "--hyp", str(other))
+    assert r.returncode == 0 and "(2 errors / 2 reference words)" in r.stdout, r.stderr
+    assert "no segments for session(s) x" in r.stdout and "lacks, not scored: y, z" in r.stdout

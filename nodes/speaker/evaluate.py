@@ -159,14 +159,24 @@ def transcript_wer(ref: list[dict[str, Any]], hyp: list[dict[str, Any]], collar:
     hs = {str(s.get("session_id", "meeting")) for s in hyp}
     session = next(iter(rs)) if len(rs) == 1 and len(hs) <= 1 else None
     r, h = prep(ref, session), prep(hyp, session)
-    out: dict[str, Any] = {}
+    # MeetEval refuses sessions on one side only. A session the hypothesis lacks (nothing
+    # recognised, or a transcript of another meeting) is scored here as every reference word
+    # deleted; sessions only the hypothesis has are left out. Both are listed for the caller.
+    scored = {s["session_id"] for s in h} & {s["session_id"] for s in r}
+    absent = sorted({s["session_id"] for s in r} - scored)
+    out: dict[str, Any] = {"sessions_without_hypothesis": absent, "sessions_not_in_reference": sorted({s["session_id"] for s in h} - scored)}
+    r_in, h_in = [s for s in r if s["session_id"] in scored], [s for s in h if s["session_id"] in scored]
     for name, fn, kw in (("cpwer", meeteval.wer.cpwer, {}), ("tcpwer", meeteval.wer.tcpwer, {"collar": collar})):
-        res = fn(meeteval.io.SegLST(r), meeteval.io.SegLST(h), **kw)
-        errs = sum(v.errors for v in res.values())
-        length = sum(v.length for v in res.values())
-        out[name] = {"error_rate": errs / max(length, 1), "errors": errs, "length": length,
-                     "sessions": {k: {"error_rate": float(v.error_rate), "errors": v.errors, "length": v.length} for k, v in res.items()}}
+        res = fn(meeteval.io.SegLST(r_in), meeteval.io.SegLST(h_in), **kw) if r_in else {}
+        sessions = {k: {"error_rate": float(v.error_rate), "errors": v.errors, "length": v.length} for k, v in res.items()}
+        for k in absent:
+            n = sum(len(s["words"].split()) for s in r if s["session_id"] == k)
+            sessions[k] = {"error_rate": 1.0 if n else 0.0, "errors": n, "length": n}
+        errs = sum(v["errors"] for v in sessions.values())
+        length = sum(v["length"] for v in sessions.values())
+        out[name] = {"error_rate": errs / max(length, 1), "errors": errs, "length": length, "sessions": sessions}
         if name == "cpwer":
-            out[name]["missed_speakers"] = sum(getattr(v, "missed_speaker", 0) for v in res.values())
+            out[name]["missed_speakers"] = sum(getattr(v, "missed_speaker", 0) for v in res.values()) + len(
+                {(s["session_id"], s["speaker"]) for s in r if s["session_id"] in absent})
             out[name]["falarm_speakers"] = sum(getattr(v, "falarm_speaker", 0) for v in res.values())
     return out

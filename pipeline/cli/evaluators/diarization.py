@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ...errors import ExitCode, InputError, OutputError
+from ._listing import some
 
 ORDER = 20
 
@@ -50,6 +51,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"{fid:<24} DER {v:6.1%}")
     print(f"{'all':<24} DER {result.der:6.1%}  (missed {result.missed:.1%}, false alarm {result.false_alarm:.1%}, "
           f"confusion {result.confusion:.1%}; {result.total:.1f} s of reference speech, collar {args.collar} s)")
-    if not hyp:
-        print(f"note: {args.hyp} holds no turns")
+    for line in _id_notes(args, ref, hyp, uem):
+        print(f"note: {line}")
     return ExitCode.OK
+
+
+def _id_notes(args: argparse.Namespace, ref: dict, hyp: dict, uem: dict | None) -> list[str]:
+    """What the scores above silently assumed about file ids (RTTM's second field).
+
+    A hypothesis written for another recording, or whose file ids were renamed, scores 100%
+    missed speech with no error: say which files went unmatched, so a user does not read a
+    mix-up as a broken diariser. (One file on each side is paired whatever the names.)
+    """
+    if not hyp:
+        return [f"{args.hyp} holds no turns"]
+    if len(ref) == 1 and len(hyp) == 1:
+        return []
+    out = []
+    if missing := set(ref) - set(hyp):
+        out.append(f"{args.hyp} has no turns for {len(missing)} of the reference's {len(ref)} files ({some(missing)}): "
+                   "they count as missed speech")
+    if extra := set(hyp) - set(ref):
+        out.append(f"{args.hyp} holds files the reference lacks, not scored: {some(extra)}")
+    if uem is not None and (no_uem := set(ref) - set(uem)):
+        out.append(f"{args.uem} has no regions for {some(no_uem)}: scored over their whole extent")
+    return out

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ...errors import ExitCode, InputError, OutputError
+from ._listing import some
 
 ORDER = 30
 
@@ -47,4 +48,10 @@ def run(args: argparse.Namespace) -> int:
         r = result[name]
         extra = f", collar {args.collar} s" if name == "tcpwer" else ""
         print(f"{name:<7} {r['error_rate']:6.1%}  ({r['errors']} errors / {r['length']} reference words{extra})")
+    if not hyp:
+        print(f"note: {args.hyp} holds no segments: every reference word counts as deleted")
+    elif missing := result["sessions_without_hypothesis"]:
+        print(f"note: {args.hyp} has no segments for session(s) {some(missing)}: their words count as deleted")
+    if extra := result["sessions_not_in_reference"]:
+        print(f"note: {args.hyp} holds session(s) the reference lacks, not scored: {some(extra)}")
     return ExitCode.OK
