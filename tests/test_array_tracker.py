@@ -1,7 +1,9 @@
-"""The multi-talker tracker on synthetic direction observations with known talkers."""
+"""The multi-talker tracker on synthetic direction observations with known talkers; reading the files it is scored on."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -184,3 +186,17 @@ def test_tracks_die_after_max_silence() -> None:
     cfg = TrackerConfig(max_silence_s=5.0)
     _, _, states = run({"a": (lambda t: 0.0, lambda t: t < 3)}, 10.0, config=cfg)
     assert states == []
+
+
+def test_scoring_files_with_wrong_values_are_named_not_crashed_on(tmp_path: Path) -> None:
+    """A hand-edited or foreign tracks file: the line and the key at fault, as an input error."""
+    from nodes.array.evaluate import EvalInputError, read_jsonl
+
+    cases = {'{"t": 1, "track_id": 1, "azimuth_deg": "x"}': 'azimuth_deg is "x", not a number',
+             '{"t": true, "track_id": 1, "azimuth_deg": 3}': "t is true, not a number",
+             "[1, 2]": "not a JSON object"}
+    for line, said in cases.items():
+        f = tmp_path / "tracks.jsonl"
+        f.write_text(line + "\n")
+        with pytest.raises(EvalInputError, match=re.escape(f"tracks.jsonl:1: {said}")):
+            read_jsonl(f, ["t", "track_id", "azimuth_deg"])

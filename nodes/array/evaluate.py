@@ -40,6 +40,10 @@ class EvalInputError(ValueError):
     """A file to score is missing or malformed (the CLI turns it into an input error)."""
 
 
+#: Keys the scoring does arithmetic on (speaker and track ids are only compared).
+NUMERIC = frozenset({"t", "azimuth_deg"})
+
+
 def read_jsonl(path: str | Path, required: Iterable[str]) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.exists():
@@ -59,9 +63,14 @@ def read_jsonl(path: str | Path, required: Iterable[str]) -> list[dict[str, Any]
             if n == len(lines):  # a run cut off mid-line
                 continue
             raise EvalInputError(f"{p}:{n}: not a JSON line") from None
+        if not isinstance(row, dict):
+            raise EvalInputError(f"{p}:{n}: not a JSON object (expected keys: {', '.join(need)})")
         missing = [k for k in need if k not in row]
         if missing:
             raise EvalInputError(f"{p}:{n}: missing {', '.join(missing)} (expected keys: {', '.join(need)})")
+        for k in NUMERIC.intersection(need):
+            if isinstance(row[k], bool) or not isinstance(row[k], (int, float)):
+                raise EvalInputError(f"{p}:{n}: {k} is {json.dumps(row[k])}, not a number")
         rows.append(row)
     return rows
 
