@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,26 @@ def test_eval_commands_reject_bad_input(tmp_path: Path) -> None:
     r = run_cli("eval", "transcript", "--ref", str(seg), "--hyp", str(other))
     assert r.returncode == 0 and "(2 errors / 2 reference words)" in r.stdout, r.stderr
     assert "no segments for session(s) x" in r.stdout and "lacks, not scored: y, z" in r.stdout
+
+
+def test_eval_readers_name_bad_times(tmp_path: Path) -> None:
+    """NaN, inf, negative or non-number times, and segments ending before they start: the file,
+    the line or segment, and what is wrong (they used to vanish from the scores or crash the metric)."""
+    from nodes.speaker.evaluate import EvalInputError, read_rttm, read_seglst, read_uem
+
+    f = tmp_path / "x"
+    for text, said in (("SPEAKER x 1 nan 2 <NA> <NA> a <NA> <NA>", "x:1: start must be a number"),
+                       ("SPEAKER x 1 0 inf <NA> <NA> a <NA> <NA>", "x:1: duration must be a number"),
+                       ("SPEAKER x 1 -1 2 <NA> <NA> a <NA> <NA>", "not below zero: '-1'")):
+        f.write_text(text + "\n")
+        with pytest.raises(EvalInputError, match=re.escape(said)):
+            read_rttm(f)
+    f.write_text(";; regions\nx 1 5 2\n")
+    with pytest.raises(EvalInputError, match=re.escape("x:2: the region ends (2.0) before it starts (5.0)")):
+        read_uem(f)
+    for seg, said in (({"start_time": "abc", "end_time": 2, "words": "hi"}, "segment 0: start_time must be a number"),
+                      ({"start_time": 5, "end_time": 2, "words": "hi"}, "segment 0 ends (2.0) before it starts (5.0)"),
+                      ({"start_time": 0, "end_time": 2, "words": None}, "words must be a string, not null")):
+        f.write_text(json.dumps([{"speaker": "a", **seg}]))
+        with pytest.raises(EvalInputError, match=re.escape(said)):
+            read_seglst(f)

@@ -7,6 +7,7 @@ Readers raise ``EvalInputError`` with the file and what is wrong, never a traceb
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,7 @@ class EvalInputError(Exception):
 def read_rttm(path: str | Path) -> dict[str, list[tuple[float, float, str]]]:
     """RTTM SPEAKER lines grouped by file id: (start, end, speaker)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EvalInputError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalInputError(f"{p}: cannot read: {exc}") from None
+    text = _read_text(p)
     out: dict[str, list[tuple[float, float, str]]] = {}
     for n, line in enumerate(text.splitlines(), 1):
         f = line.split()
@@ -34,22 +30,46 @@ def read_rttm(path: str | Path) -> dict[str, list[tuple[float, float, str]]]:
             continue
         if len(f) < 8:
             raise EvalInputError(f"{p}:{n}: an RTTM SPEAKER line needs at least 8 fields, found {len(f)}")
-        try:
-            start, dur = float(f[3]), float(f[4])
-        except ValueError:
-            raise EvalInputError(f"{p}:{n}: start and duration must be numbers: {f[3]!r} {f[4]!r}") from None
-        if dur < 0:
-            raise EvalInputError(f"{p}:{n}: negative duration {dur}")
+        start, dur = _seconds(f[3], f"{p}:{n}: start"), _seconds(f[4], f"{p}:{n}: duration")
         out.setdefault(f[1], []).append((start, start + dur, f[7]))
     return out
 
 
+def _seconds(value: Any, what: str) -> float:
+    """A time in seconds: a finite number not below zero (NaN or inf would pass a plain float()
+    and then either vanish from the scores or crash the metric's optimal mapping)."""
+    try:
+        x = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        x = float("nan")
+    if not math.isfinite(x) or x < 0:
+        raise EvalInputError(f"{what} must be a number of seconds, not below zero: {value!r}")
+    return x
+
+
+def _read_text(p: Path) -> str:
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EvalInputError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalInputError(f"{p}: cannot read: {exc}") from None
+
+
 def read_uem(path: str | Path) -> dict[str, list[tuple[float, float]]]:
+    """NIST UEM regions by file id: lines 'file channel start end' (';;' comments)."""
+    p = Path(path)
     out: dict[str, list[tuple[float, float]]] = {}
-    for line in Path(path).read_text().splitlines():
+    for n, line in enumerate(_read_text(p).splitlines(), 1):
         f = line.split()
-        if len(f) >= 4:
-            out.setdefault(f[0], []).append((float(f[2]), float(f[3])))
+        if not f or f[0].startswith(";"):
+            continue
+        if len(f) < 4:
+            raise EvalInputError(f"{p}:{n}: a UEM line is 'file channel start end': {line.strip()[:60]!r}")
+        a, b = _seconds(f[2], f"{p}:{n}: start"), _seconds(f[3], f"{p}:{n}: end")
+        if b <= a:
+            raise EvalInputError(f"{p}:{n}: the region ends ({b}) before it starts ({a})")
+        out.setdefault(f[0], []).append((a, b))
     return out
 
 
@@ -119,13 +139,11 @@ def speaker_mapping(ref: list[tuple[float, float, str]], hyp: list[tuple[float, 
 
 
 def read_seglst(path: str | Path) -> list[dict[str, Any]]:
+    """SegLST segments (speaker, start_time, end_time, words; session_id optional), checked."""
     p = Path(path)
+    text = _read_text(p)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvalInputError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalInputError(f"{p}: cannot read: {exc}") from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EvalInputError(f"{p}: not JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, list):
@@ -136,6 +154,11 @@ def read_seglst(path: str | Path) -> list[dict[str, Any]]:
         for k in ("speaker", "start_time", "end_time", "words"):
             if k not in s:
                 raise EvalInputError(f"{p}: segment {i} lacks '{k}'")
+        a, b = _seconds(s["start_time"], f"{p}: segment {i}: start_time"), _seconds(s["end_time"], f"{p}: segment {i}: end_time")
+        if b < a:
+            raise EvalInputError(f"{p}: segment {i} ends ({b}) before it starts ({a})")
+        if not isinstance(s["words"], str):
+            raise EvalInputError(f"{p}: segment {i}: words must be a string, not {json.dumps(s['words'])}")
     return data
 
 

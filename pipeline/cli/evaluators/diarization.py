@@ -35,8 +35,6 @@ def run(args: argparse.Namespace) -> int:
         uem = read_uem(args.uem) if args.uem else None
     except EvalInputError as exc:
         raise InputError(str(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{args.uem}: cannot read the UEM: {exc}") from None
     if not ref:
         raise InputError(f"{args.ref}: no SPEAKER lines (is it an RTTM file?)")
     if args.collar < 0:
