@@ -116,7 +116,7 @@ def test_eval_readers_name_bad_times(tmp_path: Path) -> None:
         with pytest.raises(EvalInputError, match=re.escape(said)):
             read_rttm(f)
     f.write_text(";; regions\nx 1 5 2\n")
-    with pytest.raises(EvalInputError, match=re.escape("x:2: the region ends (2.0) before it starts (5.0)")):
+    with pytest.raises(EvalInputError, match=re.escape("x:2: the region must end after it starts: 5.0 to 2.0")):
         read_uem(f)
     for seg, said in (({"start_time": "abc", "end_time": 2, "words": "hi"}, "segment 0: start_time must be a number"),
                       ({"start_time": 5, "end_time": 2, "words": "hi"}, "segment 0 ends (2.0) before it starts (5.0)"),

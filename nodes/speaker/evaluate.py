@@ -68,7 +68,7 @@ def read_uem(path: str | Path) -> dict[str, list[tuple[float, float]]]:
             raise EvalInputError(f"{p}:{n}: a UEM line is 'file channel start end': {line.strip()[:60]!r}")
         a, b = _seconds(f[2], f"{p}:{n}: start"), _seconds(f[3], f"{p}:{n}: end")
         if b <= a:
-            raise EvalInputError(f"{p}:{n}: the region ends ({b}) before it starts ({a})")
+            raise EvalInputError(f"{p}:{n}: the region must end after it starts: {a} to {b}")
         out.setdefault(f[0], []).append((a, b))
     return out
 

@@ -61,16 +61,15 @@ def _id_notes(args: argparse.Namespace, ref: dict, hyp: dict, uem: dict | None) 
     missed speech with no error: say which files went unmatched, so a user does not read a
     mix-up as a broken diariser. (One file on each side is paired whatever the names.)
     """
-    if not hyp:
-        return [f"{args.hyp} holds no turns"]
-    if len(ref) == 1 and len(hyp) == 1:
-        return []
     out = []
-    if missing := set(ref) - set(hyp):
-        out.append(f"{args.hyp} has no turns for {len(missing)} of the reference's {len(ref)} files ({some(missing)}): "
-                   "they count as missed speech")
-    if extra := set(hyp) - set(ref):
-        out.append(f"{args.hyp} holds files the reference lacks, not scored: {some(extra)}")
+    if not hyp:
+        out.append(f"{args.hyp} holds no turns")
+    elif len(ref) > 1 or len(hyp) > 1:
+        if missing := set(ref) - set(hyp):
+            out.append(f"{args.hyp} has no turns for {len(missing)} of the reference's {len(ref)} files ({some(missing)}): "
+                       "they count as missed speech")
+        if extra := set(hyp) - set(ref):
+            out.append(f"{args.hyp} holds files the reference lacks, not scored: {some(extra)}")
     if uem is not None and (no_uem := set(ref) - set(uem)):
         out.append(f"{args.uem} has no regions for {some(no_uem)}: scored over their whole extent")
     return out
