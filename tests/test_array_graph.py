@@ -29,9 +29,9 @@ def _run_array(inp: Path, out: Path, *extra: str) -> tuple[int, str, list[dict]]
 
 
 def _median_error(tracks: list[dict]) -> float:
-    from nodes.array.evaluate import read_jsonl, score
+    from nodes.array.evaluate import TRUTH_KEYS, read_jsonl, score
 
-    truth = read_jsonl(meeting() / "truth_azimuth.jsonl", ["t", "speaker", "azimuth_deg"])
+    truth = read_jsonl(meeting() / "truth_azimuth.jsonl", TRUTH_KEYS)
     return score(truth, tracks).median_err or 99.0
 
 

@@ -189,14 +189,22 @@ def test_tracks_die_after_max_silence() -> None:
 
 
 def test_scoring_files_with_wrong_values_are_named_not_crashed_on(tmp_path: Path) -> None:
-    """A hand-edited or foreign tracks file: the line and the key at fault, as an input error."""
-    from nodes.array.evaluate import EvalInputError, read_jsonl
+    """A hand-edited or foreign file: the line and the key at fault, as an input error; doa.jsonl's
+    lists of peaks stay valid where a track's single azimuth is expected to be a number."""
+    from nodes.array.evaluate import DOA_KEYS, TRACK_KEYS, EvalInputError, read_jsonl
 
+    f = tmp_path / "tracks.jsonl"
     cases = {'{"t": 1, "track_id": 1, "azimuth_deg": "x"}': 'azimuth_deg is "x", not a number',
              '{"t": true, "track_id": 1, "azimuth_deg": 3}': "t is true, not a number",
+             '{"t": 1, "track_id": 1.5, "azimuth_deg": 3}': "track_id is 1.5, not a whole number",
+             '{"t": 1, "track_id": 1, "azimuth_deg": [3, 4]}': "azimuth_deg is [3, 4], not a number",
              "[1, 2]": "not a JSON object"}
     for line, said in cases.items():
-        f = tmp_path / "tracks.jsonl"
         f.write_text(line + "\n")
         with pytest.raises(EvalInputError, match=re.escape(f"tracks.jsonl:1: {said}")):
-            read_jsonl(f, ["t", "track_id", "azimuth_deg"])
+            read_jsonl(f, TRACK_KEYS)
+    f.write_text('{"t": 1, "azimuth_deg": [3, 4.5]}\n{"t": 2, "azimuth_deg": []}\n')
+    assert [r["azimuth_deg"] for r in read_jsonl(f, DOA_KEYS)] == [[3, 4.5], []]
+    f.write_text('{"t": 1, "azimuth_deg": [3, "x"]}\n')
+    with pytest.raises(EvalInputError, match=re.escape('azimuth_deg is [3, "x"], not a list of numbers')):
+        read_jsonl(f, DOA_KEYS)

@@ -158,7 +158,7 @@ def bench_blocks(wav: Path, repeat: int) -> dict[str, Any]:
 
 # -- 2. accuracy -----------------------------------------------------------------------------------
 def bench_accuracy(folder: Path, meetings: int, duration: float) -> dict[str, Any]:
-    from nodes.array.evaluate import read_jsonl, score
+    from nodes.array.evaluate import DOA_KEYS, TRACK_KEYS, TRUTH_KEYS, read_jsonl, score
     from nodes.sim.scenario import Scenario
 
     plan = [(100 + k, 3 + (k % 2), 0 if k % 2 == 0 else 1 + (k // 2) % 2) for k in range(meetings)]  # static / walking alternate
@@ -171,8 +171,8 @@ def bench_accuracy(folder: Path, meetings: int, duration: float) -> dict[str, An
         run_graph(_graph(sim / "meeting.wav", doa_out=out, tracks_out=out), RunContext(quiet=True))
         sc = Scenario.model_validate_json((sim / "scenario.json").read_text())
         walkers = {tk.id for tk in sc.talkers if tk.walking}
-        truth = read_jsonl(sim / "truth_azimuth.jsonl", ["t", "speaker", "azimuth_deg"])
-        res = score(truth, read_jsonl(out / "tracks.jsonl", ["t", "track_id", "azimuth_deg"]), read_jsonl(out / "doa.jsonl", ["t", "azimuth_deg"]))
+        truth = read_jsonl(sim / "truth_azimuth.jsonl", TRUTH_KEYS)
+        res = score(truth, read_jsonl(out / "tracks.jsonl", TRACK_KEYS), read_jsonl(out / "doa.jsonl", DOA_KEYS))
         rows.append({"seed": seed, "talkers": talkers, "walking": walking, "rt60": sc.room.rt60, "snr_db": sc.noise.snr_db,
                      "median_err": res.median_err, "raw_median_err": res.raw_median_err, "mean_err": res.mean_err, "raw_mean_err": res.raw_mean_err,
                      "tracked": res.tracked, "breaks": res.breaks, "simulate_s": round(sim_s, 1)})

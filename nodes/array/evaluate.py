@@ -29,7 +29,7 @@ import json
 from bisect import bisect_left
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -40,16 +40,32 @@ class EvalInputError(ValueError):
     """A file to score is missing or malformed (the CLI turns it into an input error)."""
 
 
-#: Keys the scoring does arithmetic on (speaker and track ids are only compared).
-NUMERIC = frozenset({"t", "azimuth_deg"})
+#: The keys each file must hold, and what their values must be: "number", "integer", "numbers"
+#: (a list of numbers: doa.jsonl's peaks, strongest first) or "any" (speaker names are only compared).
+TRUTH_KEYS = {"t": "number", "speaker": "any", "azimuth_deg": "number"}
+TRACK_KEYS = {"t": "number", "track_id": "integer", "azimuth_deg": "number"}
+DOA_KEYS = {"t": "number", "azimuth_deg": "numbers"}
 
 
-def read_jsonl(path: str | Path, required: Iterable[str]) -> list[dict[str, Any]]:
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_KIND_OK = {"number": _is_number, "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "numbers": lambda v: isinstance(v, list) and all(_is_number(x) for x in v), "any": lambda v: True}
+_KIND_SAY = {"number": "a number", "integer": "a whole number", "numbers": "a list of numbers"}
+
+
+def read_jsonl(path: str | Path, required: Iterable[str] | Mapping[str, str]) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file, each holding the ``required`` keys; given a mapping (key -> kind,
+    e.g. ``TRACK_KEYS``) the values are checked too, so a hand-edited or foreign file is named at
+    its line instead of failing inside the scoring."""
     p = Path(path)
     if not p.exists():
         raise EvalInputError(f"{p}: no such file")
     rows = []
     need = list(required)
+    kinds = dict(required) if isinstance(required, Mapping) else {}
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -68,9 +84,9 @@ def read_jsonl(path: str | Path, required: Iterable[str]) -> list[dict[str, Any]
         missing = [k for k in need if k not in row]
         if missing:
             raise EvalInputError(f"{p}:{n}: missing {', '.join(missing)} (expected keys: {', '.join(need)})")
-        for k in NUMERIC.intersection(need):
-            if isinstance(row[k], bool) or not isinstance(row[k], (int, float)):
-                raise EvalInputError(f"{p}:{n}: {k} is {json.dumps(row[k])}, not a number")
+        for k, kind in kinds.items():
+            if not _KIND_OK[kind](row[k]):
+                raise EvalInputError(f"{p}:{n}: {k} is {json.dumps(row[k])}, not {_KIND_SAY[kind]}")
         rows.append(row)
     return rows
 

@@ -26,12 +26,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nodes.array.evaluate import EvalInputError, format_table, plot, read_jsonl, score
+    from nodes.array.evaluate import DOA_KEYS, TRACK_KEYS, TRUTH_KEYS, EvalInputError, format_table, plot, read_jsonl, score
 
     try:
-        truth = read_jsonl(args.truth, ["t", "speaker", "azimuth_deg"])
-        tracks = read_jsonl(args.tracks, ["t", "track_id", "azimuth_deg"])
-        doa = read_jsonl(args.doa, ["t", "azimuth_deg"]) if args.doa else None
+        truth = read_jsonl(args.truth, TRUTH_KEYS)
+        tracks = read_jsonl(args.tracks, TRACK_KEYS)
+        doa = read_jsonl(args.doa, DOA_KEYS) if args.doa else None
     except EvalInputError as exc:
         raise InputError(str(exc)) from None
     if not truth:
