@@ -189,12 +189,14 @@ def transcript_wer(ref: list[dict[str, Any]], hyp: list[dict[str, Any]], collar:
     absent = sorted({s["session_id"] for s in r} - scored)
     out: dict[str, Any] = {"sessions_without_hypothesis": absent, "sessions_not_in_reference": sorted({s["session_id"] for s in h} - scored)}
     r_in, h_in = [s for s in r if s["session_id"] in scored], [s for s in h if s["session_id"] in scored]
+    deleted = {k: 0 for k in absent}  # reference words of each session the hypothesis lacks
+    for s in r:
+        if s["session_id"] in deleted:
+            deleted[s["session_id"]] += len(s["words"].split())
     for name, fn, kw in (("cpwer", meeteval.wer.cpwer, {}), ("tcpwer", meeteval.wer.tcpwer, {"collar": collar})):
         res = fn(meeteval.io.SegLST(r_in), meeteval.io.SegLST(h_in), **kw) if r_in else {}
         sessions = {k: {"error_rate": float(v.error_rate), "errors": v.errors, "length": v.length} for k, v in res.items()}
-        for k in absent:
-            n = sum(len(s["words"].split()) for s in r if s["session_id"] == k)
-            sessions[k] = {"error_rate": 1.0 if n else 0.0, "errors": n, "length": n}
+        sessions.update({k: {"error_rate": 1.0 if n else 0.0, "errors": n, "length": n} for k, n in deleted.items()})
         errs = sum(v["errors"] for v in sessions.values())
         length = sum(v["length"] for v in sessions.values())
         out[name] = {"error_rate": errs / max(length, 1), "errors": errs, "length": length, "sessions": sessions}
