@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -286,12 +287,19 @@ def test_whisper_local_agreement_only_adds_words(meeting_wav, tmp_path: Path) ->
             assert normalize(b).startswith(normalize(a)), (a, b)  # committed text is never revised
 
 
-def test_bench_command_lists_kinds_and_rejects_bad_schemes() -> None:
+def test_bench_command_lists_kinds_and_rejects_bad_schemes(tmp_path: Path) -> None:
     res = run_cli("bench", "--help")
     assert res.returncode == 0 and "latency" in res.stdout
-    res = run_cli("bench", "latency", "--schemes", "nope")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    res = run_cli("bench", "latency", "--schemes", "nope", env=env)
     assert res.returncode == 64 and "unknown scheme" in res.stderr
-    res = run_cli("bench", "latency", "--input", "/no/such/meeting.wav")
+    res = run_cli("bench", "latency", "--input", "/no/such/meeting.wav", env=env)
     assert res.returncode == 3 and "/no/such/meeting.wav" in res.stderr and "Traceback" not in res.stderr
-    res = run_cli("bench", "latency", "--ref", "/no/such/ref.txt")
+    (tmp_path / "notes.txt").write_text("not audio")
+    res = run_cli("bench", "latency", "--input", str(tmp_path / "notes.txt"), env=env)
+    assert res.returncode == 3 and "notes.txt" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli("bench", "latency", "--ref", "/no/such/ref.txt", env=env)
     assert res.returncode == 64 and "--input" in res.stderr
+    assert not any(scratch.iterdir())  # refused runs leave no work folder behind

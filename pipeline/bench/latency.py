@@ -189,6 +189,18 @@ def _fmt(x: Any, unit: str = "") -> str:
     return "   -  " if x is None else f"{x:6.2f}{unit}"
 
 
+def _duration(path: Path) -> float:
+    """Seconds of audio in ``path``; an input error naming it when soundfile cannot read it."""
+    import soundfile as sf
+
+    from pipeline.errors import InputError
+
+    try:
+        return float(sf.info(str(path)).duration)
+    except Exception as exc:  # soundfile raises its own error types for unreadable files
+        raise InputError(f"{path}: not an audio file soundfile can read ({exc})") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from nodes.transcript.textnorm import word_error_rate
     from pipeline.errors import InputError, UsageError
@@ -199,16 +211,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown scheme(s) {', '.join(bad) or '(none)'}; choose from {', '.join(SCHEMES)}")
     if args.lines < 1:
         raise UsageError("--lines must be at least 1")
-    try:
-        work = args.keep or Path(tempfile.mkdtemp(prefix="meetflow-bench-latency-"))
-        work.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--keep {args.keep}: cannot use it as a folder ({exc.strerror or exc})") from None
     words = None
     if args.input:
         if not args.input.exists():
             raise InputError(f"{args.input}: no such file")
         path = args.input
+        _duration(path)
         if args.ref and not args.ref.is_file():
             raise InputError(f"{args.ref}: no such reference text file")
         try:
@@ -217,14 +225,15 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{args.ref}: cannot read the reference text ({exc})") from None
     elif args.ref:
         raise UsageError("--ref is the text of --input; give --input too")
-    else:
-        path, ref, words = _generated(work, args.lines)
-    import soundfile as sf
-
+    # the work folder only once the inputs are known good: a mistyped path leaves nothing behind
     try:
-        duration = sf.info(str(path)).duration
-    except Exception as exc:  # soundfile raises its own error types for unreadable files
-        raise InputError(f"{path}: not an audio file soundfile can read ({exc})") from None
+        work = args.keep or Path(tempfile.mkdtemp(prefix="meetflow-bench-latency-"))
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--keep {args.keep}: cannot use it as a folder ({exc.strerror or exc})") from None
+    if not args.input:
+        path, ref, words = _generated(work, args.lines)
+    duration = _duration(path)
     print(f"recording: {path} ({duration:.1f} s); {args.executor} executor, real time, Whisper tiny.en int8 with {args.threads} threads", flush=True)
     off_text, off_wall = _offline(path, args.threads)
     off_wer = word_error_rate(ref, off_text) if ref else None
