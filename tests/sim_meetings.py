@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import shutil
 import tempfile
@@ -12,6 +13,7 @@ import pytest
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 
 _ROOT = Path(tempfile.mkdtemp(prefix="meetflow-sim-"))
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)  # 15 MB of renders per run: gone when the test process ends
 
 
 @functools.lru_cache(maxsize=None)
