@@ -26,6 +26,7 @@ for the inline executor), so it is cheap enough to call per 10 ms block.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from pydantic import BaseModel, ConfigDict
@@ -90,6 +91,15 @@ class Node:
 
     def open(self) -> None:
         """Load models and allocate. Called once, after ``configure``."""
+
+    @classmethod
+    def files_written(cls, params: BaseModel) -> list[Path]:
+        """The files a node with these params creates or replaces (sinks override this).
+
+        Known before anything runs, so ``meetflow run`` can refuse to write over an earlier
+        run's results (a transcript is hours of someone's meeting) unless told to.
+        """
+        return []
 
     def process(self, port: str, packet: Packet) -> None:
         """Consume one packet that arrived on input ``port``."""

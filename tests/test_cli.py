@@ -154,6 +154,31 @@ def test_run_errors(tmp_path: Path, case: str, status: int, message: str) -> Non
         assert len(res.stderr.strip().splitlines()) <= 3
 
 
+def test_a_run_does_not_write_over_an_earlier_runs_results(tmp_path: Path) -> None:
+    """The second run into one folder stops before it starts, leaving the first transcript as it was; --overwrite replaces it."""
+    talk = _wav(tmp_path, "talk.wav", tone(0.5))
+    out = tmp_path / "out"
+    assert run_cli("run", TRANSCRIBE, "-i", str(talk), "-o", str(out), "-q").returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "transcript.jsonl" in before
+    res = run_cli("run", TRANSCRIBE, "-i", str(talk), "-o", str(out), "-q")
+    assert res.returncode == 5 and "already holds an earlier run's results" in res.stderr and "transcript.jsonl" in res.stderr
+    assert "--overwrite" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    no_traceback(res)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # not a byte touched, metrics.json included
+    rec = tmp_path / "rec"
+    assert run_cli("record", TRANSCRIBE, "-i", str(talk), "-o", str(rec), "-q").returncode == 0
+    res = run_cli("record", TRANSCRIBE, "-i", str(talk), "-o", str(tmp_path / "fresh"), "--to", str(rec / "recording.wav"))
+    assert res.returncode == 5 and "would replace files that exist" in res.stderr and str(rec / "recording.wav") in res.stderr
+    assert "recording the input" not in res.stderr and not (tmp_path / "fresh").exists()  # refused before it starts
+    res = run_cli("run", TRANSCRIBE, "-i", str(talk), "-o", str(out), "-q", "--overwrite")
+    assert res.returncode == 0, res.stderr
+    for name in before:
+        if name != "metrics.json":
+            (out / name).unlink()
+    assert run_cli("run", TRANSCRIBE, "-i", str(talk), "-o", str(out), "-q").returncode == 0  # a run's metrics alone block nothing
+
+
 def test_channel_count_that_does_not_fit(tmp_path: Path) -> None:
     g = write_graph(
         tmp_path / "array.json",

@@ -102,7 +102,7 @@ def finals(out: Path) -> list[dict[str, Any]]:
     return json.loads((out / "transcript.seglst.json").read_text())
 
 
-def test_devices_and_bad_device_names(array: pulse_server.PulseServer) -> None:
+def test_devices_and_bad_device_names(array: pulse_server.PulseServer, tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "devices"], cwd=ROOT, env=array.env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert "pulse" in res.stdout and "array.monitor" in res.stdout and "4 ch" in res.stdout
@@ -110,7 +110,7 @@ def test_devices_and_bad_device_names(array: pulse_server.PulseServer) -> None:
                                     capture_output=True, text=True, timeout=60).stdout)
     assert any(d["name"] == "pulse" for d in doc["inputs"])
     assert doc["pulse_sources"][0]["channels"] == 4
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", MEETING, "--input", "mic:no-such-mic", "-q", *SETS], cwd=ROOT,
+    res = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", MEETING, "--input", "mic:no-such-mic", "-o", str(tmp_path / "out"), "-q", *SETS], cwd=ROOT,
                          env=array.env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 3 and "no input device is called 'no-such-mic'" in res.stderr and "'pulse'" in res.stderr
     assert "Traceback" not in res.stderr

@@ -162,7 +162,7 @@ def start_run(name: str, doc: dict, out: Path, env: dict[str, str], budget: floa
     graph.write_text(json.dumps(doc, indent=1))
     log = open(out / "stderr.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli.main", "run", str(graph), "--input", "mic:pulse", "-o", str(out), "--set", f"latency_budget={budget}", "--set", "console=false", *meeting_sets(doc)],
+        [sys.executable, "-m", "pipeline.cli.main", "run", str(graph), "--input", "mic:pulse", "-o", str(out), "--overwrite", "--set", f"latency_budget={budget}", "--set", "console=false", *meeting_sets(doc)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
     return proc, graph

@@ -29,6 +29,10 @@ class _JsonlSink(Node):
         self.off = info.extra.get(OFF_KEY)
         return {}
 
+    @classmethod
+    def files_written(cls, params: BaseModel) -> list[Path]:
+        return [Path(params.dir) / params.file]  # type: ignore[attr-defined]
+
     def open(self) -> None:
         if self.off is not None:
             return

@@ -61,6 +61,10 @@ class Recorder(Node):
         self._rate, self._channels = info.rate, info.channels
         return {}
 
+    @classmethod
+    def files_written(cls, params: BaseModel) -> list[Path]:
+        return [Path(params.path)]  # type: ignore[attr-defined]
+
     def open(self) -> None:
         self._written = 0  # frames, = the next block's expected start
         self._last_flush = time.monotonic()

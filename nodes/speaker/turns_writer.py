@@ -55,6 +55,10 @@ class TurnsWriter(Node):
         self._session = self.params.session or (Path(str(path)).stem if path else "meeting")
         return {}
 
+    @classmethod
+    def files_written(cls, params: BaseModel) -> list[Path]:
+        return [Path(params.dir) / params.filename]  # type: ignore[attr-defined]
+
     def open(self) -> None:
         self._path = Path(self.params.dir) / self.params.filename
         try:

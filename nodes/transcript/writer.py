@@ -64,6 +64,12 @@ class TranscriptWriter(Node):
             self._session = Path(str(path)).stem or "meeting"
         return {}
 
+    @classmethod
+    def files_written(cls, params: BaseModel) -> list[Path]:
+        p: WriterParams = params  # type: ignore[assignment]
+        suffix = {name: ".jsonl" if name == "jsonl" else FORMATS[name][0] for name in p.formats}
+        return [Path(p.dir) / f"{p.basename}{suffix[name]}" for name in p.formats]
+
     def open(self) -> None:
         folder = Path(self.params.dir)
         try:

@@ -79,9 +79,5 @@ def run(args: argparse.Namespace) -> int:
     if Path(target).suffix.lower() not in FORMATS:
         raise UsageError(f"--to {target}: cannot record to that format; use one of {', '.join(sorted(FORMATS))}")
     graph = build_graph(add_recorder(doc, args.source, target), values, path=path)
-    if not args.quiet:
-        import sys
-
-        print(f"meetflow: recording the input to {target}", file=sys.stderr, flush=True)
-    return run_command(args, values, graph)
+    return run_command(args, values, graph, announce=f"recording the input to {target}")
 

@@ -51,6 +51,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web-port", metavar="PORT", type=int, default=8765, help="port of the web view (0 picks a free one; default 8765)")
     p.add_argument("--web-host", metavar="HOST", default="127.0.0.1", help="address the web view listens on (default 127.0.0.1: this machine only)")
     p.add_argument("--quiet", "-q", action="store_true", help="no live view, no progress, no summary")
+    p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in the output folder "
+                   "(without it, a run that would write over them stops before it starts)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -158,13 +160,50 @@ def _summary(metrics: RunMetrics, context: RunContext, out: Path | None) -> str:
     return f"{head} {metrics.media_s:.1f} s of media in {metrics.wall_s:.1f} s{speed}{where}"
 
 
-def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph | None = None) -> int:
-    """Run a graph as ``meetflow run`` does (``graph``: already loaded, e.g. by ``record``)."""
+def files_to_replace(graph: Graph) -> list[Path]:
+    """The files this run's sinks would write that already exist: an earlier run's results.
+
+    metrics.json and a trace are left out: they describe one run, like a log, and a run
+    that failed at the start (a wrong device name) leaves a metrics.json that should not
+    block the next try.
+    """
+    planned = [p for spec in graph.nodes.values() for p in spec.cls.files_written(spec.params)]
+    seen: set[Path] = set()
+    found = []
+    for p in planned:
+        key = p.resolve()
+        if key not in seen and p.is_file():
+            seen.add(key)
+            found.append(p)
+    return found
+
+
+def _refuse_to_replace(found: list[Path], out_dir: Path | None) -> None:
+    inside = out_dir is not None and all(p.parent == out_dir for p in found)
+    names = ", ".join(p.name if inside else str(p) for p in found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+    if inside:
+        raise OutputError(f"{out_dir}/ already holds an earlier run's results ({names}); give another --out, move them away, "
+                          "or add --overwrite to replace them")
+    raise OutputError(f"this run would replace files that exist ({names}); move them away, write elsewhere, "
+                      "or add --overwrite to replace them")
+
+
+def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph | None = None, announce: str | None = None) -> int:
+    """Run a graph as ``meetflow run`` does (``graph``: already loaded, e.g. by ``record``; ``announce``: a line
+    for stderr once the run is sure to start)."""
     if graph is None:
         graph = load_graph(args.graph, values)
     out = graph.variables.get("out")
     out_dir = Path(out) if isinstance(out, str) and out else None
     metrics_path = Path(args.metrics) if args.metrics else (out_dir / "metrics.json" if out_dir else None)
+    if getattr(args, "web", False) and not 0 <= args.web_port <= 65535:
+        raise UsageError(f"--web-port: {args.web_port} is not a port number (0-65535)")
+    if not getattr(args, "overwrite", False):
+        found = files_to_replace(graph)
+        if found:
+            _refuse_to_replace(found, out_dir)
+    if announce and not args.quiet:
+        print(f"meetflow: {announce}", file=sys.stderr, flush=True)
     context = RunContext(out_dir=out_dir, realtime=args.realtime, quiet=args.quiet)
     live_input = graph.live
     executor_name = args.executor or ("threaded" if live_input else "inline")
@@ -177,8 +216,6 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
     if getattr(args, "web", False):
         from .web import WebView
 
-        if not 0 <= args.web_port <= 65535:
-            raise UsageError(f"--web-port: {args.web_port} is not a port number (0-65535)")
         web = WebView(args.web_host, args.web_port, status, title=graph.name).start()
         context.views.append(web)
         print(f"meetflow: live view at {web.url}", file=sys.stderr, flush=True)
