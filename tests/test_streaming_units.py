@@ -141,6 +141,22 @@ def test_assign_times_prefers_alignment_and_keeps_order() -> None:
     assert all(0 <= w.t0 <= w.t1 <= 1.25 for w in out)
 
 
+def test_assign_times_spreads_words_whose_times_collapsed() -> None:
+    """Whisper put a short segment's words in its context audio: clamped, all sat at 0 s (zero-length subtitles)."""
+    model = TimingModel()
+    out = assign_times([(0.0, 0.0)] * 5, [(None, None)] * 5, model, duration=0.88, weights=[4, 2, 3, 5, 6])
+    assert out[0].t0 == 0.0 and out[-1].t1 == pytest.approx(0.88)
+    assert all(a.t1 == pytest.approx(b.t0) for a, b in zip(out, out[1:]))  # in order, end to end
+    assert out[3].t1 - out[3].t0 == pytest.approx(0.88 * 5 / 20)  # by letters
+    # one collapsed word between aligned ones takes the gap they leave
+    out = assign_times([(0.1, 0.4), (0.5, 0.5), (0.9, 1.2)], [(0.1, 0.4), (None, None), (0.8, 1.1)], model, duration=1.25)
+    assert (out[1].t0, out[1].t1) == (pytest.approx(0.4), pytest.approx(0.8))
+    # no room at all: the instant stays (nothing invented outside the neighbours)
+    out = assign_times([(0.1, 0.4), (0.4, 0.4), (0.4, 0.7)], [(0.1, 0.4), (None, None), (0.4, 0.7)], model, duration=1.0)
+    assert out[1].t0 == out[1].t1 == pytest.approx(0.4)
+    assert all(0 <= w.t0 <= w.t1 <= 1.0 for w in out)
+
+
 def test_timing_model_file_round_trip(tmp_path: Path) -> None:
     m = TimingModel(0.01, -0.02, -0.08, -0.05)
     p = tmp_path / "t.json"

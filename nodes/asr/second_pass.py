@@ -83,7 +83,7 @@ class SecondPass:
         else:
             al = []
         spans = [(a.t0, a.t1) for a in al] if al else [(None, None)] * len(words)
-        times = assign_times([(w.t0, w.t1) for w in words], spans, self.timing, seconds)
+        times = assign_times([(w.t0, w.t1) for w in words], spans, self.timing, seconds, [len(t.strip()) for t in texts])
         scores = [a.ascore for a in al if a.ascore is not None] if al else []
         mean_ascore = float(np.mean(scores)) if scores else 0.0
         agree = agreement(texts, first_pass) if first_pass is not None else [False] * len(words)

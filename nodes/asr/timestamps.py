@@ -55,15 +55,21 @@ class WordTime:
     aligned: bool
 
 
+#: An unaligned word shorter than this has no usable time of its own (see ``_spread_collapsed``).
+COLLAPSED_S = 0.02
+
+
 def assign_times(
     whisper: Sequence[tuple[float, float]],
     aligned: Sequence[tuple[float | None, float | None]],
     model: TimingModel,
     duration: float,
+    weights: Sequence[float] | None = None,
 ) -> list[WordTime]:
     """One time span per word, from the aligner where it has one, else from Whisper.
 
-    Both inputs are in seconds from the start of the segment's audio, one entry per word.
+    Both inputs are in seconds from the start of the segment's audio, one entry per word;
+    ``weights`` (e.g. letters per word) share out the room of words whose times collapsed.
     """
     out: list[WordTime] = []
     for (w0, w1), (a0, a1) in zip(whisper, aligned):
@@ -82,4 +88,45 @@ def assign_times(
                 w.t0 = min(w.t0, nxt)
                 w.t1 = min(w.t1, nxt)
         w.t1 = min(max(w.t1, w.t0), duration)
+    _spread_collapsed(out, duration, weights)
     return out
+
+
+def spread_collapsed(spans: Sequence[tuple[float, float]], start: float, end: float, weights: Sequence[float] | None = None) -> list[tuple[float, float]]:
+    """Whisper's own word spans (media times, in order) with the collapsed ones spread over
+    the room around them inside [start, end] (see ``_spread_collapsed``)."""
+    out = [WordTime(a - start, b - start, False) for a, b in spans]
+    _spread_collapsed(out, end - start, weights)
+    return [(w.t0 + start, w.t1 + start) for w in out]
+
+
+def _spread_collapsed(out: list[WordTime], duration: float, weights: Sequence[float] | None) -> None:
+    """Give unaligned words that collapsed to an instant the room between their neighbours.
+
+    Whisper's cross-attention sometimes places a short segment's words in the audio of the
+    previous segments it was given as context: clamped into the segment they all sit at its
+    start, zero seconds long (seen on AMI: a five-word final at one instant, a zero-length
+    subtitle and RTTM line). The words are still the best text there is, so each run of such
+    words shares the gap between the words around it (or the segment's edges) in proportion
+    to ``weights``; a run with no room at all keeps its instant.
+    """
+    n = len(out)
+    i = 0
+    while i < n:
+        if out[i].aligned or out[i].t1 - out[i].t0 >= COLLAPSED_S:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and not out[j + 1].aligned and out[j + 1].t1 - out[j + 1].t0 < COLLAPSED_S:
+            j += 1
+        lo = out[i - 1].t1 if i else 0.0
+        hi = out[j + 1].t0 if j + 1 < n else duration
+        lo, hi = max(min(lo, out[i].t0), 0.0), min(max(hi, out[j].t1), duration)
+        if hi - lo >= COLLAPSED_S * (j - i + 1):
+            w = [max(float(weights[k]), 1.0) if weights is not None else 1.0 for k in range(i, j + 1)]
+            total, t = sum(w), lo
+            for k, share in zip(range(i, j + 1), w):
+                out[k].t0 = t
+                t += (hi - lo) * share / total
+                out[k].t1 = t
+        i = j + 1

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline import In, Node, Out, Packet, SpeechAudio, StreamInfo, TranscriptUpdate, Word, media_time
 
 from .partials import LoadGate, LocalAgreement, StablePrefix
+from .timestamps import spread_collapsed
 from .whisper_model import SAMPLE_RATE, DecodeOptions, Piece, decode, decode_packed
 from .whisper_setup import load_whisper, transcript_info
 
@@ -162,7 +163,9 @@ class WhisperNode(Node):
 
     def _final(self, seg: _Segment, text: str, words: list[Word], end: int, at: float, speech_end: int | None = None) -> None:
         t0, t1 = media_time(seg.start, SAMPLE_RATE), media_time(end, SAMPLE_RATE)
-        if words:
+        if words:  # Whisper's DTW gives some words no duration (repeats, words in the context audio): give them room
+            spans = spread_collapsed([(w.t0, w.t1) for w in words], t0, max(t1, words[-1].t1), [len(w.text) for w in words])
+            words = [Word(w.text, a, b, w.confidence) for w, (a, b) in zip(words, spans)]
             t0, t1 = words[0].t0, max(w.t1 for w in words)
         if not text.strip():
             if seg.shown:  # retract the partial text
