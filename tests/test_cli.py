@@ -115,6 +115,8 @@ def _wav(tmp_path: Path, name: str, x: np.ndarray, rate: int = 16000) -> Path:
     ("bad_value", 2, "/nodes/3/params/beam_size"),
     ("bad_model", 2, "/nodes/3/params/model"),
     ("bad_executor", 64, "invalid choice"),
+    ("out_is_file", 5, "is a file, not a folder"),
+    ("out_unwritable", 5, "cannot write to /proc/"),
 ])
 def test_run_errors(tmp_path: Path, case: str, status: int, message: str) -> None:
     import os
@@ -146,11 +148,18 @@ def test_run_errors(tmp_path: Path, case: str, status: int, message: str) -> Non
         args += ["--input", str(ok), "--set", "model=/no/such/model"]
     elif case == "bad_executor":
         args += ["--input", str(ok), "--executor", "gpu"]
+    elif case == "out_is_file":
+        (tmp_path / "notes.txt").write_text("keep me")
+        args += ["--input", str(ok), "--out", str(tmp_path / "notes.txt")]
+    elif case == "out_unwritable":  # the run's own failure is reported, not the metrics.json that could not follow it
+        args += ["--input", str(ok), "--out", "/proc/meetflow-out"]
     res = run_cli(*args)
     assert res.returncode == status, res.stderr
     assert message in res.stderr
     no_traceback(res)
-    if status in (2, 3, 64) and case != "bad_executor":
+    if case == "out_is_file":
+        assert (tmp_path / "notes.txt").read_text() == "keep me"
+    if status in (2, 3, 5, 64) and case != "bad_executor":
         assert len(res.stderr.strip().splitlines()) <= 3
 
 

@@ -196,6 +196,8 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
     out = graph.variables.get("out")
     out_dir = Path(out) if isinstance(out, str) and out else None
     metrics_path = Path(args.metrics) if args.metrics else (out_dir / "metrics.json" if out_dir else None)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir}: is a file, not a folder")
     if getattr(args, "web", False) and not 0 <= args.web_port <= 65535:
         raise UsageError(f"--web-port: {args.web_port} is not a port number (0-65535)")
     if not getattr(args, "overwrite", False):
@@ -246,7 +248,13 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
                 failure = exc
             finally:
                 if executor.nodes:  # the run started: its metrics are worth keeping
-                    _write_metrics(metrics_path, executor.metrics)
+                    try:
+                        _write_metrics(metrics_path, executor.metrics)
+                    except OutputError as exc:
+                        if failure is None:
+                            failure = exc
+                        else:  # the run's own failure is the one to report
+                            print(f"meetflow: warning: {exc.user_message()}", file=sys.stderr)
     finally:
         if web is not None:
             web.end(_end_note(failure, executor.metrics, context))
