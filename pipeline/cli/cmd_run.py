@@ -171,8 +171,11 @@ def files_to_replace(graph: Graph) -> list[Path]:
     seen: set[Path] = set()
     found = []
     for p in planned:
-        key = p.resolve()
-        if key not in seen and p.is_file():
+        try:
+            key, there = p.resolve(), p.is_file()
+        except OSError:  # a folder we may not look into: the sink's own open reports it
+            continue
+        if there and key not in seen:
             seen.add(key)
             found.append(p)
     return found
