@@ -36,8 +36,8 @@ class _JsonlSink(Node):
     def open(self) -> None:
         if self.off is not None:
             return
-        folder = Path(self.params.dir)
-        path = folder / self.params.file
+        path = self.files_written(self.params)[0]
+        folder = path.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._file = open(path, "w", encoding="utf-8")

@@ -60,7 +60,7 @@ class TurnsWriter(Node):
         return [Path(params.dir) / params.filename]  # type: ignore[attr-defined]
 
     def open(self) -> None:
-        self._path = Path(self.params.dir) / self.params.filename
+        self._path = self.files_written(self.params)[0]
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -64,19 +64,23 @@ class TranscriptWriter(Node):
             self._session = Path(str(path)).stem or "meeting"
         return {}
 
+    @staticmethod
+    def _files(p: WriterParams) -> dict[str, Path]:
+        """The file of each format the params ask for."""
+        return {name: Path(p.dir) / f"{p.basename}{'.jsonl' if name == 'jsonl' else FORMATS[name][0]}" for name in p.formats}
+
     @classmethod
     def files_written(cls, params: BaseModel) -> list[Path]:
-        p: WriterParams = params  # type: ignore[assignment]
-        suffix = {name: ".jsonl" if name == "jsonl" else FORMATS[name][0] for name in p.formats}
-        return [Path(p.dir) / f"{p.basename}{suffix[name]}" for name in p.formats]
+        return list(cls._files(params).values())  # type: ignore[arg-type]
 
     def open(self) -> None:
         folder = Path(self.params.dir)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self._paths = {name: folder / f"{self.params.basename}{FORMATS[name][0]}" for name in self.params.formats if name != "jsonl"}
-            if "jsonl" in self.params.formats:
-                self._journal = open(folder / f"{self.params.basename}.jsonl", "w", encoding="utf-8")
+            self._paths = self._files(self.params)
+            journal = self._paths.pop("jsonl", None)
+            if journal is not None:
+                self._journal = open(journal, "w", encoding="utf-8")
             probe = folder / f".{self.params.basename}.probe"
             probe.write_text("")
             probe.unlink()

@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.input.exists():
             raise InputError(f"{args.input}: no such file")
         path = args.input
-        _duration(path)
+        duration = _duration(path)
         if args.ref and not args.ref.is_file():
             raise InputError(f"{args.ref}: no such reference text file")
         try:
@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--keep {args.keep}: cannot use it as a folder ({exc.strerror or exc})") from None
     if not args.input:
         path, ref, words = _generated(work, args.lines)
-    duration = _duration(path)
+        duration = _duration(path)
     print(f"recording: {path} ({duration:.1f} s); {args.executor} executor, real time, Whisper tiny.en int8 with {args.threads} threads", flush=True)
     off_text, off_wall = _offline(path, args.threads)
     off_wer = word_error_rate(ref, off_text) if ref else None
