@@ -101,6 +101,15 @@ class Node:
         """
         return []
 
+    @classmethod
+    def files_read(cls, params: BaseModel) -> list[Path]:
+        """The files a node with these params reads (file sources override this).
+
+        Known before anything runs, so that no output of the run (``--metrics``, a
+        recording's ``--to``, a sink's file) can be pointed at the recording it reads.
+        """
+        return []
+
     def process(self, port: str, packet: Packet) -> None:
         """Consume one packet that arrived on input ``port``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement process()")

@@ -112,8 +112,8 @@ def _wav(tmp_path: Path, name: str, x: np.ndarray, rate: int = 16000) -> Path:
     ("no_input", 64, "variable 'input' has no value"),
     ("unknown_var", 64, "declares no variable 'beem'"),
     ("bad_set", 64, "--set expects name=value"),
-    ("bad_value", 2, "/nodes/3/params/beam_size"),
-    ("bad_model", 2, "/nodes/3/params/model"),
+    ("bad_value", 64, "--set beam_size=wide: "),  # the command line's value, not the graph file, is wrong
+    ("bad_model", 64, "--set model=/no/such/model: "),
     ("bad_executor", 64, "invalid choice"),
     ("out_is_file", 5, "is a file, not a folder"),
     ("out_unwritable", 5, "cannot write to /proc/"),
@@ -165,7 +165,14 @@ def test_run_errors(tmp_path: Path, case: str, status: int, message: str) -> Non
 
 def test_a_run_does_not_write_over_an_earlier_runs_results(tmp_path: Path) -> None:
     """The second run into one folder stops before it starts, leaving the first transcript as it was; --overwrite replaces it."""
-    talk = _wav(tmp_path, "talk.wav", tone(0.5))
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    from nodes.sim.tts import conversation
+
+    said = conversation([("a", "Good morning everyone.")])  # words, so there is a transcript worth keeping
+    talk = _wav(tmp_path, "talk.wav", said.audio, said.rate)
     out = tmp_path / "out"
     assert run_cli("run", TRANSCRIBE, "-i", str(talk), "-o", str(out), "-q").returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -186,6 +193,75 @@ def test_a_run_does_not_write_over_an_earlier_runs_results(tmp_path: Path) -> No
         if name != "metrics.json":
             (out / name).unlink()
     assert run_cli("run", TRANSCRIBE, "-i", str(talk), "-o", str(out), "-q").returncode == 0  # a run's metrics alone block nothing
+
+
+@pytest.mark.parametrize("case,status,message", [
+    ("record_to_input", 5, "that is the recording this run reads"),
+    ("metrics_is_input", 5, "--metrics"),
+    ("metrics_is_users", 5, "exists and is not what --metrics writes"),
+    ("trace_is_folder", 5, "--trace"),
+    ("web_port_alone", 64, "only with --web"),
+    ("empty_out", 64, "--out: empty"),
+    ("input_twice", 64, "disagree"),
+    ("mic_on_file_graph", 3, "this graph reads recordings only"),
+    ("unknown_option", 64, "meetflow run: error: unrecognized arguments: --bogus"),
+])
+def test_run_refuses_to_destroy_or_guess(tmp_path: Path, case: str, status: int, message: str) -> None:
+    """Outputs that would destroy the input or a file of the user's, and contradictory options, stop the run
+    before it starts, with the file untouched (even with --overwrite where the file is the input)."""
+    talk = _wav(tmp_path, "talk.wav", tone(0.3))
+    mine = tmp_path / "notes.txt"
+    mine.write_text("my notes")
+    before = talk.read_bytes()
+    args = ["run", TRANSCRIBE, "-i", str(talk), "-o", str(tmp_path / "out"), "-q"]
+    extra = {
+        "record_to_input": ["--to", str(talk), "--overwrite"],
+        "metrics_is_input": ["--metrics", str(talk), "--overwrite"],
+        "metrics_is_users": ["--metrics", str(mine)],
+        "trace_is_folder": ["--trace", str(tmp_path)],
+        "web_port_alone": ["--web-port", "9000"],
+        "empty_out": ["-o", ""],
+        "input_twice": ["--set", "input=other.wav"],
+        "unknown_option": ["--bogus"],
+    }.get(case, [])
+    if case == "record_to_input":
+        args[0] = "record"
+    if case == "mic_on_file_graph":
+        args[3] = "mic"
+    res = run_cli(*args, *extra)
+    assert res.returncode == status, res.stderr
+    assert message in res.stderr
+    no_traceback(res)
+    assert talk.read_bytes() == before and mine.read_text() == "my notes"
+    assert not (tmp_path / "out").exists() or case == "empty_out"  # refused before anything was made
+
+
+def test_two_runs_cannot_write_into_one_folder_at_once(tmp_path: Path) -> None:
+    """The second run stops at once instead of interleaving its journal with the first's."""
+    import fcntl
+    import os
+
+    out = tmp_path / "out"
+    out.mkdir()
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running meetflow holds it
+        res = run_cli("run", TRANSCRIBE, "-i", str(_wav(tmp_path, "t.wav", tone(0.3))), "-o", str(out), "-q")
+    finally:
+        os.close(fd)
+    assert res.returncode == 5 and "another meetflow run is writing into this folder" in res.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_an_empty_result_left_by_a_stopped_run_blocks_nothing(tmp_path: Path) -> None:
+    """A run stopped while its models loaded leaves empty files; the next run into that folder goes ahead."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "transcript.jsonl").write_text("")
+    (out / "transcript.seglst.json").write_text("[]\n")
+    (out / "transcript.vtt").write_text("WEBVTT\n\n")
+    res = run_cli("run", TRANSCRIBE, "-i", str(_wav(tmp_path, "t.wav", tone(0.3))), "-o", str(out), "-q")
+    assert res.returncode == 0, res.stderr
 
 
 def test_channel_count_that_does_not_fit(tmp_path: Path) -> None:
@@ -247,3 +323,29 @@ def test_export_command(tmp_path: Path) -> None:
     assert (tmp_path / "t.srt").read_text().startswith("1\n00:00:00,000 --> 00:00:01,000\nS1: hi there")
     res = run_cli("export", str(tmp_path / "none.jsonl"))
     assert res.returncode == 3 and "no such file" in res.stderr
+
+
+def test_export_names_the_meeting_as_the_run_did_and_keeps_edited_files(tmp_path: Path) -> None:
+    """`meetflow export` beside a run: same session id as the run's files (the recording's name), the same
+    files when nothing changed, and no silent replacement of a file that holds something else."""
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    from nodes.sim.tts import conversation
+
+    said = conversation([("a", "Good morning everyone.")])
+    out = tmp_path / "out"
+    assert run_cli("run", TRANSCRIBE, "-i", str(_wav(tmp_path, "standup.wav", said.audio, said.rate)), "-o", str(out), "-q").returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "metrics.json"}
+    res = run_cli("export", str(out / "transcript.jsonl"))
+    assert res.returncode == 0, res.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "metrics.json"} == before
+    assert (out / "transcript.rttm").read_text().split()[1] == "standup"
+    (out / "transcript.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nmy corrected line\n")
+    res = run_cli("export", str(out / "transcript.jsonl"))
+    assert res.returncode == 5 and "transcript.srt" in res.stderr and "--overwrite" in res.stderr
+    assert "my corrected line" in (out / "transcript.srt").read_text()
+    no_traceback(res)
+    assert run_cli("export", str(out / "transcript.jsonl"), "--overwrite").returncode == 0
+    assert (out / "transcript.srt").read_bytes() == before["transcript.srt"]

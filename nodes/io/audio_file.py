@@ -42,6 +42,10 @@ class AudioFileSource(Source):
 
     params: AudioFileParams
 
+    @classmethod
+    def files_read(cls, params: BaseModel) -> list[Path]:
+        return [Path(params.path)] if isinstance(getattr(params, "path", None), str) else []
+
     def __init__(self, node_id: str, params: BaseModel, context: Any) -> None:
         super().__init__(node_id, params, context)
         self._file: Any = None
@@ -59,6 +63,9 @@ class AudioFileSource(Source):
 
         path = Path(self.params.path)
         if not path.exists():
+            if str(path) == "mic" or str(path).startswith("mic:"):
+                raise InputError(f"{path}: this graph reads recordings only (its source is io.audio_file); for a live "
+                                 "device use a graph whose source is io.audio_input, such as graphs/meeting.json")
             raise InputError(f"{path}: no such file")
         if path.is_dir():
             raise InputError(f"{path}: is a directory, not a recording")

@@ -9,6 +9,7 @@ channel count, duration) mean the same for both.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,6 +61,11 @@ class AudioInputSource(Source):
     @classmethod
     def live_for(cls, params: BaseModel) -> bool:
         return devices.is_device_spec(getattr(params, "input", None))
+
+    @classmethod
+    def files_read(cls, params: BaseModel) -> list[Path]:
+        spec = getattr(params, "input", None)
+        return [] if not isinstance(spec, str) or devices.is_device_spec(spec) else [Path(spec)]
 
     def __init__(self, node_id: str, params: BaseModel, context: Any) -> None:
         super().__init__(node_id, params, context)

@@ -30,6 +30,7 @@ from ..graph_load import load_graph
 from ..metrics import RunMetrics
 from ..trace import TraceWriter
 from .common import add_graph_values, graph_values
+from .run_outputs import check_not_inputs, check_run_file, files_to_replace, hold_out_dir, looks_like_metrics, looks_like_trace, refuse_to_replace
 from .status import RunStatus
 
 #: Place of this command in `meetflow --help`.
@@ -48,7 +49,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trace", metavar="FILE", help="write a Chrome/Perfetto trace of every node call")
     p.add_argument("--metrics", metavar="FILE", help="where to write metrics.json (default: OUT/metrics.json)")
     p.add_argument("--web", action="store_true", help="serve a live web view (transcript, talker compass, load) at http://127.0.0.1:8765/")
-    p.add_argument("--web-port", metavar="PORT", type=int, default=8765, help="port of the web view (0 picks a free one; default 8765)")
+    p.add_argument("--web-port", metavar="PORT", type=int, default=None, help="port of the web view (0 picks a free one; default 8765)")
     p.add_argument("--web-host", metavar="HOST", default="127.0.0.1", help="address the web view listens on (default 127.0.0.1: this machine only)")
     p.add_argument("--quiet", "-q", action="store_true", help="no live view, no progress, no summary")
     p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in the output folder "
@@ -81,7 +82,8 @@ def graceful_stop(context: RunContext, quiet: bool) -> Iterator[None]:
             raise KeyboardInterrupt
         context.stop.set()
         if not quiet:
-            print("\nmeetflow: stopping; finishing what was read and writing the transcript (Ctrl-C again to abort)", file=sys.stderr)
+            again = "Ctrl-C again" if signum == signal.SIGINT else "a second SIGTERM"
+            print(f"\nmeetflow: stopping; finishing what was read and writing the transcript ({again} to abort)", file=sys.stderr)
 
     for sig in previous:
         signal.signal(sig, handler)
@@ -160,37 +162,6 @@ def _summary(metrics: RunMetrics, context: RunContext, out: Path | None) -> str:
     return f"{head} {metrics.media_s:.1f} s of media in {metrics.wall_s:.1f} s{speed}{where}"
 
 
-def files_to_replace(graph: Graph) -> list[Path]:
-    """The files this run's sinks would write that already exist: an earlier run's results.
-
-    metrics.json and a trace are left out: they describe one run, like a log, and a run
-    that failed at the start (a wrong device name) leaves a metrics.json that should not
-    block the next try.
-    """
-    planned = [p for spec in graph.nodes.values() for p in spec.cls.files_written(spec.params)]
-    seen: set[Path] = set()
-    found = []
-    for p in planned:
-        try:
-            key, there = p.resolve(), p.is_file()
-        except OSError:  # a folder we may not look into: the sink's own open reports it
-            continue
-        if there and key not in seen:
-            seen.add(key)
-            found.append(p)
-    return found
-
-
-def _refuse_to_replace(found: list[Path], out_dir: Path | None) -> None:
-    inside = out_dir is not None and all(p.parent == out_dir for p in found)
-    names = ", ".join(p.name if inside else str(p) for p in found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
-    if inside:
-        raise OutputError(f"{out_dir}/ already holds an earlier run's results ({names}); give another --out, move them away, "
-                          "or add --overwrite to replace them")
-    raise OutputError(f"this run would replace files that exist ({names}); move them away, write elsewhere, "
-                      "or add --overwrite to replace them")
-
-
 def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph | None = None, announce: str | None = None) -> int:
     """Run a graph as ``meetflow run`` does (``graph``: already loaded, e.g. by ``record``; ``announce``: a line
     for stderr once the run is sure to start)."""
@@ -201,18 +172,38 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
     metrics_path = Path(args.metrics) if args.metrics else (out_dir / "metrics.json" if out_dir else None)
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"--out {out_dir}: is a file, not a folder")
-    if getattr(args, "web", False) and not 0 <= args.web_port <= 65535:
-        raise UsageError(f"--web-port: {args.web_port} is not a port number (0-65535)")
-    if not getattr(args, "overwrite", False):
-        found = files_to_replace(graph)
-        if found:
-            _refuse_to_replace(found, out_dir)
+    web_port = getattr(args, "web_port", None)
+    if web_port is not None and not getattr(args, "web", False):
+        raise UsageError(f"--web-port {web_port}: only with --web (the live web view)")
+    if web_port is not None and not 0 <= web_port <= 65535:
+        raise UsageError(f"--web-port: {web_port} is not a port number (0-65535)")
+    overwrite = bool(getattr(args, "overwrite", False))
+    with hold_out_dir(out_dir):
+        check_not_inputs(graph)
+        if args.metrics:
+            check_run_file("--metrics", metrics_path, graph, overwrite, looks_like_metrics)
+        elif metrics_path is not None:
+            check_run_file("metrics", metrics_path, graph, True, looks_like_metrics)
+        if args.trace:
+            check_run_file("--trace", Path(args.trace), graph, overwrite, looks_like_trace)
+        if not overwrite:
+            found = files_to_replace(graph)
+            if found:
+                refuse_to_replace(found, out_dir)
+        return _run_checked(args, graph, out_dir, metrics_path, announce)
+
+
+def _run_checked(args: argparse.Namespace, graph: Graph, out_dir: Path | None, metrics_path: Path | None, announce: str | None) -> int:
+    """``run_command`` once every output has been checked and the output folder is held."""
     if announce and not args.quiet:
         print(f"meetflow: {announce}", file=sys.stderr, flush=True)
     context = RunContext(out_dir=out_dir, realtime=args.realtime, quiet=args.quiet)
     live_input = graph.live
     executor_name = args.executor or ("threaded" if live_input else "inline")
-    trace = TraceWriter(args.trace) if args.trace else None
+    try:
+        trace = TraceWriter(args.trace) if args.trace else None
+    except OSError as exc:
+        raise OutputError(f"--trace {args.trace}: cannot write it ({exc.strerror or exc})") from None
     executor = EXECUTORS[executor_name](graph, context, trace)
     status = RunStatus(executor, context)
     progress = status.position
@@ -221,7 +212,7 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
     if getattr(args, "web", False):
         from .web import WebView
 
-        web = WebView(args.web_host, args.web_port, status, title=graph.name).start()
+        web = WebView(args.web_host, 8765 if args.web_port is None else args.web_port, status, title=graph.name).start()
         context.views.append(web)
         print(f"meetflow: live view at {web.url}", file=sys.stderr, flush=True)
 
@@ -239,7 +230,8 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
             view = ProgressOnly(Console(stderr=True), progress)
     # Without a terminal view, nodes' notices (a device starting, damage found) go to
     # stderr as plain lines.
-    notices = _stderr_notices(context.log, not args.quiet and not context.views_print_finals())
+    notices_on = not args.quiet and not context.views_print_finals()
+    notices = _stderr_notices(context.log, notices_on)
 
     failure: MeetflowError | None = None
     try:
@@ -250,7 +242,7 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
             except MeetflowError as exc:
                 failure = exc
             finally:
-                if executor.nodes:  # the run started: its metrics are worth keeping
+                if executor.nodes and (failure is None or executor.metrics.media_s > 0):  # the run got going: its metrics are worth keeping
                     try:
                         _write_metrics(metrics_path, executor.metrics)
                     except OutputError as exc:
@@ -270,8 +262,9 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
     if not args.quiet:
         print(f"meetflow: {_summary(metrics, context, out_dir)}", file=sys.stderr)
     damaged = context.summary.get("input_damaged", [])
-    for note in damaged:
-        print(f"meetflow: input error: {note}", file=sys.stderr)
+    if not notices_on:  # else each was printed when it was found
+        for note in damaged:
+            print(f"meetflow: input error: {note}", file=sys.stderr)
     if metrics.interrupted:
         return ExitCode.INTERRUPTED
     return ExitCode.INPUT if damaged else ExitCode.OK

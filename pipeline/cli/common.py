@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..errors import ExitCode
+from ..errors import ExitCode, UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -32,8 +32,13 @@ def graph_values(args: argparse.Namespace) -> dict[str, Any]:
     for item in getattr(args, "set", []) or []:
         name, value = parse_assignment(item)
         values[name] = value
-    if getattr(args, "input", None) is not None:
-        values["input"] = args.input
-    if getattr(args, "out", None) is not None:
-        values["out"] = args.out
+    for name in ("input", "out"):
+        given = getattr(args, name, None)
+        if given is None:
+            continue
+        if not given.strip():
+            raise UsageError(f"--{name}: empty; name a {'recording or device' if name == 'input' else 'folder'}")
+        if name in values and values[name] != given:
+            raise UsageError(f"--{name} {given} and --set {name}={values[name]} disagree; give one")
+        values[name] = given
     return values
