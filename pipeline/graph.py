@@ -57,6 +57,9 @@ class Graph:
     path: Path | None = None
     description: str = ""
     variables: dict[str, Any] = field(default_factory=dict)
+    #: JSON pointers filled from command-line values (--input, --out, --set) -> the variable's name:
+    #: a parameter there that a node refuses is the command line's mistake, not the graph file's.
+    given_at: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         g = nx.DiGraph()

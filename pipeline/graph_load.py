@@ -40,7 +40,7 @@ from .errors import GraphError, Problem
 from .graph import DEFAULT_CAPACITY, EdgeSpec, Graph, NodeSpec
 from .node import Node
 from .ports import compatible, type_label
-from .variables import NAME, Resolver, Unset, Variable
+from .variables import NAME, Resolver, Unset, Variable, as_option
 
 FORMAT_VERSION = 1
 _TOP_KEYS = {"meetflow", "name", "description", "variables", "nodes", "edges"}
@@ -88,6 +88,7 @@ def declared_variables(doc: Mapping[str, Any], problems: list[Problem]) -> dict[
             continue
         if not isinstance(decl, dict):
             problems.append(Problem(ptr, 'must be an object such as {"default": ..., "description": "..."}'))
+            out[name] = Variable(name)  # declared, if badly: the graph's problem, not an unknown --set
             continue
         extra = set(decl) - {"default", "description"}
         if extra:
@@ -159,6 +160,8 @@ def build_graph(doc: dict[str, Any], values: Mapping[str, Any], *, strict: bool 
     _check_cycles(specs, edges, found)
     # A placeholder whose value is not known cannot be checked: report the variable instead.
     problems += resolver.problems + [p for p in found if not resolver.caused_by_unfilled(p.pointer)]
+    if problems and all(resolver.given_for(p.pointer) for p in problems):
+        raise _command_line_error(problems, resolver, given)
     if problems:
         raise GraphError(problems, where)
     if missing is not None:
@@ -171,7 +174,20 @@ def build_graph(doc: dict[str, Any], values: Mapping[str, Any], *, strict: bool 
         path=path,
         description=str(doc.get("description", "")),
         variables=used_values,
+        given_at=dict(resolver.given_at),
     )
+
+
+def _command_line_error(problems: list[Problem], resolver: Resolver, given: Mapping[str, Any]) -> UsageError:
+    """Problems that only values given on the command line caused, told in the command line's terms
+    (``--set beam_size=abc: ...``), not as a broken graph file the user never edited."""
+    from .errors import UsageError
+
+    parts = []
+    for p in problems:
+        name = resolver.given_for(p.pointer) or ""
+        parts.append(f"{as_option(name, given[name])}: {p.message} (graph parameter {p.pointer})")
+    return UsageError("; ".join(parts))
 
 
 def _check_nodes(nodes_raw: list[Any], problems: list[Problem]) -> tuple[dict[str, NodeSpec], set[str]]:

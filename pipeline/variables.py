@@ -49,6 +49,21 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return name, value
 
 
+def as_option(name: str, value: Any) -> str:
+    """How the user gave a variable on the command line (``--input X``, ``--set beam_size=5``)."""
+    if name in CLI_HINTS:
+        return f"{CLI_HINTS[name].split()[0]} {value}"
+    return f"--set {name}={value if isinstance(value, str) else json.dumps(value)}"
+
+
+def given_for(given_at: dict[str, str], pointer: str) -> str | None:
+    """The command-line variable whose value went into ``pointer`` (or a parent of it), if any."""
+    for filled, name in given_at.items():
+        if pointer == filled or pointer.startswith(filled + "/"):
+            return name
+    return None
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -65,10 +80,14 @@ class Resolver:
         self.used: set[str] = set()
         #: Pointers where a placeholder was left unfilled (its value is not known yet).
         self.unfilled: set[str] = set()
+        #: Pointers filled from a command-line value, and the variable that filled them: a
+        #: problem there is the command line's, not the graph file's.
+        self.given_at: dict[str, str] = {}
 
     def value_of(self, name: str, pointer: str) -> Any:
         self.used.add(name)
         if name in self.values:
+            self.given_at[pointer] = name
             return self.values[name]
         var = self.declared.get(name)
         if var is None:
@@ -106,6 +125,10 @@ class Resolver:
     def caused_by_unfilled(self, pointer: str) -> bool:
         """True when a problem at ``pointer`` may just be an unfilled placeholder."""
         return any(pointer == u or pointer.startswith(u + "/") for u in self.unfilled)
+
+    def given_for(self, pointer: str) -> str | None:
+        """The command-line variable whose value went into ``pointer`` (or a parent of it), if any."""
+        return given_for(self.given_at, pointer)
 
     def missing_error(self) -> UsageError | None:
         if not self.missing:

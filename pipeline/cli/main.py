@@ -73,7 +73,11 @@ def _crash_log(exc: BaseException) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # told by the subcommand's own parser, so its usage line is the one shown
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        sub = subs[0].choices.get(getattr(args, "command", None) or "") if subs else None
+        (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "command", None):
         parser.print_help()
         return ExitCode.USAGE

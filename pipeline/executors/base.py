@@ -23,7 +23,8 @@ from types import TracebackType
 from typing import Mapping
 
 from ..context import RunContext
-from ..errors import ConfigError, GraphError, MeetflowError, NodeError, Problem
+from ..errors import ConfigError, GraphError, MeetflowError, NodeError, Problem, UsageError
+from ..variables import as_option, given_for
 from ..graph import EdgeSpec, Graph
 from ..memory import MemoryKeeper
 from ..metrics import EdgeStats, NodeStats, RunMetrics
@@ -89,9 +90,12 @@ class Executor:
         self._opened: list[Node] = []
 
     # -- set-up --------------------------------------------------------------------------
-    def _config_error(self, nid: str, exc: ConfigError) -> GraphError:
+    def _config_error(self, nid: str, exc: ConfigError) -> MeetflowError:
         spec = self.graph.nodes[nid]
         pointer = spec.pointer + (f"/params/{exc.param}" if exc.param else "")
+        name = given_for(self.graph.given_at, pointer) if exc.param else None
+        if name is not None and name in self.graph.variables:  # the command line's value, not the graph file's
+            return UsageError(f"{as_option(name, self.graph.variables[name])}: {nid} ({spec.type_name}): {exc} (graph parameter {pointer})")
         where = str(self.graph.path) if self.graph.path else None
         return GraphError([Problem(pointer, f"{nid} ({spec.type_name}): {exc}")], where)
 
