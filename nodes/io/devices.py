@@ -115,11 +115,13 @@ def _listing(inputs: list[DeviceInfo]) -> str:
     return "; ".join(d.label() for d in inputs) or "none"
 
 
-def no_inputs_message() -> str:
+def no_inputs_message(listing: bool = False) -> str:
+    """Why no device was found (``listing``: said by ``meetflow devices`` itself, which should not point to itself)."""
     hint = "is a sound server running (PulseAudio, PipeWire, JACK) and is it reachable from this process?"
     if os.environ.get("PULSE_SERVER"):
         hint = f"PULSE_SERVER={os.environ['PULSE_SERVER']}: is that server running?"
-    return f"no audio input devices found ({hint}); `meetflow devices` lists what PortAudio sees"
+    see = "; a recording works without one (--input FILE)" if listing else "; `meetflow devices` lists what PortAudio sees"
+    return f"no audio input devices found ({hint}){see}"
 
 
 def resolve(spec: str | int | None, *, retry: bool = True) -> DeviceInfo:

@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", "-i", type=Path, help="recording (default: a generated meeting with exact word boundaries)")
     p.add_argument("--ref", type=Path, help="reference text of --input (plain text)")
     p.add_argument("--schemes", default=",".join(DEFAULT_SCHEMES), help=f"comma-separated schemes to run, of {','.join(SCHEMES)} (default: {','.join(DEFAULT_SCHEMES)})")
-    p.add_argument("--lines", type=int, default=24, help="sentences in the generated meeting (default 24, about 110 s)")
+    p.add_argument("--lines", type=int, default=24, help="sentences in the generated meeting (default 24, about 100 s)")
     p.add_argument("--executor", "-e", choices=["threaded", "inline"], default="threaded", help="executor of the real-time runs (default threaded, as live)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for Whisper (default 2)")
     p.add_argument("--keep", type=Path, help="keep recordings and outputs in this folder")
@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         path = args.input
         duration = _duration(path)
         if args.ref and not args.ref.is_file():
-            raise InputError(f"{args.ref}: no such reference text file")
+            raise InputError(f"{args.ref}: {'no such reference text file' if not args.ref.exists() else 'not a text file'}")
         try:
             ref = args.ref.read_text(encoding="utf-8") if args.ref else ""
         except (OSError, UnicodeDecodeError) as exc:

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return ExitCode.OK
     if not inputs:
-        print(f"meetflow: {devices.no_inputs_message()}")
+        print(f"meetflow: {devices.no_inputs_message(listing=True)}")
         return ExitCode.OK
     width = max(len(d.name) for d in inputs)
     print(f"  {'#':>3}  {'name':<{width}}  {'host API':<10} {'channels':>8}  {'rate':>7}")

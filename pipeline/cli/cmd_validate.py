@@ -12,7 +12,8 @@ ORDER = 20
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="check a graph", description="Check a graph: node types, params, ports, edge types, cycles. With --input, also check that the input fits.")
+    p = sub.add_parser("validate", help="check a graph", description="Check a graph: node types, params, ports, edge types, cycles. With --input, also check that the input fits. "
+                       "Models and files that parameters name (model, vocabulary_file, ...) are loaded only when a graph runs, so `run` reports those.")
     p.add_argument("graph", metavar="GRAPH")
     add_graph_values(p)
     p.set_defaults(func=run)
