@@ -183,19 +183,25 @@ def seglst(meeting: SimulatedMeeting) -> list[dict]:
     return out
 
 
+def output_paths(out_dir: str | Path, name: str) -> dict[str, Path]:
+    """The files ``write_outputs`` writes into ``out_dir`` for a recording called ``name``, by role."""
+    folder = Path(out_dir)
+    return {
+        "audio": folder / f"{name}.wav",
+        "rttm": folder / "reference.rttm",
+        "seglst": folder / "reference.seglst.json",
+        "truth": folder / "truth_azimuth.jsonl",
+        "scenario": folder / "scenario.json",
+    }
+
+
 def write_outputs(meeting: SimulatedMeeting, out_dir: str | Path, subtype: str = "PCM_16") -> dict[str, Path]:
     """Write the recording and every reference into ``out_dir``; return the paths by role."""
     import soundfile as sf
 
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "audio": folder / f"{meeting.scenario.name}.wav",
-        "rttm": folder / "reference.rttm",
-        "seglst": folder / "reference.seglst.json",
-        "truth": folder / "truth_azimuth.jsonl",
-        "scenario": folder / "scenario.json",
-    }
+    paths = output_paths(folder, meeting.scenario.name)
     sf.write(str(paths["audio"]), meeting.audio, meeting.rate, subtype=subtype)
     paths["rttm"].write_text(rttm(meeting), encoding="utf-8")
     paths["seglst"].write_text(json.dumps(seglst(meeting), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -11,17 +11,63 @@ same scenario.
 from __future__ import annotations
 
 import math
+import re
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..array.geometry import PRESETS, azimuth_of, resolve_geometry
-from .room import RoomError
+from .room import RoomError, RoomSpec
 from .scripts import MEETING_LINES
 from .speech import MEETING_VOICES, ClipPool, SpeechBank
 
 SCENARIO_VERSION = 1
+
+#: Sample rates a meeting can be simulated at (Hz).
+MIN_RATE, MAX_RATE = 8000, 192000
+#: Reverberation times a room can have (s): above the first, up to the second.
+MIN_RT60, MAX_RT60 = 0.05, 2.0
+
+_PLAIN_NAME = re.compile(r"\w[\w.+-]*")
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a recording (NAME.wav, and the session id in the references), or None.
+
+    A plain file stem: letters, digits, '_', '-', '.', '+'; no path separators (the files
+    stay in the output folder) and no spaces (RTTM fields are separated by spaces).
+    """
+    if not name:
+        return "the name is empty"
+    if "/" in name or "\\" in name or name in (".", ".."):
+        return f"{name!r} is a path, not a name (no '/', '\\', '.' or '..'; the files go into the output folder)"
+    if not _PLAIN_NAME.fullmatch(name):
+        return f"{name!r} is not a plain name (use letters, digits, '_', '-', '.'; no spaces: it is the session id in RTTM)"
+    if len(name.encode("utf-8")) > 200:
+        return f"{name[:20]!r}... is too long for a file name"
+    return None
+
+
+def fmt_point(p) -> str:  # noqa: ANN001 - a sequence of numbers
+    """``[1.2, 3, 0.75]``: plain numbers, as a user wrote them (not ``np.float64(1.2)``)."""
+    return "[" + ", ".join(f"{float(v):g}" for v in p) + "]"
+
+
+def fmt_size(size) -> str:  # noqa: ANN001 - (length, width, height)
+    return "x".join(f"{float(v):g}" for v in size)
+
+
+def rt60_problem(rt60: float, size) -> str | None:  # noqa: ANN001 - (length, width, height)
+    """Why a room of ``size`` cannot have reverberation time ``rt60``, or None."""
+    if not (math.isfinite(rt60) and MIN_RT60 < rt60 <= MAX_RT60):
+        return f"RT60 {rt60:g} s is outside what can be simulated (above {MIN_RT60:g} s, at most {MAX_RT60:g} s)"
+    try:
+        RoomSpec(tuple(size), rt60).absorption()
+    except RoomError:
+        return (f"RT60 {rt60:g} s is not possible in a {fmt_size(size)} m room (its walls would have to absorb more than "
+                "all the sound): a longer RT60 or a smaller room")
+    return None
 
 
 class _M(BaseModel):
@@ -30,7 +76,13 @@ class _M(BaseModel):
 
 class RoomModel(_M):
     size: tuple[float, float, float] = Field(description="Room length, width, height (m).")
-    rt60: float = Field(gt=0.05, le=2.0, description="Reverberation time (s).")
+    rt60: float = Field(gt=MIN_RT60, le=MAX_RT60, description="Reverberation time (s).")
+
+    @model_validator(mode="after")
+    def _positive(self) -> "RoomModel":
+        if not all(math.isfinite(v) and v > 0 for v in self.size):
+            raise ValueError(f"room size {fmt_point(self.size)}: every side must be a positive number of metres")
+        return self
 
 
 class ArrayModel(_M):
@@ -102,8 +154,8 @@ class Scenario(_M):
     meetflow_scenario: int = SCENARIO_VERSION
     name: str = "meeting"
     seed: int = 0
-    rate: int = 16000
-    duration_s: float = Field(gt=0)
+    rate: int = Field(16000, ge=MIN_RATE, le=MAX_RATE, description="Sample rate (Hz).")
+    duration_s: float = Field(gt=0, allow_inf_nan=False)
     room: RoomModel
     array: ArrayModel
     noise: NoiseModel
@@ -125,6 +177,35 @@ class Scenario(_M):
     def talker(self, talker_id: str) -> TalkerModel:
         return next(t for t in self.talkers if t.id == talker_id)
 
+    def problems(self) -> list[str]:
+        """What would stop this scenario from rendering (beyond its schema): each a one-line message.
+
+        The name, whether the room can have its RT60, and whether the array and every talker
+        (every waypoint of a walk) are inside the room. Voices are checked by
+        ``tts.check_voices`` (that needs espeak-ng).
+        """
+        out = []
+        if why := name_problem(self.name):
+            out.append(f"name: {why}")
+        size = self.room.size
+        if why := rt60_problem(self.room.rt60, size):
+            out.append(f"room: {why}")
+        spec = RoomSpec(tuple(size), self.room.rt60, self.rate)  # type: ignore[arg-type]
+        c = self.array.centre
+        outside = [m for m in self.array.mics if not spec.inside([c[k] + m[k] for k in range(3)], margin=0.0)]
+        if outside:
+            out.append(f"array: mic {fmt_point([c[k] + outside[0][k] for k in range(3)])} (centre {fmt_point(c)} plus its offset) "
+                       f"is outside the {fmt_size(size)} m room")
+        for t in self.talkers:
+            points = [t.position] if t.position is not None else [w[1:] for w in (t.trajectory or [])]
+            for p in points:
+                if not spec.inside(p):
+                    where = "at" if t.position is not None else "walks to"
+                    out.append(f"talker {t.id} {where} {fmt_point(p)}, outside the {fmt_size(size)} m room "
+                               "(each coordinate between 0.05 m and the room's side less 0.05 m)")
+                    break
+        return out
+
     def azimuth(self, talker_id: str, t: float) -> float:
         """True azimuth (deg) of a talker at media time ``t``, seen from the array's origin."""
         return azimuth_of(self.talker(talker_id).position_at(t), self.array.centre)
@@ -135,7 +216,7 @@ class MeetingConfig(_M):
 
     talkers: int = Field(4, ge=1, le=8)
     walking: int = Field(0, ge=0, description="How many of the talkers walk around.")
-    duration_s: float = Field(60.0, gt=2)
+    duration_s: float = Field(60.0, gt=2, allow_inf_nan=False)
     rt60: float | tuple[float, float] = Field((0.3, 0.6), description="Reverberation time, or a range to draw from (s).")
     snr_db: float | tuple[float, float] | None = Field((15.0, 20.0), description="SNR, or a range to draw from (dB); null = no noise.")
     noise: Literal["diffuse", "white"] = "diffuse"
@@ -150,7 +231,7 @@ class MeetingConfig(_M):
     walk_speed: tuple[float, float] = Field((0.3, 0.6), description="Average walking speed between stops (m/s); the peak is 1.5 times that.")
     voices: list[str] | None = Field(None, description="espeak-ng voices, one per talker (default: distinct clear voices).")
     clips: str | None = Field(None, description="Folder of the user's clips to use instead of synthesis.")
-    rate: int = 16000
+    rate: int = Field(16000, ge=MIN_RATE, le=MAX_RATE)
     name: str = "meeting"
     lead_s: float = Field(0.5, ge=0, description="Silence before the first turn (s).")
     render: RenderModel = Field(default_factory=RenderModel)
@@ -223,6 +304,8 @@ def generate(config: MeetingConfig, seed: int, bank: SpeechBank | None = None) -
     bank = bank or SpeechBank(config.rate)
     size = config.room or (round(float(rng.uniform(5.0, 8.0)), 2), round(float(rng.uniform(4.0, 6.5)), 2), round(float(rng.uniform(2.7, 3.2)), 2))
     rt60 = round(_draw(rng, config.rt60) or 0.4, 3)
+    if why := rt60_problem(rt60, size):
+        raise RoomError(why)
     snr = _draw(rng, config.snr_db)
     geometry = resolve_geometry(config.array)
     if geometry is None:

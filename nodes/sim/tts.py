@@ -24,6 +24,42 @@ class EspeakMissing(RuntimeError):
     pass
 
 
+class UnknownVoice(ValueError):
+    """espeak-ng has no voice of that name; ``voices`` lists every unknown one."""
+
+    def __init__(self, voices: list[str]) -> None:
+        self.voices = list(voices)
+        names = ", ".join(repr(v) for v in self.voices)
+        super().__init__(f"unknown espeak-ng voice{'s' if len(self.voices) > 1 else ''} {names} "
+                         "(`espeak-ng --voices` lists the voices, `espeak-ng --voices=variant` the +variants)")
+
+
+def _voice_missing(stderr: bytes) -> bool:
+    return b"voice does not exist" in stderr
+
+
+def check_voices(voices: list[str]) -> None:
+    """Raise ``UnknownVoice`` naming every voice espeak-ng does not know (``EspeakMissing`` without espeak-ng).
+
+    A voice is a language voice with an optional ``+variant``; espeak-ng itself falls back to
+    the plain voice for an unknown variant, so only the voice before ``+`` must exist.
+    """
+    binary = espeak_binary()
+    unknown = []
+    for voice in dict.fromkeys(voices):
+        if not voice or not voice.split("+", 1)[0]:
+            unknown.append(voice)
+            continue
+        try:
+            proc = subprocess.run([binary, "-v", voice, "-q", ""], capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue  # cannot tell here; synthesis reports it
+        if proc.returncode != 0 and _voice_missing(proc.stderr):
+            unknown.append(voice)
+    if unknown:
+        raise UnknownVoice(unknown)
+
+
 def espeak_binary() -> str:
     path = shutil.which("espeak-ng")
     if path is None:
@@ -42,7 +78,12 @@ def synthesize(text: str, voice: str = "en-us+m3", rate: int = 16000, wpm: int =
         cmd += ["-p", str(pitch)]
     if word_gap_ms:
         cmd += ["-g", str(max(1, word_gap_ms // 10))]
-    proc = subprocess.run(cmd + [text], capture_output=True, check=True)
+    proc = subprocess.run(cmd + [text], capture_output=True)
+    if proc.returncode != 0:
+        if _voice_missing(proc.stderr):
+            raise UnknownVoice([voice])
+        why = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        raise RuntimeError(f"espeak-ng failed for voice {voice!r}: {why[0]}")
     audio, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
     if sr != rate:
         r = StreamingResampler(sr, rate, 1)

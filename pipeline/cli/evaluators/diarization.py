@@ -11,6 +11,20 @@ from ._listing import some
 
 ORDER = 20
 
+#: Less reference speech than this (seconds) leaves DER undefined (it divides by it).
+NO_SPEECH_S = 1e-6
+
+
+def _seconds(text: str) -> float:
+    """--collar: seconds, not below zero (a wrong command line otherwise, exit 64)."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not (v >= 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected seconds, not below zero, got {text!r}")
+    return v
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("diarization", help="who spoke when: diarisation error rate", description=(
@@ -18,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "false alarm, speaker confusion), per file and overall. Speaker labels need not match: the best one-to-one mapping is used."))
     p.add_argument("--ref", required=True, metavar="RTTM", help="reference turns (e.g. reference.rttm from meetflow simulate)")
     p.add_argument("--hyp", required=True, metavar="RTTM", help="hypothesis turns (diarization.rttm or transcript.rttm from meetflow run)")
-    p.add_argument("--collar", type=float, default=0.5, metavar="S",
+    p.add_argument("--collar", type=_seconds, default=0.5, metavar="S",
                    help="total width not scored around each reference boundary, pyannote's convention (default 0.5 = +-0.25 s)")
     p.add_argument("--skip-overlap", action="store_true", help="do not score overlapped speech")
     p.add_argument("--uem", metavar="UEM", help="score only inside these regions (NIST UEM)")
@@ -37,21 +51,65 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from None
     if not ref:
         raise InputError(f"{args.ref}: no SPEAKER lines (is it an RTTM file?)")
-    if args.collar < 0:
-        raise InputError("--collar must not be negative")
     result = der(ref, hyp, collar=args.collar, skip_overlap=args.skip_overlap, uem=uem)
+    undefined = _files_without_speech(args, ref, hyp, uem, result)
+    none_at_all = result.total < NO_SPEECH_S
+    scores = result.to_json()
+    if none_at_all:
+        # DER divides by the reference speech: with none, pyannote's 0% (or 100%) and the
+        # error parts over ~0 s mean nothing. Say so instead of printing them.
+        false_alarm_s = result.false_alarm * result.total
+        scores.update(der=None, false_alarm=None, missed=None, confusion=None, total_speech_s=0.0, false_alarm_s=round(false_alarm_s, 3))
+    scores["per_file"] = {fid: (None if fid in undefined else v) for fid, v in result.per_file.items()}
     if args.json:
         try:
-            Path(args.json).write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
+            Path(args.json).write_text(json.dumps(scores, indent=1) + "\n", encoding="utf-8")
         except OSError as exc:
             raise OutputError(f"cannot write {args.json}: {exc.strerror or exc}") from None
     for fid, v in result.per_file.items():
-        print(f"{fid:<24} DER {v:6.1%}")
-    print(f"{'all':<24} DER {result.der:6.1%}  (missed {result.missed:.1%}, false alarm {result.false_alarm:.1%}, "
-          f"confusion {result.confusion:.1%}; {result.total:.1f} s of reference speech, collar {args.collar} s)")
+        print(f"{fid:<24} DER {'n/a' if fid in undefined else f'{v:.1%}':>6}")
+    if none_at_all:
+        print(f"{'all':<24} DER    n/a  (no reference speech to score; {false_alarm_s:.1f} s of hypothesis speech there, all false alarm; "
+              f"collar {args.collar} s)")
+    else:
+        print(f"{'all':<24} DER {result.der:6.1%}  (missed {result.missed:.1%}, false alarm {result.false_alarm:.1%}, "
+              f"confusion {result.confusion:.1%}; {result.total:.1f} s of reference speech, collar {args.collar} s)")
+    for line in _undefined_notes(args, undefined, none_at_all, uem):
+        print(f"note: {line}")
     for line in _id_notes(args, ref, hyp, uem):
         print(f"note: {line}")
     return ExitCode.OK
+
+
+def _files_without_speech(args: argparse.Namespace, ref: dict, hyp: dict, uem: dict | None, result) -> set[str]:  # noqa: ANN001
+    """Reference files with no speech left to score (after --uem, --collar, --skip-overlap): their DER is undefined."""
+    from nodes.speaker.evaluate import der
+
+    if result.total < NO_SPEECH_S:
+        return set(result.per_file)
+    if len(result.per_file) == 1:
+        return set()
+    out = set()
+    for fid in result.per_file:  # several files: score each alone to learn its own amount of speech
+        one = der({fid: ref[fid]}, {fid: hyp.get(fid, [])}, collar=args.collar, skip_overlap=args.skip_overlap,
+                  uem={fid: uem[fid]} if uem and fid in uem else None, match_single_file=False)
+        if one.total < NO_SPEECH_S:
+            out.add(fid)
+    return out
+
+
+def _undefined_notes(args: argparse.Namespace, undefined: set[str], none_at_all: bool, uem: dict | None) -> list[str]:
+    if not undefined:
+        return []
+    why = [f"inside the regions of {args.uem}"] if uem is not None else []
+    if args.collar > 0:
+        why.append(f"outside the {args.collar:g} s collars")
+    if args.skip_overlap:
+        why.append("outside overlapped speech (--skip-overlap)")
+    where = f" {' and '.join(why)}" if why else ""
+    if none_at_all:
+        return [f"DER is undefined: the reference has no speech{where}, and DER is a share of the reference speech"]
+    return [f"DER is undefined for {some(undefined)}: no reference speech{where} (any hypothesis speech there still counts as false alarm in the overall DER)"]
 
 
 def _id_notes(args: argparse.Namespace, ref: dict, hyp: dict, uem: dict | None) -> list[str]:
