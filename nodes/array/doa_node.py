@@ -31,6 +31,10 @@ class DoaParams(BaseModel):
     subspace: int = Field(1, ge=1, description="MUSIC signal-subspace dimension per frequency (1 suits speech, see doa.py).")
     backend: Literal["vectorised", "pyroomacoustics"] = Field("vectorised", description="vectorised: pyroomacoustics' classes with a "
                                                               "faster, equivalent evaluation; pyroomacoustics: its own evaluation (about 5x slower).")
+    whiten: Literal["auto", "diffuse", "none"] = Field("auto", description=(
+        "Whiten the channels against a diffuse field (reverberation, room noise) before MUSIC: auto does so for linear arrays, "
+        "which otherwise read directions too close to broadside in a room (see doa.py); diffuse needs normmusic or music with "
+        "the vectorised back end."))
     array: str | None = Field(None, description="Geometry (preset or file); default: the one declared by the array.mics node upstream.")
     keep_spectrum: bool = Field(False, description="Attach the pseudo-spectrum to every estimate (plots, fusion).")
 
@@ -39,6 +43,8 @@ class DoaParams(BaseModel):
         lo, hi = self.freq_range
         if not 0 <= lo < hi:
             raise ValueError(f"freq_range must be [low, high] with 0 <= low < high, got {list(self.freq_range)}")
+        if self.whiten == "diffuse" and (self.algorithm not in ("normmusic", "music") or self.backend != "vectorised"):
+            raise ValueError("whiten=diffuse needs algorithm normmusic or music with the vectorised back end")
         return self
 
 
@@ -120,7 +126,7 @@ class Doa(Node):
         p = self.params
         assert self.geometry is not None
         self._finder = DirectionFinder(self.geometry, s.sample_rate, s.n_fft, p.algorithm, p.freq_range, p.num_sources, p.grid_step_deg,
-                                       p.min_separation_deg, p.subspace, p.backend)
+                                       p.min_separation_deg, p.subspace, p.backend, whiten=p.whiten)
         self._block = max(1, int(round(p.block_ms / 1000 * s.sample_rate / s.hop)))
         self._step = max(1, int(round((p.step_ms or p.block_ms) / 1000 * s.sample_rate / s.hop)))
         self._hop, self._n_fft, self._rate = s.hop, s.n_fft, s.sample_rate

@@ -21,6 +21,16 @@ samples does not count as error. Per talker that gives:
 
 Raw directions are scored the same way, using at each block as many peaks (strongest first)
 as talkers are active, so the comparison with tracking is like for like.
+
+A linear array cannot report azimuths: it measures the *cone angle* between a talker and its
+axis, and reports it in the half plane ``[axis, axis + 180]`` (``ArrayGeometry.azimuth_range``).
+A talker behind the line is heard like its mirror image in front, and a talker above or below
+the array's height is heard further from the axis than their azimuth says (a talker at
+azimuth 16 deg, 0.5 m above an array 1.9 m away, sits at a cone angle of 21.6 deg).
+``as_measured`` therefore turns the truth into what such an array can measure: the exact cone
+angle when the talkers' positions are known (the simulator's ``scenario.json``), else the
+azimuth mirrored into the half plane (exact for talkers at the array's height); estimates
+are folded the same way, so a tracker's step past the end of the range is not an error.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .geometry import angle_diff
+from .geometry import ArrayGeometry, angle_diff, round_az, wrap_deg
 
 
 class EvalInputError(ValueError):
@@ -89,6 +99,82 @@ def read_jsonl(path: str | Path, required: Iterable[str] | Mapping[str, str]) ->
                 raise EvalInputError(f"{p}:{n}: {k} is {json.dumps(row[k])}, not {_KIND_SAY[kind]}")
         rows.append(row)
     return rows
+
+
+def fold(az: float, axis_deg: float) -> float:
+    """An azimuth mirrored into a linear array's half plane ``[axis, axis + 180]`` (wrapped to (-180, 180])."""
+    return float(wrap_deg(axis_deg + abs(float(wrap_deg(float(az) - axis_deg)))))
+
+
+def linear_axis(geometry: ArrayGeometry) -> float | None:
+    """The azimuth of a linear array's axis (where its half plane starts); None for other arrays."""
+    return geometry.azimuth_range()[0] if geometry.is_linear else None
+
+
+def cone_angle(position: Any, centre: Any, axis_deg: float) -> float:
+    """The direction a linear array along ``axis_deg`` (horizontal) hears a talker at ``position`` in:
+    axis + the angle between the axis and the talker (0-180), whatever the talker's height."""
+    v = np.asarray(position, dtype=np.float64) - np.asarray(centre, dtype=np.float64)
+    d = np.array([np.cos(np.deg2rad(axis_deg)), np.sin(np.deg2rad(axis_deg)), 0.0])
+    c = float(np.dot(v, d) / max(float(np.linalg.norm(v)), 1e-12))
+    return float(wrap_deg(axis_deg + np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))))
+
+
+@dataclass
+class Measured:
+    """The truth as the array can measure it, and how it was obtained (for the report)."""
+
+    truth: list[dict[str, Any]]
+    how: str  # "azimuth" (not linear), "cone" (cone angles from the talkers' positions) or "folded"
+    axis_deg: float | None = None
+    note: str = ""
+
+
+def as_measured(truth: list[dict[str, Any]], geometry: ArrayGeometry | None, scenario: Any = None) -> Measured:
+    """Truth rows in the array's own terms; see the module docstring.
+
+    ``scenario``: a ``nodes.sim.scenario.Scenario`` (talker positions over time, array centre)
+    for exact cone angles; without it (or when it does not match the truth) azimuths are folded.
+    """
+    axis = linear_axis(geometry) if geometry is not None else None
+    if axis is None:
+        return Measured(truth, "azimuth")
+    lo = round_az(axis)
+    span = f"[{lo:g}, {lo + 180:g}]" if lo + 180 <= 180 else f"[{lo:g}, 180] and (-180, {lo - 180:g}]"
+    if scenario is not None:
+        ids = {t.id for t in scenario.talkers}
+        centre = np.asarray(scenario.array.centre, dtype=np.float64) + np.mean(np.asarray(scenario.array.mics, dtype=np.float64), axis=0)
+        origin = np.asarray(scenario.array.centre, dtype=np.float64)
+        out, ok = [], True
+        for r in truth:
+            sp = str(r["speaker"])
+            if sp not in ids:
+                ok = False
+                break
+            p = scenario.talker(sp).position_at(float(r["t"]))
+            az = np.degrees(np.arctan2(p[1] - origin[1], p[0] - origin[0]))
+            if abs(float(angle_diff(az, float(r["azimuth_deg"])))) > 1.0:  # another meeting's scenario
+                ok = False
+                break
+            out.append({**r, "azimuth_deg": round_az(cone_angle(p, centre, axis))})
+        if ok:
+            return Measured(out, "cone", axis, f"linear array: truth as the cone angle to its axis, in {span} "
+                            "(talker heights from the scenario)")
+        note = f"linear array: the scenario does not match the truth, so truth azimuths are mirrored into {span} (talker heights ignored)"
+    else:
+        note = f"linear array: truth azimuths mirrored into {span} (talker heights unknown: give the scenario for exact cone angles)"
+    return Measured([{**r, "azimuth_deg": round_az(fold(float(r["azimuth_deg"]), axis))} for r in truth], "folded", axis, note)
+
+
+def fold_estimates(rows: list[dict[str, Any]], axis_deg: float | None) -> list[dict[str, Any]]:
+    """Track or doa rows with their azimuths folded into a linear array's half plane (unchanged for other arrays)."""
+    if axis_deg is None:
+        return rows
+    out = []
+    for r in rows:
+        a = r["azimuth_deg"]
+        out.append({**r, "azimuth_deg": [fold(v, axis_deg) for v in a] if isinstance(a, list) else fold(a, axis_deg)})
+    return out
 
 
 def _by_time(rows: list[dict[str, Any]]) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
@@ -169,7 +255,7 @@ class DoaScore:
     breaks: int
     raw_median_err: float | None = None
     raw_mean_err: float | None = None
-    settings: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -22,7 +22,8 @@ class ChannelReport:
 
     dead: set[int] = field(default_factory=set)
     clipped: set[int] = field(default_factory=set)
-    duplicated: bool = False
+    duplicated: bool = False  # every channel carries the same samples
+    copies: dict[int, int] = field(default_factory=dict)  # channel -> the earlier channel it copies
     dc_offset: dict[int, float] = field(default_factory=dict)
 
 
@@ -59,12 +60,23 @@ class ChannelHealth:
     ``dead_db`` below the median channel while the median itself carries signal (or when it is
     digitally silent); *clipped* when it sits at full scale in ``clip_fraction`` of its samples
     while the median channel does so at most a tenth as often (all channels clipping together
-    is loud speech, which still localises); the channels are *duplicates* when all of them
-    carry the same samples. Decisions use hysteresis, so a channel does not flicker in and out.
+    is loud speech, which still localises); a channel is a *copy* when it carries the same
+    samples as an earlier one, and the array is *duplicated* when all channels do. Decisions
+    use hysteresis, so a channel does not flicker in and out.
+
+    Silence is no evidence. Sameness is judged on one block per decision, and only on channels
+    that carry signal in that block: digital silence (a stream that ends or pauses with zeros,
+    a mute) or a level ``quiet_db`` below the array's running level says nothing either way,
+    since silent channels are trivially "identical"; a pair where one channel is heard and the
+    other is not is evidence that they differ. Likewise, while the whole array is silent the
+    smoothed levels hold instead of decaying towards "every channel dead".
     """
 
+    #: Below this mean square (about -100 dBFS, under one 16-bit step) a block is silent whatever the running level.
+    SILENT = 1e-10
+
     def __init__(self, channels: int, rate: int, window_s: float = 0.5, dead_db: float = -40.0, clip_level: float = 0.99,
-                 clip_fraction: float = 0.01, decide_s: float = 0.1) -> None:
+                 clip_fraction: float = 0.01, decide_s: float = 0.1, quiet_db: float = -50.0, level_decay_db_per_s: float = 1.0) -> None:
         self.channels = channels
         self.rate = rate
         self.window_s = window_s
@@ -72,9 +84,13 @@ class ChannelHealth:
         self.clip_level = clip_level
         self.clip_fraction = clip_fraction
         self.decide_n = max(1, int(decide_s * rate))
+        self.quiet = 10 ** (quiet_db / 10)
+        self.level_decay = level_decay_db_per_s
         self.power = np.zeros(channels)
         self.clip = np.zeros(channels)
-        self.same = 0.0
+        # smoothed share of evidence blocks in which channels i < j carried the same samples
+        self.same_pair = np.zeros((channels, channels))
+        self.level = 0.0  # running level of the loudest channel: rises at once, decays by level_decay dB/s
         self.seen_s = 0.0
         self.bad = np.zeros(channels, dtype=bool)
         self.changed = False
@@ -84,8 +100,7 @@ class ChannelHealth:
         self._sq = np.zeros(channels)
         self._clipped = np.zeros(channels)
         self._n = 0
-        self._same_blocks = 0
-        self._blocks = 0
+        self._same_ev: np.ndarray | None = None  # (same, evidence) of the pairs in the sampled block
 
     def update(self, raw: np.ndarray, clean: np.ndarray | None = None) -> np.ndarray:
         """Feed one block (frames, channels); return the mask of channels to drop now.
@@ -107,22 +122,43 @@ class ChannelHealth:
         if self._n < self.decide_n:
             return self.bad
         if self.channels > 1:
-            peak = float(np.max(np.abs(x)))
-            self._same_blocks += int(float(np.max(np.abs(x - x[:, :1]))) <= 1e-7 * max(peak, 1e-12))
-            self._blocks += 1
+            self._same_ev = self._sameness(x)
         return self._decide()
+
+    def _sameness(self, x: np.ndarray) -> np.ndarray:
+        """For each channel pair (i, j): [same samples?, evidence?] in this block, shape (2, C, C)."""
+        x = x[-1024:]  # a 64 ms sample at 16 kHz is evidence enough, and keeps the pairwise comparison cheap
+        ms = np.einsum("ij,ij->j", x, x, dtype=np.float64) / len(x)
+        heard = ms > max(self.SILENT, self.quiet * self.level)
+        peak = np.max(np.abs(x), axis=0)
+        diff = np.max(np.abs(x[:, :, None] - x[:, None, :]), axis=0)  # (C, C)
+        same = diff <= 1e-7 * np.maximum(np.maximum(peak[:, None], peak[None, :]), 1e-12)
+        evidence = heard[:, None] | heard[None, :]
+        return np.stack([same & heard[:, None] & heard[None, :], evidence])
+
+    @property
+    def same(self) -> float:
+        """How consistently all channels carried channel 0's samples (0-1)."""
+        return float(np.min(self.same_pair[0, 1:])) if self.channels > 1 else 0.0
 
     def _decide(self) -> np.ndarray:
         self.decided = True
         n = self._n
         a = min(1.0, n / (self.window_s * self.rate))
-        self.power += a * (self._sq / n - self.power)
-        self.clip += a * (self._clipped / n - self.clip)
-        if self._blocks:
-            self.same += a * (self._same_blocks / self._blocks - self.same)
+        ms = self._sq / n
+        if float(ms.max()) > max(1e-13, self.quiet * self.level):
+            self.power += a * (ms - self.power)
+            self.clip += a * (self._clipped / n - self.clip)
+        # else: the whole array is silent (a stream's zero tail, a pause, a mute): no evidence of anything,
+        # so the levels hold instead of decaying until every channel looks dead or the quietest ones do
+        if self._same_ev is not None:
+            same, ev = self._same_ev
+            self.same_pair[ev] += a * (same[ev] - self.same_pair[ev])  # pairs without evidence keep their score
+            self._same_ev = None
+        self.level = max(float(self.power.max()), self.level * 10 ** (-self.level_decay * n / self.rate / 10))
         self._sq[:] = 0.0
         self._clipped[:] = 0.0
-        self._n = self._same_blocks = self._blocks = 0
+        self._n = 0
         self.seen_s += n / self.rate
         if self.seen_s < 0.25 * self.window_s:
             return self.bad
@@ -145,10 +181,22 @@ class ChannelHealth:
             self.report.dead.add(int(c))
         for c in np.flatnonzero(clipped):
             self.report.clipped.add(int(c))
-        if self.same > 0.9 and not self.report.duplicated and order[-1] > 1e-10:
+        if self.same > 0.9 and not self.report.duplicated:
             self.report.duplicated = True
         if self.report.duplicated and self.same > 0.5:
             self.bad = np.ones(self.channels, dtype=bool)
             self.bad[0] = False
+        elif self.channels > 2:
+            self._copies()
         self.changed = bool(np.any(was != self.bad))
         return self.bad
+
+    def _copies(self) -> None:
+        """Leave out channels that repeat an earlier channel (a wiring or driver fault), keeping the first of each group."""
+        for j in range(1, self.channels):
+            i = next((i for i in range(j) if self.same_pair[i, j] > 0.9 and i not in self.report.copies), None)
+            if i is not None and j not in self.report.copies:
+                self.report.copies[j] = i
+            k = self.report.copies.get(j)
+            if k is not None and self.same_pair[k, j] > 0.5:
+                self.bad[j] = True

@@ -187,6 +187,9 @@ class ArrayMics(Node):
             which = f"mic {dead[0]} is" if len(dead) == 1 else f"mics {', '.join(map(str, dead))} are"
             self._warn(("dead-group", int(t * 1000)), f"{which} dead (silent) from {t:.2f} s; localisation uses the other {left} mic(s)"
                        + (" (fewer than 3: directions become ambiguous)" if left < 3 else ""))
+        for c, of in sorted(h.report.copies.items()):
+            self._warn(("copy", c), f"mic {c} carries the same signal as mic {of} from {t:.2f} s (a wiring or driver fault?); "
+                       f"localisation uses the other {left} mic(s) while it does")
         clipped = [c for c in sorted(h.report.clipped) if ("clip", c) not in self._warned]
         if clipped:
             for c in clipped:
