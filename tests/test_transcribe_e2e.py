@@ -35,15 +35,24 @@ def test_transcribes_known_speech(tmp_path: Path, meeting_wav, graph: str) -> No
     for name in ("transcript.jsonl", "transcript.seglst.json", "transcript.vtt", "transcript.srt", "transcript.rttm", "metrics.json"):
         assert (out / name).stat().st_size > 0, name
     assert wer(REF, finals_text(out)) <= 0.10
-    # stdout (not a terminal) carries one plain line per final segment, printed when it is
-    # first final (a piped line cannot be rewritten: relabels and re-splits by the diariser
-    # reach the files, not the lines already printed)
+    # stdout (not a terminal): every final word printed once, in plain lines ("[a - b] who: text");
+    # later relabels and re-splits by the diariser come as "~ " correction blocks, and applying
+    # them gives exactly the SegLST segments
+    from test_console_pipe import apply_corrections
+
     rows = journal(out)
-    printed = [x for x in res.stdout.splitlines() if x.startswith("[")]
-    first_finals = list(dict.fromkeys(r["segment_id"] for r in rows if r["status"] == "final" and (r["text"].strip() or r["words"])))
-    assert len(printed) == len(first_finals)
+    lines = [x for x in res.stdout.splitlines() if x.startswith(("[", "~ "))]
+    printed = [x for x in lines if x.startswith("[")]
+    segs = sorted(json.loads((out / "transcript.seglst.json").read_text()), key=lambda s: s["start_time"])
+
+    def words_of(line: str) -> str:
+        body = line.split("] ", 1)[1]
+        return body.split(": ", 1)[-1] if graph == "meeting.json" else body
+
+    assert " ".join(words_of(x) for x in printed).split() == " ".join(s["words"] for s in segs).split()
+    assert len(apply_corrections(lines)) == len(segs)
     if graph == "transcribe.json":  # no diariser: nothing is revised, the lines are the SegLST segments
-        assert len(printed) == len(json.loads((out / "transcript.seglst.json").read_text()))
+        assert len(printed) == len(segs) and len(lines) == len(printed)
     for r in rows:
         assert {"segment_id", "status", "speaker", "t0", "t1", "text", "words", "wall"} <= set(r)
         assert r["t0"] <= r["t1"]

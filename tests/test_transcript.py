@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,8 @@ def test_formats_render_speakers_times_and_escapes() -> None:
         "SPEAKER my_meeting 1 61.000 1.200 <NA> <NA> unknown <NA> <NA>",
     ]
     rows = json.loads(seglst(finals, "m"))
-    assert rows[0] == {"session_id": "m", "speaker": "Alice Smith", "start_time": 1.25, "end_time": 3.5, "words": "Hello <world> & you", "segment_id": "s1"}
+    assert rows[0] == {"session_id": "m", "speaker": "Alice Smith", "start_time": 1.25, "end_time": 3.5, "words": "Hello <world> & you", "segment_id": "s1",
+                       "word_times": [["Hello", 1.25, 1.5], ["<world>", 1.55, 1.8], ["&", 1.85, 2.1], ["you", 2.15, 2.4]]}
 
 
 def test_seglst_is_readable_by_meeteval() -> None:
@@ -106,3 +108,78 @@ def test_export_rebuilds_files_from_a_journal_cut_mid_line(tmp_path: Path) -> No
     written = export_journal(journal, list(FORMATS), out, None)
     assert len(written) == len(FORMATS)
     assert (out / "transcript.srt").read_text() == (tmp_path / "transcript.srt").read_text()
+
+
+def _ref_and_hyp(tmp_path: Path, hyp_shift: float) -> tuple[Path, Path]:
+    """A reference from meetflow simulate (one long segment, word times) and meetflow's own
+    SegLST of the same words, its word times shifted by ``hyp_shift`` seconds."""
+    ref = [{"session_id": "m", "speaker": "spk1", "start_time": 0.0, "end_time": 20.0, "words": "Alpha, beta. Gamma delta!",
+            "word_times": [["Alpha", 0.0, 0.4], ["beta", 0.5, 0.9], ["Gamma", 18.0, 18.6], ["delta", 19.5, 20.0]]}]
+    words = [Word(w, a + hyp_shift, b + hyp_shift, 0.9) for w, a, b in (("alpha,", 0.0, 0.4), ("beta.", 0.5, 0.9), ("gamma", 18.0, 18.6), ("delta", 19.5, 20.0))]
+    hyp = [TranscriptUpdate("a", "final", 0.0, 20.0, "alpha, beta. gamma delta", words, speaker="spk7", revision=1)]
+    (tmp_path / "ref.json").write_text(json.dumps(ref))
+    (tmp_path / "hyp.json").write_text(seglst(hyp, "m"))
+    return tmp_path / "ref.json", tmp_path / "hyp.json"
+
+
+def _eval(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, dict]:
+    from pipeline.cli.main import main
+
+    out = args[args.index("--json") + 1] if "--json" in args else None
+    rc = main(["eval", "transcript", *args])
+    captured = capsys.readouterr()
+    return rc, captured.out + captured.err, json.loads(Path(out).read_text()) if out and rc == 0 else {}
+
+
+def test_eval_transcript_scores_at_real_word_times(tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """tcpWER uses the word times both files carry: a hypothesis whose words sit 10 s from
+    where they were spoken loses them, which MeetEval's in-segment estimate cannot see."""
+    pytest.importorskip("meeteval")
+    ref, hyp = _ref_and_hyp(tmp_path, 0.0)
+    rc, text, res = _eval(capsys, "--ref", str(ref), "--hyp", str(hyp), "--json", str(tmp_path / "s.json"))
+    assert rc == 0 and res["cpwer"]["error_rate"] == 0 and res["tcpwer"]["error_rate"] == 0
+    assert "mean word length" not in caplog.text  # MeetEval's warning about a 20 s "word" (a segment) is gone
+    assert "word times real" in text and res["word_times"]["hyp"] == {"timed": 1, "untimed": 0, "mismatched": 0}
+    ref, hyp = _ref_and_hyp(tmp_path, 10.0)
+    rc, text, res = _eval(capsys, "--ref", str(ref), "--hyp", str(hyp), "--json", str(tmp_path / "s.json"))
+    assert res["cpwer"]["error_rate"] == 0 and res["tcpwer"]["errors"] == 8  # every word 10 s off: deleted and inserted
+    rc, text, res = _eval(capsys, "--ref", str(ref), "--hyp", str(hyp), "--segment-times", "--json", str(tmp_path / "s.json"))
+    assert res["tcpwer"]["errors"] == 0 and "word times estimated" in text and res["word_times"] is None
+    assert "The mean word length is 20.00 seconds" in caplog.text  # scored by segments, as before
+    # as written (no normalisation): the segment's own tokens, at their word times
+    rc, text, res = _eval(capsys, "--ref", str(hyp), "--hyp", str(hyp), "--no-normalize", "--json", str(tmp_path / "s.json"))
+    assert res["tcpwer"]["error_rate"] == 0 and res["tcpwer"]["length"] == 4 and "word times real" in text
+
+
+def test_eval_transcript_keeps_segment_times_where_word_times_are_missing_or_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("meeteval")
+    ref, _ = _ref_and_hyp(tmp_path, 0.0)
+    other = tmp_path / "other.json"  # another tool's SegLST: no word times; one segment's do not spell its words
+    other.write_text(json.dumps([{"session_id": "m", "speaker": "x", "start_time": 0.0, "end_time": 1.0, "words": "alpha beta"},
+                                 {"session_id": "m", "speaker": "x", "start_time": 18.0, "end_time": 20.0, "words": "gamma delta",
+                                  "word_times": [["gamma", 18.0, 18.6], ["epsilon", 19.5, 20.0]]}]))
+    rc, text, res = _eval(capsys, "--ref", str(ref), "--hyp", str(other), "--json", str(tmp_path / "s.json"))
+    assert rc == 0 and res["tcpwer"]["error_rate"] == 0
+    assert "reference real, hypothesis estimated" in text and "word_times of 1 segment(s) do not spell their words" in text
+    bad = tmp_path / "bad.json"
+    for wt, said in (([["a", 2.0, 1.0]], "word_times[0] ends (1.0) before it starts (2.0)"), ([["a", "x", 1.0]], "times must be numbers"),
+                     ([["a", 1.0]], "must be [word, start, end]"), ("a 1 2", "must be a list")):
+        bad.write_text(json.dumps([{"speaker": "x", "start_time": 0, "end_time": 2, "words": "a", "word_times": wt}]))
+        rc, text, _ = _eval(capsys, "--ref", str(ref), "--hyp", str(bad))
+        assert rc == 3 and re.search(re.escape("bad.json: segment 0") + ".*" + re.escape(said), text), text
+
+
+def test_split_into_words_pairs_tokens_as_written() -> None:
+    from nodes.transcript.wordlevel import split_into_words
+
+    seg = {"session_id": "m", "speaker": "a", "start_time": 0, "end_time": 2, "words": "Hello, world!", "segment_id": "s1",
+           "word_times": [["Hello", 0.1, 0.5], ["world", 0.6, 1.0]]}
+    rows, counts = split_into_words([seg])
+    assert counts == {"timed": 1, "untimed": 0, "mismatched": 0}
+    assert rows == [{"session_id": "m", "speaker": "a", "segment_id": "s1", "start_time": 0.1, "end_time": 0.5, "words": "Hello"},
+                    {"session_id": "m", "speaker": "a", "segment_id": "s1", "start_time": 0.6, "end_time": 1.0, "words": "world"}]
+    rows, _ = split_into_words([seg], as_written=True)
+    assert [r["words"] for r in rows] == ["Hello,", "world!"]
+    seg2 = dict(seg, words="well-known", word_times=[["well", 0.1, 0.3], ["known", 0.3, 0.6]])
+    assert split_into_words([seg2])[1]["timed"] == 1  # the same words once normalised
+    assert split_into_words([seg2], as_written=True)[1]["mismatched"] == 1  # no token per timed word: kept whole

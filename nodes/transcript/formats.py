@@ -1,7 +1,9 @@
 """Render final transcript segments in the formats meeting tools exchange.
 
 * SegLST JSON: MeetEval's segment list (``session_id``, ``speaker``, ``start_time``,
-  ``end_time``, ``words``), the input of ``meeteval-wer cpwer/tcpwer``;
+  ``end_time``, ``words``), the input of ``meeteval-wer cpwer/tcpwer``, plus each segment's
+  word times as ``word_times``: ``[[word, t0, t1], ...]``, the key ``meetflow simulate``'s
+  reference uses (an extra key, which SegLST readers carry along or ignore);
 * WebVTT and SRT: subtitles (speaker as a WebVTT voice, or a prefix in SRT);
 * RTTM: NIST speaker turns, the input of diarisation scoring;
 * STM and CTM: NIST segment and word lists (sclite).
@@ -47,6 +49,8 @@ def seglst(segments: Sequence[TranscriptUpdate], session: str) -> str:
             "words": u.text,
             "segment_id": u.segment_id,
         }
+        if u.words:
+            row["word_times"] = [[w.text.strip(), round(w.t0, 3), round(max(w.t1, w.t0), 3)] for w in u.words]
         if u.azimuth_deg is not None:
             row["azimuth_deg"] = round(u.azimuth_deg, 1)
         rows.append(row)
