@@ -104,10 +104,12 @@ def test_mono_input(tmp_path: Path) -> None:
     assert code == 0 and not (tmp_path / "c" / "tracks.jsonl").exists()
 
 
-def test_two_channel_file_is_rejected_at_validation(tmp_path: Path) -> None:
+def test_two_channel_file_is_rejected_at_validation_when_an_array_is_named(tmp_path: Path) -> None:
     wav = _variant(tmp_path, "stereo", lambda x: x[:, :2])
-    r = run_cli("validate", "graphs/meeting.json", "--input", str(wav))
+    r = run_cli("validate", "graphs/meeting.json", "--input", str(wav), "--set", "array=circular7")
     assert r.returncode == 3 and "has 2 channel(s)" in r.stderr and "array=none" in r.stderr
+    r = run_cli("validate", "graphs/array.json", "--input", str(wav))  # the directions-only graph names circular7 itself
+    assert r.returncode == 3 and "has 2 channel(s)" in r.stderr
 
 
 @pytest.mark.parametrize("name, change, warning, max_err", [
@@ -167,3 +169,20 @@ def test_eval_doa(tmp_path: Path) -> None:
     assert r.returncode == 3 and "bad.jsonl:1: missing azimuth_deg" in r.stderr
     r = run_cli("eval", "doa", "--truth", str(tmp_path / "none.jsonl"), "--tracks", str(bad))
     assert r.returncode == 3 and "no such file" in r.stderr
+
+
+def test_meeting_graph_takes_any_channel_count_by_default(tmp_path: Path) -> None:
+    """`array: auto` (the meeting graph's default): a 7-channel recording is circular7, and a recording of any other
+    channel count (here the first two channels: a stereo file) is transcribed without directions, with one note that
+    says how to get them, not refused; a named array that does not fit is still an error."""
+    stereo = _variant(tmp_path, "stereo", lambda x: x[:, :2])
+    r = run_cli("validate", "graphs/meeting.json", "--input", str(stereo))
+    assert r.returncode == 0, r.stderr
+    r = run_cli("run", "graphs/meeting.json", "--input", str(stereo), "--out", str(tmp_path / "out"), "--set", "refine=false")
+    assert r.returncode == 0, r.stderr
+    notes = [x for x in r.stderr.splitlines() if "no array was named" in x]
+    assert len(notes) == 1 and "2 channels" in notes[0] and "--set array=NAME" in notes[0]
+    assert not (tmp_path / "out" / "tracks.jsonl").exists() or not (tmp_path / "out" / "tracks.jsonl").read_text().strip()
+    assert json.loads((tmp_path / "out" / "transcript.seglst.json").read_text())  # the speech was transcribed
+    r = run_cli("validate", "graphs/meeting.json", "--input", str(stereo), "--set", "array=circular7")
+    assert r.returncode == 3 and "expects 7" in r.stderr

@@ -15,6 +15,8 @@ from .health import ChannelHealth, DcBlocker
 
 #: StreamInfo.extra keys that the array nodes pass downstream.
 GEOMETRY_KEY = "array_geometry"
+#: The array ``array: auto`` takes a recording with its channel count for (the project's reference layout).
+AUTO_PRESET = "circular7"
 OFF_KEY = "array_off"
 
 
@@ -22,7 +24,9 @@ class MicsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     array: str = Field("circular7", description="Array geometry: a preset (" + ", ".join(PRESETS) + "), the path of a geometry "
-                       "JSON file ({\"mics\": [[x, y, z], ...], \"units\": \"m\"}), or 'none' to switch direction finding off.")
+                       "JSON file ({\"mics\": [[x, y, z], ...], \"units\": \"m\"}), 'none' to switch direction finding off, or "
+                       f"'auto': {AUTO_PRESET} for a {PRESETS[AUTO_PRESET].n_mics}-channel input, and for any other channel count "
+                       "no directions (with a note naming the presets that fit), since the count alone cannot tell which array recorded it.")
     mics: list[list[float]] | None = Field(None, description="Explicit mic coordinates [[x, y, z], ...] in metres, in channel order; "
                                            "overrides 'array'.")
     on_mono: Literal["stand_aside", "error"] = Field("stand_aside", description="A mono input: stand aside (the array branch of a "
@@ -66,17 +70,21 @@ class ArrayMics(Node):
         self._health: ChannelHealth | None = None
         self._warned: set[tuple[str, int]] = set()
         self._where = "the input"
+        self.auto = False  # array: auto (the geometry follows the channel count)
 
     # -- set-up ------------------------------------------------------------------------------
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         info = inputs.get("audio", StreamInfo())
         p = self.params
+        self.auto = p.mics is None and p.array.lower() == "auto"
         try:
-            self.geometry = resolve_geometry(p.array, p.mics, Path.cwd())
+            self.geometry = PRESETS[AUTO_PRESET] if self.auto else resolve_geometry(p.array, p.mics, Path.cwd())
         except GeometryError as exc:
             raise ConfigError(str(exc), "mics" if p.mics is not None else "array") from None
         path = info.extra.get("path")
         self._where = str(path) if path else "the input"
+        if self.auto and info.channels not in (None, 1, self.geometry.n_mics):
+            return {"audio": self._stand_aside(info, self._unknown_array(info.channels), warn=True)}
         if self.geometry is None:
             return {"audio": self._stand_aside(info, f"direction finding is off (array={p.array})")}
         n = info.channels
@@ -89,10 +97,21 @@ class ArrayMics(Node):
             self._select = self._channels_for(n)
         return {"audio": info.with_(channels=self.geometry.n_mics, extra={**info.extra, GEOMETRY_KEY: self.geometry})}
 
-    def _stand_aside(self, info: StreamInfo, reason: str) -> StreamInfo:
+    def _stand_aside(self, info: StreamInfo, reason: str, warn: bool = False) -> StreamInfo:
         self.off = reason
-        self.context.log.info("node '%s': %s", self.id, reason)
+        if warn:
+            self._warn(("off", 0), reason)
+        else:
+            self.context.log.info("node '%s': %s", self.id, reason)
         return info.with_(channels=None, extra={**info.extra, OFF_KEY: reason})
+
+    def _unknown_array(self, n: int) -> str:
+        """Why ``array: auto`` finds no directions in an ``n``-channel input, and how to get them."""
+        fits = [k for k, g in PRESETS.items() if g.input_channels(n) is not None]
+        which = f" (presets for {n} channels: {', '.join(fits)})" if fits else ""
+        return (f"{n} channels, and no array was named (array=auto takes only a {PRESETS[AUTO_PRESET].n_mics}-channel input, as "
+                f"{AUTO_PRESET}): transcribed without talker directions; for directions, name the array that recorded it with "
+                f"--set array=NAME{which} or a geometry JSON file")
 
     def _channels_for(self, n: int) -> list[int]:
         g = self.geometry
@@ -122,6 +141,11 @@ class ArrayMics(Node):
         if self._select is None:  # the channel count was unknown at configure (some live devices)
             if x.shape[1] == 1:
                 self.off = "the input is mono: direction finding and tracking stand aside"
+                self.advance("audio", packet.t1)
+                return
+            if self.auto and x.shape[1] != self.geometry.n_mics:
+                self.off = self._unknown_array(x.shape[1])
+                self._warn(("off", 0), self.off)
                 self.advance("audio", packet.t1)
                 return
             self._select = self._channels_for(x.shape[1])

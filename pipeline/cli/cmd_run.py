@@ -104,14 +104,28 @@ def _write_metrics(path: Path | None, metrics: RunMetrics) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+class _Said(logging.Filter):
+    """Remembers what was printed, so that the end of the run does not say it again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.messages.add(record.getMessage())
+        return True
+
+
 @contextlib.contextmanager
-def _stderr_notices(log: logging.Logger, enabled: bool) -> Iterator[None]:
+def _stderr_notices(log: logging.Logger, enabled: bool, said: _Said | None = None) -> Iterator[None]:
     """Print the run's log notices (INFO and up) on stderr as ``meetflow: ...`` lines."""
     if not enabled:
         yield
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("meetflow: %(message)s"))
+    if said is not None:
+        handler.addFilter(said)
     saved = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.INFO)
@@ -231,7 +245,8 @@ def _run_checked(args: argparse.Namespace, graph: Graph, out_dir: Path | None, m
     # Without a terminal view, nodes' notices (a device starting, damage found) go to
     # stderr as plain lines.
     notices_on = not args.quiet and not context.views_print_finals()
-    notices = _stderr_notices(context.log, notices_on)
+    said = _Said()
+    notices = _stderr_notices(context.log, notices_on, said)
 
     failure: MeetflowError | None = None
     try:
@@ -255,6 +270,8 @@ def _run_checked(args: argparse.Namespace, graph: Graph, out_dir: Path | None, m
             web.end(_end_note(failure, executor.metrics, context))
             web.stop()
     for warning in [*context.summary.get("warnings", []), *_overload_warnings(executor.metrics)]:
+        if warning in said.messages:
+            continue  # printed as it happened
         print(f"meetflow: warning: {warning}", file=sys.stderr)
     if failure is not None:
         raise failure
@@ -262,8 +279,8 @@ def _run_checked(args: argparse.Namespace, graph: Graph, out_dir: Path | None, m
     if not args.quiet:
         print(f"meetflow: {_summary(metrics, context, out_dir)}", file=sys.stderr)
     damaged = context.summary.get("input_damaged", [])
-    if not notices_on:  # else each was printed when it was found
-        for note in damaged:
+    for note in damaged:
+        if note not in said.messages:  # else printed when it was found
             print(f"meetflow: input error: {note}", file=sys.stderr)
     if metrics.interrupted:
         return ExitCode.INTERRUPTED
