@@ -28,9 +28,15 @@ def test_live_view_prints_finals_and_shows_partials() -> None:
         live_area = rendered.file.getvalue()  # type: ignore[attr-defined]
         assert "hello wor" in live_area and "12.0 / 60.0 s" in live_area and "20%" in live_area
         view.update(TranscriptUpdate("s1", "final", 1.0, 2.5, "hello world", speaker="S1", revision=2))
-        view.update(TranscriptUpdate("s1", "final", 1.0, 2.5, "hello world", speaker="S2", revision=3))  # relabel: not printed twice
+        view.update(TranscriptUpdate("s1", "final", 1.0, 2.5, "hello world", speaker="S2", revision=3))  # a quick relabel
+        view.update(TranscriptUpdate("s2.0", "final", 3.0, 3.5, "good", speaker="S1", revision=1, extra={"split_of": "s2"}))
+        view.update(TranscriptUpdate("s2.1", "final", 3.5, 4.5, "morning", speaker="S2", revision=1, extra={"split_of": "s2"}))
+        view.update(TranscriptUpdate("s3", "final", 9.0, 9.5, "later", speaker="S1", revision=1))  # media time moves on
+        view.update(TranscriptUpdate("s2.1", "final", 3.5, 4.5, "morning", speaker="S1", revision=2, extra={"split_of": "s2"}))
     out = buf.getvalue()
-    assert out.count("hello world") == 1 and "S1: hello world" in out
+    # each segment printed once, with the label it had settled on; a later relabel as a correction block
+    assert "S2: hello world" in out and "S1: hello world" not in out  # held in the live area until the relabel settled
+    assert "~ revised [00:03.0 - 00:04.5]\n" in out and "~ [00:03.0] S1: good\n" in out and "~ [00:03.5] S1: morning\n" in out
 
 
 def test_third_party_nodes_register_through_entry_points(tmp_path: Path, monkeypatch) -> None:

@@ -58,6 +58,21 @@ _PIECE = re.compile(r"^(.*)\.\d+$")
 
 
 @dataclass
+class Shown:
+    """One thing to print: a segment's line, the head of a correction block, or a corrected line."""
+
+    kind: Literal["line", "revised", "fix"]
+    update: TranscriptUpdate | None = None
+    span: tuple[float, float] = (0.0, 0.0)
+
+    def text(self) -> str:
+        if self.kind == "revised":
+            return f"{REVISED} [{clock(self.span[0])} - {clock(self.span[1])}]"
+        assert self.update is not None
+        return (CORRECTION if self.kind == "fix" else "") + format_line(self.update)
+
+
+@dataclass
 class _Stretch:
     """One recogniser segment: its pieces now, and what was printed of it."""
 
@@ -138,45 +153,58 @@ class PipedTranscript:
     def _ready(self, st: _Stretch, now: float) -> bool:
         return st.pending_at is not None and now >= st.pending_at + self.hold_s and now > st.changed_at
 
-    def _render(self, st: _Stretch) -> list[str]:
+    def _render(self, st: _Stretch) -> list[Shown]:
         lines = st.lines()
         span = st.span()
+        pieces = sorted(st.pieces.values(), key=lambda u: (u.t0, u.segment_id))
         st.pending_at = None
         if st.shown is None:
             if not lines:
                 return []
             st.shown, st.shown_span = lines, span
-            return list(lines)
+            return [Shown("line", u) for u in pieces]
         if not self.corrections:
             return []
         spans = [s for s in (st.shown_span, span) if s is not None]
         t0, t1 = min(s[0] for s in spans), max(s[1] for s in spans)
         st.shown, st.shown_span = lines, span
-        return [f"{REVISED} [{clock(t0)} - {clock(t1)}]"] + [CORRECTION + x for x in lines]
+        return [Shown("revised", span=(t0, t1))] + [Shown("fix", u) for u in pieces]
 
-    def _emit(self, ready: list[_Stretch]) -> list[str]:
-        out: list[str] = []
+    def _emit(self, ready: list[_Stretch]) -> list[Shown]:
+        out: list[Shown] = []
         for st in sorted(ready, key=lambda s: s.span() or s.shown_span or (0.0, 0.0)):
             out.extend(self._render(st))
         return out
 
-    def due(self, now: float | None = None) -> list[str]:
-        """Lines whose time has come at media time ``now`` (default: the latest update's)."""
+    def due_items(self, now: float | None = None) -> list[Shown]:
+        """What is due at media time ``now`` (default: the latest update's), for a view that styles it itself."""
         now = self.now if now is None else now
         out = self._emit([st for st in self._stretches.values() if self._ready(st, now)])
         self._prune(now)
         return out
+
+    def due(self, now: float | None = None) -> list[str]:
+        """Lines whose time has come at media time ``now`` (default: the latest update's)."""
+        return [x.text() for x in self.due_items(now)]
+
+    def held(self) -> list[TranscriptUpdate]:
+        """Final pieces not printed yet (a terminal view shows them in its live area meanwhile)."""
+        return sorted((u for st in self._stretches.values() if st.shown is None for u in st.pieces.values()), key=lambda u: u.t0)
 
     def due_by_wall(self, media_now: float, wall_now: float, quiet_s: float = 0.3) -> list[str]:
         """Live runs: lines due at the media time the wall clock has reached, ``media_now``,
         for stretches whose latest revision came at least ``quiet_s`` ago (a burst is over)."""
         ready = [st for st in self._stretches.values()
                  if st.pending_at is not None and media_now >= st.pending_at + self.hold_s and wall_now - st.changed_wall >= quiet_s]
-        return self._emit(ready)
+        return [x.text() for x in self._emit(ready)]
 
-    def flush(self) -> list[str]:
+    def flush_items(self) -> list[Shown]:
         """End of the stream: everything not yet printed."""
         return self._emit([st for st in self._stretches.values() if st.pending_at is not None])
+
+    def flush(self) -> list[str]:
+        """End of the stream: everything not yet printed, as lines."""
+        return [x.text() for x in self.flush_items()]
 
     def _prune(self, now: float) -> None:
         """Stretches past the horizon no longer change (``speaker.attribute`` lets them go)."""

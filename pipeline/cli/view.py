@@ -89,7 +89,13 @@ class LiveView:
         self.progress = ProgressLine(progress, live) if progress else None
         self._lock = threading.Lock()
         self._partials: dict[str, Any] = {}
-        self._printed: set[str] = set()
+        # Finals go to the scrollback, which cannot be rewritten, while the diariser may still
+        # relabel or re-split them: the same policy as piped lines (each segment printed once,
+        # about 2 s after its final, shown in the live area meanwhile; later changes as "~"
+        # correction blocks), so a terminal never shows a segment's pieces and then the whole.
+        from nodes.transcript.console import PipedTranscript
+
+        self._finals = PipedTranscript()
         self._speakers: dict[str, str] = {}
         self._tracks: Tracks | None = None
         self._snapshot: dict[str, Any] | None = None
@@ -122,11 +128,17 @@ class LiveView:
                 self._partials[u.segment_id] = u
                 return
             self._partials.pop(u.segment_id, None)
-            if u.segment_id in self._printed or not u.text.strip():
-                return
-            self._printed.add(u.segment_id)
-            line = self._line(u, partial=False)
-        self._live.console.print(line)
+            self._finals.update(max(self._finals.now, u.t1), u)
+            lines = [self._shown(x) for x in self._finals.due_items()]
+        for line in lines:
+            self._live.console.print(line)
+
+    def _shown(self, x: Any) -> Text:
+        """A final segment's line, or a correction block's (dim, after '~')."""
+        if x.kind == "revised":
+            return Text(x.text(), style="dim")
+        line = self._line(x.update, partial=False)
+        return Text("~ ", style="dim") + line if x.kind == "fix" else line
 
     def _status(self) -> dict[str, Any] | None:
         if self.status is None:
@@ -187,7 +199,8 @@ class LiveView:
 
     def __rich__(self) -> Any:
         with self._lock:
-            parts: list[Any] = [self._line(u, partial=True) for u in sorted(self._partials.values(), key=lambda x: x.t0)]
+            parts: list[Any] = [self._line(u, partial=False) for u in self._finals.held()]
+            parts += [self._line(u, partial=True) for u in sorted(self._partials.values(), key=lambda x: x.t0)]
             talkers = self._talkers()
         if talkers is not None:
             parts.append(talkers)
@@ -203,6 +216,10 @@ class LiveView:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            lines = [self._shown(x) for x in self._finals.flush_items()]
+        for line in lines:
+            self._live.console.print(line)
         self._live.stop()
 
 
