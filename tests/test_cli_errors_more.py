@@ -300,3 +300,30 @@ def test_eval_diarization_der_undefined_without_reference_speech(tmp_path: Path)
     lines = res.stdout.splitlines()
     assert lines[0].split() == ["m", "DER", "n/a"] and lines[1].split() == ["n", "DER", "0.0%"]
     assert lines[2].split()[:3] == ["all", "DER", "0.0%"] and "DER is undefined for m" in res.stdout
+
+
+@pytest.mark.parametrize("case,status,message", [
+    ("tracks_not_jsonl", 3, "not a JSON line"),
+    ("plot_not_image", 64, "name an image file"),
+    ("negative_gate", 64, "--gate: expected degrees"),
+])
+def test_eval_doa_bad_inputs(tmp_path: Path, case: str, status: int, message: str) -> None:
+    """A file of another kind given as --tracks is named at its line (not scored as 'no tracks'), and options that cannot
+    mean anything are the command line's error."""
+    truth = tmp_path / "truth.jsonl"
+    truth.write_text("".join(json.dumps({"t": 0.1 * i, "speaker": "spk1", "azimuth_deg": 30.0}) + "\n" for i in range(20)))
+    tracks = tmp_path / "tracks.jsonl"
+    tracks.write_text("".join(json.dumps({"t": 0.1 * i, "track_id": 1, "azimuth_deg": 31.0}) + "\n" for i in range(20)))
+    args = ["eval", "doa", "--truth", str(truth), "--tracks", str(tracks)]
+    if case == "tracks_not_jsonl":
+        rttm = tmp_path / "transcript.rttm"
+        rttm.write_text("SPEAKER meeting 1 0.000 1.000 <NA> <NA> spk1 <NA> <NA>\n")
+        args[-1] = str(rttm)
+    elif case == "plot_not_image":
+        args += ["--plot", str(tmp_path / "doa.txt")]
+    elif case == "negative_gate":
+        args += ["--gate", "-3"]
+    res = run_cli(*args)
+    assert res.returncode == status, res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "doa.txt").exists()

@@ -86,7 +86,7 @@ def read_jsonl(path: str | Path, required: Iterable[str] | Mapping[str, str]) ->
         try:
             row = json.loads(line)
         except ValueError:
-            if n == len(lines):  # a run cut off mid-line
+            if n == len(lines) and rows:  # a run cut off mid-line (a file with nothing readable is no such file)
                 continue
             raise EvalInputError(f"{p}:{n}: not a JSON line") from None
         if not isinstance(row, dict):

@@ -6,9 +6,32 @@ import argparse
 import json
 from pathlib import Path
 
-from ...errors import ExitCode, InputError, OutputError
+from ...errors import ExitCode, InputError, OutputError, UsageError
 
 ORDER = 10
+
+#: Image formats matplotlib writes (by the --plot file's ending).
+PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps", ".ps")
+
+
+def _degrees(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected degrees, got {text!r}") from None
+    if not 0 < v <= 180:
+        raise argparse.ArgumentTypeError(f"expected degrees above 0 and at most 180, got {text}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 <= v < 60:
+        raise argparse.ArgumentTypeError(f"expected seconds from 0 to under 60, got {text}")
+    return v
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "scenario): a linear array measures the cone angle to its axis, folded into a half plane, and is scored that way")
     p.add_argument("--scenario", metavar="FILE", help="scenario.json of the simulated meeting (default: the one beside --truth, if any): "
                    "its array, and the talkers' heights for a linear array's cone angles")
-    p.add_argument("--gate", type=float, default=30.0, metavar="DEG", help="a track further than this from a talker does not cover them (default 30)")
-    p.add_argument("--tolerance", type=float, default=0.2, metavar="S", help="match truth and track times up to this far apart (default 0.2)")
+    p.add_argument("--gate", type=_degrees, default=30.0, metavar="DEG", help="a track further than this from a talker does not cover them (default 30)")
+    p.add_argument("--tolerance", type=_seconds, default=0.2, metavar="S", help="match truth and track times up to this far apart (default 0.2)")
     p.set_defaults(func=run)
 
 
@@ -69,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from nodes.array.evaluate import (DOA_KEYS, TRACK_KEYS, TRUTH_KEYS, EvalInputError, as_measured, fold_estimates, format_table, plot,
                                       read_jsonl, score)
 
+    if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
+        raise UsageError(f"--plot {args.plot}: name an image file ({', '.join(PLOT_FORMATS)})")
     try:
         truth = read_jsonl(args.truth, TRUTH_KEYS)
         tracks = read_jsonl(args.tracks, TRACK_KEYS)
@@ -88,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         if args.plot:
             plot(truth, tracks, args.plot, doa, title=f"{Path(args.tracks).parent.name or 'tracks'} vs {Path(args.truth).name}")
         if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror or exc} ({exc.filename})") from None
