@@ -36,7 +36,7 @@ import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from . import registry
-from .errors import GraphError, Problem
+from .errors import GraphError, Problem, UsageError
 from .graph import DEFAULT_CAPACITY, EdgeSpec, Graph, NodeSpec
 from .node import Node
 from .ports import compatible, type_label
@@ -181,8 +181,6 @@ def build_graph(doc: dict[str, Any], values: Mapping[str, Any], *, strict: bool 
 def _command_line_error(problems: list[Problem], resolver: Resolver, given: Mapping[str, Any]) -> UsageError:
     """Problems that only values given on the command line caused, told in the command line's terms
     (``--set beam_size=abc: ...``), not as a broken graph file the user never edited."""
-    from .errors import UsageError
-
     parts = []
     for p in problems:
         name = resolver.given_for(p.pointer) or ""

@@ -8,22 +8,12 @@ from pathlib import Path
 
 from ...errors import ExitCode, InputError, OutputError
 from ._listing import some
+from ._options import seconds
 
 ORDER = 20
 
 #: Less reference speech than this (seconds) leaves DER undefined (it divides by it).
 NO_SPEECH_S = 1e-6
-
-
-def _seconds(text: str) -> float:
-    """--collar: seconds, not below zero (a wrong command line otherwise, exit 64)."""
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not (v >= 0 and v != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected seconds, not below zero, got {text!r}")
-    return v
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "false alarm, speaker confusion), per file and overall. Speaker labels need not match: the best one-to-one mapping is used."))
     p.add_argument("--ref", required=True, metavar="RTTM", help="reference turns (e.g. reference.rttm from meetflow simulate)")
     p.add_argument("--hyp", required=True, metavar="RTTM", help="hypothesis turns (diarization.rttm or transcript.rttm from meetflow run)")
-    p.add_argument("--collar", type=_seconds, default=0.5, metavar="S",
+    p.add_argument("--collar", type=seconds, default=0.5, metavar="S",
                    help="total width not scored around each reference boundary, pyannote's convention (default 0.5 = +-0.25 s)")
     p.add_argument("--skip-overlap", action="store_true", help="do not score overlapped speech")
     p.add_argument("--uem", metavar="UEM", help="score only inside these regions (NIST UEM)")

@@ -7,31 +7,12 @@ import json
 from pathlib import Path
 
 from ...errors import ExitCode, InputError, OutputError, UsageError
+from ._options import degrees, seconds
 
 ORDER = 10
 
 #: Image formats matplotlib writes (by the --plot file's ending).
 PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".eps", ".ps")
-
-
-def _degrees(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected degrees, got {text!r}") from None
-    if not 0 < v <= 180:
-        raise argparse.ArgumentTypeError(f"expected degrees above 0 and at most 180, got {text}")
-    return v
-
-
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 <= v < 60:
-        raise argparse.ArgumentTypeError(f"expected seconds from 0 to under 60, got {text}")
-    return v
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,8 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "scenario): a linear array measures the cone angle to its axis, folded into a half plane, and is scored that way")
     p.add_argument("--scenario", metavar="FILE", help="scenario.json of the simulated meeting (default: the one beside --truth, if any): "
                    "its array, and the talkers' heights for a linear array's cone angles")
-    p.add_argument("--gate", type=_degrees, default=30.0, metavar="DEG", help="a track further than this from a talker does not cover them (default 30)")
-    p.add_argument("--tolerance", type=_seconds, default=0.2, metavar="S", help="match truth and track times up to this far apart (default 0.2)")
+    p.add_argument("--gate", type=degrees, default=30.0, metavar="DEG", help="a track further than this from a talker does not cover them (default 30)")
+    p.add_argument("--tolerance", type=seconds, default=0.2, metavar="S", help="match truth and track times up to this far apart (default 0.2)")
     p.set_defaults(func=run)
 
 

@@ -8,19 +8,9 @@ from pathlib import Path
 
 from ...errors import ExitCode, InputError, OutputError
 from ._listing import some
+from ._options import seconds
 
 ORDER = 30
-
-
-def _seconds(text: str) -> float:
-    """--collar: seconds, not below zero (a wrong command line otherwise, exit 64)."""
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not (v >= 0 and v != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected seconds, not below zero, got {text!r}")
-    return v
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "segment's bounds and the words' lengths."))
     p.add_argument("--ref", required=True, metavar="SEGLST", help="reference SegLST JSON")
     p.add_argument("--hyp", required=True, metavar="SEGLST", help="hypothesis SegLST JSON")
-    p.add_argument("--collar", type=_seconds, default=5.0, metavar="S", help="tcpWER time collar (default 5 s, as in NOTSOFAR/CHiME)")
+    p.add_argument("--collar", type=seconds, default=5.0, metavar="S", help="tcpWER time collar (default 5 s, as in NOTSOFAR/CHiME)")
     p.add_argument("--no-normalize", action="store_true", help="score words as written (default: lower case, no punctuation)")
     p.add_argument("--segment-times", action="store_true", help="ignore word_times: let MeetEval estimate word times inside "
                    "each segment (how tcpWER scores files without word times)")
