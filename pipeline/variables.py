@@ -87,7 +87,8 @@ class Resolver:
     def value_of(self, name: str, pointer: str) -> Any:
         self.used.add(name)
         if name in self.values:
-            self.given_at[pointer] = name
+            if pointer:  # "" is a lookup of the value itself, not a place in the graph
+                self.given_at[pointer] = name
             return self.values[name]
         var = self.declared.get(name)
         if var is None:

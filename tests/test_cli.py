@@ -349,3 +349,17 @@ def test_export_names_the_meeting_as_the_run_did_and_keeps_edited_files(tmp_path
     no_traceback(res)
     assert run_cli("export", str(out / "transcript.jsonl"), "--overwrite").returncode == 0
     assert (out / "transcript.srt").read_bytes() == before["transcript.srt"]
+
+
+def test_a_mistake_in_the_graph_file_stays_the_graph_files_with_command_line_values_given(tmp_path: Path) -> None:
+    """Only a parameter that a command-line value filled is blamed on the command line (exit 64); the graph file's own
+    bad value is a graph error (exit 2) however many --input/--out/--set values the run was given."""
+    doc = json.loads(Path(TRANSCRIBE).read_text())
+    doc["variables"]["beam_size"]["default"] = "wide"
+    g = tmp_path / "g.json"
+    g.write_text(json.dumps(doc))
+    talk = _wav(tmp_path, "t.wav", tone(0.3))
+    res = run_cli("run", str(g), "-i", str(talk), "-o", str(tmp_path / "out"), "--set", "language=en", "-q")
+    assert res.returncode == 2 and "invalid graph" in res.stderr and "/params/beam_size" in res.stderr, res.stderr
+    res = run_cli("run", str(g), "-i", str(talk), "-o", str(tmp_path / "out"), "--set", "beam_size=wider", "-q")
+    assert res.returncode == 64 and "--set beam_size=wider" in res.stderr, res.stderr

@@ -235,11 +235,19 @@ def test_custom_vocabulary_reaches_the_final_text(tmp_path: Path) -> None:
     assert not all(w in texts["plain"] for w in ("Meetflow", "Siobhan", "Kubernetes"))
 
 
-def test_bad_vocabulary_file_is_a_graph_error(meeting_wav, tmp_path: Path) -> None:
+def test_bad_vocabulary_file_is_reported_before_the_run(meeting_wav, tmp_path: Path) -> None:
+    """Given with --set, a missing vocabulary file is the command line's mistake (exit 64, naming the --set); written
+    into the graph file, the graph's (exit 2). Either way it names the parameter and stops before any audio is read."""
     wav, _ = meeting_wav
     res = run_cli("run", str(GRAPHS / "hec.json"), "-i", str(wav), "-o", str(tmp_path / "o"), "-q", "--set", "vocabulary_file=/no/such/words.txt")
+    assert res.returncode == 64, res.stderr
+    assert "--set vocabulary_file=/no/such/words.txt" in res.stderr and "vocabulary_file" in res.stderr and "Traceback" not in res.stderr
+    doc = json.loads((GRAPHS / "hec.json").read_text())
+    doc["variables"]["vocabulary_file"]["default"] = "/no/such/words.txt"
+    (tmp_path / "hec.json").write_text(json.dumps(doc))
+    res = run_cli("run", str(tmp_path / "hec.json"), "-i", str(wav), "-o", str(tmp_path / "o2"), "-q")
     assert res.returncode == 2, res.stderr
-    assert "/no/such/words.txt" in res.stderr and "vocabulary_file" in res.stderr and "Traceback" not in res.stderr
+    assert "/no/such/words.txt" in res.stderr and "/params/vocabulary_file" in res.stderr and "Traceback" not in res.stderr
 
 
 # -- Whisper partials ---------------------------------------------------------------------------------
