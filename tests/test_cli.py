@@ -363,3 +363,16 @@ def test_a_mistake_in_the_graph_file_stays_the_graph_files_with_command_line_val
     assert res.returncode == 2 and "invalid graph" in res.stderr and "/params/beam_size" in res.stderr, res.stderr
     res = run_cli("run", str(g), "-i", str(talk), "-o", str(tmp_path / "out"), "--set", "beam_size=wider", "-q")
     assert res.returncode == 64 and "--set beam_size=wider" in res.stderr, res.stderr
+
+
+def test_overwrite_says_which_older_files_it_leaves_beside_the_new_results(tmp_path: Path) -> None:
+    """--overwrite into a folder where a run of another graph left more files: they are not deleted (they may be
+    the user's), but the run says the folder now mixes two runs."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "transcript.jsonl").write_text('{"old": true}\n')
+    (out / "tracks.jsonl").write_text('{"t": 0.1, "track_id": 1, "azimuth_deg": 10.0}\n')
+    res = run_cli("run", TRANSCRIBE, "-i", str(_wav(tmp_path, "t.wav", tone(0.3))), "-o", str(out), "--overwrite", "-q")
+    assert res.returncode == 0, res.stderr
+    assert "also holds tracks.jsonl, which this run does not write" in res.stderr
+    assert (out / "tracks.jsonl").read_text().startswith('{"t": 0.1')

@@ -30,7 +30,8 @@ from ..graph_load import load_graph
 from ..metrics import RunMetrics
 from ..trace import TraceWriter
 from .common import add_graph_values, graph_values
-from .run_outputs import check_not_inputs, check_run_file, files_to_replace, hold_out_dir, looks_like_metrics, looks_like_trace, refuse_to_replace
+from .run_outputs import (check_not_inputs, check_run_file, files_to_replace, hold_out_dir, left_beside, looks_like_metrics, looks_like_trace,
+                          read_files, refuse_to_replace)
 from .status import RunStatus
 
 #: Place of this command in `meetflow --help`.
@@ -204,6 +205,12 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
             found = files_to_replace(graph)
             if found:
                 refuse_to_replace(found, out_dir)
+        elif files_to_replace(graph):
+            others = [p for p in left_beside(graph, out_dir) if p not in read_files(graph)]
+            if others:
+                names = ", ".join(p.name for p in others[:6]) + (f" and {len(others) - 6} more" if len(others) > 6 else "")
+                print(f"meetflow: note: {out_dir}/ also holds {names}, which this run does not write: left as they were, "
+                      "beside the new results", file=sys.stderr)
         return _run_checked(args, graph, out_dir, metrics_path, announce)
 
 

@@ -86,6 +86,18 @@ def refuse_to_replace(found: list[Path], out_dir: Path | None) -> None:
                       "or add --overwrite to replace them")
 
 
+def left_beside(graph: Graph, out_dir: Path | None) -> list[Path]:
+    """Files in the output folder that this run will not rewrite (an earlier run of another graph left them):
+    with --overwrite they stay beside the new results, so the folder mixes two runs unless the user is told."""
+    if out_dir is None or not out_dir.is_dir():
+        return []
+    planned = {p.name for p in planned_files(graph) if p.parent == out_dir} | {"metrics.json"}
+    try:
+        return sorted(p for p in out_dir.iterdir() if p.is_file() and not p.name.startswith(".") and p.name not in planned)
+    except OSError:
+        return []
+
+
 def check_not_inputs(graph: Graph) -> None:
     """No sink may write the recording the run reads (``record --to`` naming the input; even with --overwrite)."""
     inputs = read_files(graph)
