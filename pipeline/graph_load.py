@@ -40,7 +40,7 @@ from .errors import GraphError, Problem, UsageError
 from .graph import DEFAULT_CAPACITY, EdgeSpec, Graph, NodeSpec
 from .node import Node
 from .ports import compatible, type_label
-from .variables import NAME, Resolver, Unset, Variable, as_option
+from .variables import NAME, Resolver, Unset, Variable, blame
 
 FORMAT_VERSION = 1
 _TOP_KEYS = {"meetflow", "name", "description", "variables", "nodes", "edges"}
@@ -184,7 +184,7 @@ def _command_line_error(problems: list[Problem], resolver: Resolver, given: Mapp
     parts = []
     for p in problems:
         name = resolver.given_for(p.pointer) or ""
-        parts.append(f"{as_option(name, given[name])}: {p.message} (graph parameter {p.pointer})")
+        parts.append(blame(name, given[name], p.message, p.pointer))
     return UsageError("; ".join(parts))
 
 

@@ -56,6 +56,11 @@ def as_option(name: str, value: Any) -> str:
     return f"--set {name}={value if isinstance(value, str) else json.dumps(value)}"
 
 
+def blame(name: str, value: Any, message: str, pointer: str) -> str:
+    """A parameter problem told as the command line's: ``--set beam_size=wide: <message> (graph parameter <pointer>)``."""
+    return f"{as_option(name, value)}: {message} (graph parameter {pointer})"
+
+
 def given_for(given_at: dict[str, str], pointer: str) -> str | None:
     """The command-line variable whose value went into ``pointer`` (or a parent of it), if any."""
     for filled, name in given_at.items():

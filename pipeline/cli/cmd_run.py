@@ -31,7 +31,7 @@ from ..metrics import RunMetrics
 from ..trace import TraceWriter
 from .common import add_graph_values, graph_values
 from .run_outputs import (check_not_inputs, check_run_file, files_to_replace, hold_out_dir, left_beside, looks_like_metrics, looks_like_trace,
-                          read_files, refuse_to_replace)
+                          refuse_to_replace)
 from .status import RunStatus
 
 #: Place of this command in `meetflow --help`.
@@ -201,12 +201,11 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
             check_run_file("metrics", metrics_path, graph, True, looks_like_metrics)
         if args.trace:
             check_run_file("--trace", Path(args.trace), graph, overwrite, looks_like_trace)
-        if not overwrite:
-            found = files_to_replace(graph)
-            if found:
-                refuse_to_replace(found, out_dir)
-        elif files_to_replace(graph):
-            others = [p for p in left_beside(graph, out_dir) if p not in read_files(graph)]
+        found = files_to_replace(graph)
+        if found and not overwrite:
+            refuse_to_replace(found, out_dir)
+        if found:
+            others = left_beside(graph, out_dir)
             if others:
                 names = ", ".join(p.name for p in others[:6]) + (f" and {len(others) - 6} more" if len(others) > 6 else "")
                 print(f"meetflow: note: {out_dir}/ also holds {names}, which this run does not write: left as they were, "

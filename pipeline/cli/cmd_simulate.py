@@ -166,11 +166,11 @@ def _check_out(out: Path, name: str, overwrite: bool) -> None:
     """--out can take the files, and holds none of them unless --overwrite (exit 5): before any work starts."""
     from nodes.sim.meeting import output_paths
 
+    from .run_outputs import nearest_existing, refuse_to_replace
+
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out}: is a file, not a folder")
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(out)
     if not existing.is_dir():
         raise OutputError(f"--out {out}: cannot create the folder, {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -184,9 +184,7 @@ def _check_out(out: Path, name: str, overwrite: bool) -> None:
         return
     found = [t for t in targets if t.exists() or t.is_symlink()]
     if found:
-        names = ", ".join(t.name for t in found)
-        raise OutputError(f"{out}/ already holds files this simulation would replace ({names}); give another --out, move them away, "
-                          "or add --overwrite to replace them")
+        refuse_to_replace(found, out, "files this simulation would replace", most=len(found))
 
 
 def _silent_talkers(scenario: Any, config: Any, bank: Any) -> str | None:

@@ -76,11 +76,12 @@ def holds_something(path: Path) -> bool:
         return True
 
 
-def refuse_to_replace(found: list[Path], out_dir: Path | None) -> None:
+def refuse_to_replace(found: list[Path], out_dir: Path | None, what: str = "an earlier run's results", most: int = 4) -> None:
+    """Stop (exit 5) before replacing ``found``, naming up to ``most`` of them (``what``: what they are, for the message)."""
     inside = out_dir is not None and all(p.parent == out_dir for p in found)
-    names = ", ".join(p.name if inside else str(p) for p in found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+    names = ", ".join(p.name if inside else str(p) for p in found[:most]) + (f" and {len(found) - most} more" if len(found) > most else "")
     if inside:
-        raise OutputError(f"{out_dir}/ already holds an earlier run's results ({names}); give another --out, move them away, "
+        raise OutputError(f"{out_dir}/ already holds {what} ({names}); give another --out, move them away, "
                           "or add --overwrite to replace them")
     raise OutputError(f"this run would replace files that exist ({names}); move them away, write elsewhere, "
                       "or add --overwrite to replace them")
@@ -92,10 +93,19 @@ def left_beside(graph: Graph, out_dir: Path | None) -> list[Path]:
     if out_dir is None or not out_dir.is_dir():
         return []
     planned = {p.name for p in planned_files(graph) if p.parent == out_dir} | {"metrics.json"}
+    inputs = read_files(graph)
     try:
-        return sorted(p for p in out_dir.iterdir() if p.is_file() and not p.name.startswith(".") and p.name not in planned)
+        return sorted(p for p in out_dir.iterdir() if p.is_file() and not p.name.startswith(".") and p.name not in planned
+                      and not any(_same(p, src) for src in inputs))
     except OSError:
         return []
+
+
+def nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists: the folder whose permissions decide whether ``path`` can be made."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def check_not_inputs(graph: Graph) -> None:
@@ -149,9 +159,7 @@ def check_run_file(option: str, path: Path, graph: Graph, overwrite: bool, ours:
     if size and not overwrite and not ours(path):
         raise OutputError(f"{option} {path}: exists and is not what {option} writes; choose another file, "
                           "or add --overwrite to replace it")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = nearest_existing(path.parent)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{option} {path}: cannot write into {parent}/ (permission denied or not a folder)")
 

@@ -24,7 +24,7 @@ from typing import Mapping
 
 from ..context import RunContext
 from ..errors import ConfigError, GraphError, MeetflowError, NodeError, Problem, UsageError
-from ..variables import as_option, given_for
+from ..variables import blame, given_for
 from ..graph import EdgeSpec, Graph
 from ..memory import MemoryKeeper
 from ..metrics import EdgeStats, NodeStats, RunMetrics
@@ -95,7 +95,7 @@ class Executor:
         pointer = spec.pointer + (f"/params/{exc.param}" if exc.param else "")
         name = given_for(self.graph.given_at, pointer) if exc.param else None
         if name is not None and name in self.graph.variables:  # the command line's value, not the graph file's
-            return UsageError(f"{as_option(name, self.graph.variables[name])}: {nid} ({spec.type_name}): {exc} (graph parameter {pointer})")
+            return UsageError(blame(name, self.graph.variables[name], f"{nid} ({spec.type_name}): {exc}", pointer))
         where = str(self.graph.path) if self.graph.path else None
         return GraphError([Problem(pointer, f"{nid} ({spec.type_name}): {exc}")], where)
 
