@@ -284,6 +284,45 @@ def test_kalman_scores_let_a_talker_back_from_a_long_silence_be_anywhere() -> No
     quick = (turn(0.0, -20.0) + turn(10.0, -20.0), turn(5.0, 60.0))  # gaps of 1.5 s: no change at all
     assert llr(*quick, new) == llr(*quick, old)
 
+def _kalman_loglik_textbook(obs: list[tuple[float, float, float]], c: AhcConfig) -> float:
+    """The scalar Kalman filter of kalman_loglik written plainly (numpy helpers, no shortcuts): its reference."""
+    from nodes.speaker.units import LOG_UNIFORM_DEG, log_mix, normal_logpdf, wrap_deg
+
+    total, m, p, t_prev = 0.0, 0.0, 0.0, None
+    for t, z, r in obs:
+        if t_prev is None:
+            total, m, p, t_prev = LOG_UNIFORM_DEG, z, r, t
+            continue
+        pp = min(p + c.walk_std_dps**2 * max(t - t_prev, 0.0), c.max_std_deg**2)
+        d = float(wrap_deg(z - m))
+        ll = float(normal_logpdf(d, pp + r))
+        if c.away and t - t_prev >= c.away_gap_s:
+            total += float(log_mix(ll, LOG_UNIFORM_DEG, c.away))
+            if math.log(c.away) + LOG_UNIFORM_DEG > math.log1p(-c.away) + ll:
+                m, p, t_prev = z, r, t
+                continue
+        else:
+            total += ll
+        g = pp / (pp + r)
+        m, p, t_prev = float(wrap_deg(m + g * d)), (1 - g) * pp, t
+    return total
+
+
+def test_kalman_loglik_matches_the_plain_filter() -> None:
+    # kalman_loglik is the inner loop of every refinement pass and is written out in scalar
+    # arithmetic for speed; it must score exactly what the plain filter scores: walkers crossing
+    # the +-180 deg seam, long silences (the gone-anywhere branch, both ways), repeated times.
+    rng = np.random.default_rng(3)
+    for config in (AhcConfig(), AhcConfig(away=0.0), AhcConfig(away=0.3, away_gap_s=4.0)):
+        for _ in range(200):
+            n = int(rng.integers(1, 30))
+            times = np.cumsum(rng.choice([0.0, 0.5, 1.0, 9.0, 15.0], size=n, p=[0.05, 0.6, 0.2, 0.1, 0.05]))
+            az = np.cumsum(rng.normal(0, 40, size=n)) + rng.uniform(-180, 180)
+            obs = [(float(t), float((a + 180) % 360 - 180), float(rng.uniform(8, 40)) ** 2) for t, a in zip(times, az)]
+            assert math.isclose(kalman_loglik(obs, config), _kalman_loglik_textbook(obs, config), rel_tol=1e-12, abs_tol=1e-9)
+    assert kalman_loglik([], AhcConfig()) == 0.0
+
+
 def _same_place_handovers(seed: int, first_s: float = 4.0, noise: float = 0.2) -> tuple[list[Unit], list[int], list[int]]:
     """Three talkers at one place (20 deg); every speech segment holds two turns, labelled online as its opener.
 

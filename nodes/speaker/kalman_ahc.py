@@ -41,10 +41,11 @@ import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 
-from .units import LOG_UNIFORM_DEG, Unit, direction_var, log_mix, wrap_deg
+from .units import LOG_UNIFORM_DEG, Unit, direction_var, wrap_deg
 
 
 @dataclass
@@ -100,31 +101,39 @@ def kalman_loglik(obs: list[tuple[float, float, float]], config: AhcConfig) -> f
     and 204 -> 205 of 208 returns kept (sim55, which suggested it). A seated talker back at
     their place loses almost nothing (the uniform share is 10%).
     """
-    total = 0.0
-    m = p = 0.0
-    t_prev = None
+    # The inner loop of every refinement pass (one call per candidate pair of clusters, hundreds
+    # of thousands per pass over ten minutes), so it is written out in scalar arithmetic: the
+    # same operations as wrap_deg and log_mix, without their array checks. Over an 11-minute
+    # simulated meeting the whole diariser (44 passes) took 15.0 s instead of 28.9 s, labels identical.
+    if not obs:
+        return 0.0
     q = config.walk_std_dps**2
     cap = config.max_std_deg**2
-    for t, z, r in obs:
-        if t_prev is None:
-            total += LOG_UNIFORM_DEG
-            m, p = z, r
+    away, away_gap = config.away, config.away_gap_s
+    restart_ll = (math.log(away) + LOG_UNIFORM_DEG - math.log1p(-away)) if away else 0.0  # ll below this: gone anywhere
+    two_pi = 2 * math.pi
+    t_prev, m, p = obs[0]
+    total = LOG_UNIFORM_DEG
+    for k in range(1, len(obs)):
+        t, z, r = obs[k]
+        dt = t - t_prev
+        pp = p + q * (dt if dt > 0.0 else 0.0)
+        if pp > cap:
+            pp = cap
+        s = pp + r
+        d = (z - m + 180.0) % 360.0 - 180.0
+        ll = -0.5 * (d * d / s + math.log(two_pi * s))
+        if away and dt >= away_gap:
+            top = ll if ll > LOG_UNIFORM_DEG else LOG_UNIFORM_DEG
+            total += top + math.log((1 - away) * math.exp(ll - top) + away * math.exp(LOG_UNIFORM_DEG - top))
+            if ll < restart_ll:  # gone anywhere: the track restarts there
+                m, p, t_prev = z, r, t
+                continue
         else:
-            pp = min(p + q * max(t - t_prev, 0.0), cap)
-            s = pp + r
-            d = wrap_deg(z - m)
-            ll = -0.5 * (d * d / s + math.log(2 * math.pi * s))
-            g = pp / s
-            if config.away and t - t_prev >= config.away_gap_s:
-                total += float(log_mix(ll, LOG_UNIFORM_DEG, config.away))
-                if math.log(config.away) + LOG_UNIFORM_DEG > math.log1p(-config.away) + ll:  # gone anywhere: the track restarts there
-                    m, p = z, r
-                    t_prev = t
-                    continue
-            else:
-                total += ll
-            m = wrap_deg(m + g * d)
-            p = (1 - g) * pp
+            total += ll
+        g = pp / s
+        m = (m + g * d + 180.0) % 360.0 - 180.0
+        p = (1 - g) * pp
         t_prev = t
     return total
 
@@ -313,8 +322,11 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
+_time = itemgetter(0)
+
+
 def _merge_obs(a: list[tuple[float, float, float]], b: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
-    return sorted(a + b, key=lambda o: o[0])
+    return sorted(a + b, key=_time)
 
 
 def _handovers(a: list[tuple[float, float, float]], b: list[tuple[float, float, float]]) -> int:
@@ -336,7 +348,7 @@ class KalmanAhc:
             return 0.0
         llr = kalman_loglik(_merge_obs(a.obs, b.obs), c) - a.loglik - b.loglik
         per = llr / max(_handovers(a.obs, b.obs), 1)
-        return c.loc_weight * float(np.clip(per, -c.loc_clip, c.loc_clip))
+        return c.loc_weight * max(-c.loc_clip, min(c.loc_clip, float(per)))
 
     def cluster(self, units: list[Unit], initial: list[int]) -> list[int]:
         """Cluster ``units`` starting from runs of equal ``initial`` labels; returns one cluster id per unit."""
