@@ -8,7 +8,7 @@ import numpy as np
 from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, kalman_loglik, _lone_follow, _principal_axes, _voice_cuts, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
 from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
-from nodes.speaker.units import Unit
+from nodes.speaker.units import LOG_UNIFORM_DEG, Unit, log_mix, normal_logpdf, wrap_deg
 
 
 def _voices(rng: np.random.Generator, n: int, dim: int = 64, twin: tuple[int, int] | None = None) -> np.ndarray:
@@ -284,10 +284,9 @@ def test_kalman_scores_let_a_talker_back_from_a_long_silence_be_anywhere() -> No
     quick = (turn(0.0, -20.0) + turn(10.0, -20.0), turn(5.0, 60.0))  # gaps of 1.5 s: no change at all
     assert llr(*quick, new) == llr(*quick, old)
 
+
 def _kalman_loglik_textbook(obs: list[tuple[float, float, float]], c: AhcConfig) -> float:
     """The scalar Kalman filter of kalman_loglik written plainly (numpy helpers, no shortcuts): its reference."""
-    from nodes.speaker.units import LOG_UNIFORM_DEG, log_mix, normal_logpdf, wrap_deg
-
     total, m, p, t_prev = 0.0, 0.0, 0.0, None
     for t, z, r in obs:
         if t_prev is None:
