@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _location_cuts, kalman_loglik, _lone_follow, _principal_axes, _voice_cuts, match_labels
+from nodes.speaker.ahc_runs import follow_lone, location_cuts, voice_cuts
+from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _principal_axes, kalman_loglik, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
 from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
 from nodes.speaker.units import LOG_UNIFORM_DEG, Unit, log_mix, normal_logpdf, wrap_deg
@@ -227,8 +228,8 @@ def test_refinement_cuts_a_run_where_its_talker_could_not_have_got() -> None:
     rng = np.random.default_rng(7)
     walk = [Unit(k, 0.5 * k, 0.5 * k + 0.5, units[0].vector, 0.5 * k - 1.0, "w", float((30.0 * k + rng.normal(0, 3) + 180) % 360 - 180), 4.0)
             for k in range(20)]
-    assert not any(_location_cuts(walk, [0] * 20, AhcConfig(split_deg=25)))
-    assert sum(_location_cuts(walk, [0] * 20, AhcConfig(split_deg=25, split_velocity=False))) > 0
+    assert not any(location_cuts(walk, [0] * 20, AhcConfig(split_deg=25)))
+    assert sum(location_cuts(walk, [0] * 20, AhcConfig(split_deg=25, split_velocity=False))) > 0
 
 
 
@@ -241,10 +242,10 @@ def test_a_run_that_opens_vaguely_is_cut_where_a_clear_direction_lands_far_off()
     def run(places: list[tuple[float, float]]) -> list[Unit]:
         return [Unit(k, 0.5 * k, 0.5 * k + 0.5, vec, 0.5 * k - 1.0, "s", az, sd) for k, (az, sd) in enumerate(places)]
     mixed = run([(-95.0, 25.6), (-107.0, 13.6), (65.0, 3.7), (75.0, 3.5)])
-    assert _location_cuts(mixed, [0] * 4, AhcConfig()) == [False, False, True, False]
-    assert not any(_location_cuts(mixed, [0] * 4, AhcConfig(split_vague_k=0)))
+    assert location_cuts(mixed, [0] * 4, AhcConfig()) == [False, False, True, False]
+    assert not any(location_cuts(mixed, [0] * 4, AhcConfig(split_vague_k=0)))
     near = run([(-95.0, 25.6), (-107.0, 13.6), (-60.0, 3.7), (-58.0, 3.5)])  # 47 deg from the vague -107: within 25 + 3 x 13.6 + 15
-    assert not any(_location_cuts(near, [0] * 4, AhcConfig()))
+    assert not any(location_cuts(near, [0] * 4, AhcConfig()))
 
 
 def test_a_lone_stretch_at_a_change_of_talker_joins_the_neighbour_it_was_heard_at() -> None:
@@ -255,13 +256,13 @@ def test_a_lone_stretch_at_a_change_of_talker_joins_the_neighbour_it_was_heard_a
         places = [(150.0, 3.0)] * 3 + [lone] + [(-90.0, 3.0)] * 3
         return [Unit(k, 0.5 * k, 0.5 * k + 0.5, vec, 0.5 * k - 1.0, "s", az, sd) for k, (az, sd) in enumerate(places)]
     labels = [0, 0, 0, 1, 2, 2, 2]
-    assert _lone_follow(seg((-91.0, 2.5)), labels, AhcConfig()) == [0, 0, 0, 2, 2, 2, 2]
-    assert _lone_follow(seg((148.0, 2.5)), labels, AhcConfig()) == [0, 0, 0, 0, 2, 2, 2]
-    assert _lone_follow(seg((30.0, 2.5)), labels, AhcConfig()) == labels  # near neither: a talker of its own, maybe
-    assert _lone_follow(seg((-91.0, 30.0)), labels, AhcConfig()) == labels  # heard too vaguely to tell
+    assert follow_lone(seg((-91.0, 2.5)), labels, AhcConfig()) == [0, 0, 0, 2, 2, 2, 2]
+    assert follow_lone(seg((148.0, 2.5)), labels, AhcConfig()) == [0, 0, 0, 0, 2, 2, 2]
+    assert follow_lone(seg((30.0, 2.5)), labels, AhcConfig()) == labels  # near neither: a talker of its own, maybe
+    assert follow_lone(seg((-91.0, 30.0)), labels, AhcConfig()) == labels  # heard too vaguely to tell
     two = [Unit(u.index, u.t0, u.t1, u.vector, u.window_start, "s" if u.index < 4 else "t", u.azimuth_deg, u.azimuth_std)
            for u in seg((-91.0, 2.5))]
-    assert _lone_follow(two, labels, AhcConfig()) == labels  # the next run is another segment: no change inside one
+    assert follow_lone(two, labels, AhcConfig()) == labels  # the next run is another segment: no change inside one
 
 
 def test_kalman_scores_let_a_talker_back_from_a_long_silence_be_anywhere() -> None:
@@ -353,7 +354,7 @@ def test_refinement_cuts_a_run_where_the_voice_changes() -> None:
     # Talkers hand over at one place inside one speech segment: direction cannot show it, the voice does.
     units, truth, initial = _same_place_handovers(1, noise=0.1)
     cfg = dict(threshold=0.0, loc_weight=0.1, split_deg=25)
-    assert not any(_location_cuts(units, initial, AhcConfig(**cfg)))
+    assert not any(location_cuts(units, initial, AhcConfig(**cfg)))
     cut = KalmanAhc(AhcConfig(**cfg)).cluster(units, initial)
     kept = KalmanAhc(AhcConfig(**cfg, change_cos=-1)).cluster(units, initial)
     assert _accuracy(cut, truth) >= 0.95
@@ -361,12 +362,12 @@ def test_refinement_cuts_a_run_where_the_voice_changes() -> None:
     # the cuts fall where the talker changes: the first stretch whose window hears only the new talker's neighbours after it
     x = np.stack([u.vector for u in units]).astype(np.float64)
     changes = [i for i in range(1, len(units)) if truth[i] != truth[i - 1] and units[i].segment == units[i - 1].segment]
-    assert _voice_cuts(units, initial, x - x.mean(axis=0), AhcConfig()) == changes
+    assert voice_cuts(units, initial, x - x.mean(axis=0), AhcConfig()) == changes
     # a change 1.5 s into a run leaves too little voice before it to compare: not cut (it would be without the rule)
     short, _, short_initial = _same_place_handovers(1, first_s=1.5, noise=0.1)
     x = np.stack([u.vector for u in short]).astype(np.float64) - np.stack([u.vector for u in short]).mean(axis=0)
-    assert _voice_cuts(short, short_initial, x, AhcConfig()) == []
-    assert _voice_cuts(short, short_initial, x, AhcConfig(change_min_s=0.0))
+    assert voice_cuts(short, short_initial, x, AhcConfig()) == []
+    assert voice_cuts(short, short_initial, x, AhcConfig(change_min_s=0.0))
 
 
 def test_reassignment_undoes_a_greedy_merge() -> None:
