@@ -1,0 +1,102 @@
+"""The parameters of ``speaker.diarizer``, as a graph's JSON sets them (``meetflow nodes speaker.diarizer``).
+
+Defaults come from the configs of the parts they tune (particle filter, online clustering,
+Kalman-AHC, overlap finder), so a part's default is stated once, where it is explained.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .kalman_ahc import AhcConfig
+from .online_clustering import OnlineClusteringConfig
+from .overlap import OverlapConfig
+from .particle_filter import ParticleConfig
+
+_P, _A, _O, _V = ParticleConfig(), AhcConfig(), OnlineClusteringConfig(), OverlapConfig()
+
+
+class DiarizerParams(BaseModel):
+    """Every setting of ``speaker.diarizer``; each description is what ``meetflow nodes speaker.diarizer`` prints."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["auto", "particle", "embedding"] = Field("auto", description="particle: joint location tracking and diarisation "
+                                                               "(2109.11140; needs directions); embedding: online clustering of embeddings "
+                                                               "only; auto: particle when an array gives directions, else embedding.")
+    refine: bool = Field(True, description="Kalman-AHC refinement pass (2109.10598): re-clusters the recent past with location "
+                         "likelihood ratios and relabels turns (higher revision).")
+    refine_every_s: float = Field(15.0, gt=0, description="Media seconds between refinement passes (and one at the end).")
+    reseed: bool = Field(True, description="Labels of new speech come from a second online diariser (particle filter, or "
+                         "clustering for mono) that restarts from each refinement's labels, so they extend the corrected past "
+                         "instead of the online guesses it replaced (the first, never restarted, still gives refinement its "
+                         "independent starting runs).")
+    refine_horizon_s: float = Field(600.0, gt=0, description="A refinement pass re-clusters this much of the recent past (bounds its cost).")
+    # particle filter
+    particles: int = Field(_P.particles, ge=1, le=10000, description="Number of particles.")
+    max_speakers: int = Field(_P.max_speakers, ge=1, le=64, description="Most speakers told apart.")
+    p_stay: float = Field(_P.p_stay, gt=0, lt=1, description="Prior that the talker goes on when speech follows on.")
+    p_new: float = Field(_P.p_new, gt=0, lt=1, description="Prior of a new talker (a birth).")
+    continue_s: float = Field(_P.continue_s, ge=0, description="Speech within this of the previous stretch follows on (s).")
+    kappa: float = Field(_P.kappa, gt=0, description="Sharpness of the embedding likelihood (log-likelihood per unit of cosine).")
+    new_cos: float = Field(_P.new_cos, gt=-1, lt=1, description="Cosine that a new speaker's embedding is expected to reach: the birth threshold.")
+    meas_std_deg: float = Field(_P.meas_std_deg, gt=0, description="Floor on the direction error of one stretch (deg).")
+    walk_std_dps: float = Field(_P.walk_std_dps, ge=0, description="How far a talker's azimuth wanders (deg per square-root second).")
+    max_std_deg: float = Field(_P.max_std_deg, gt=0, description="Cap on a silent speaker's location uncertainty (deg).")
+    seated_std_dps: float = Field(_P.seated_std_dps, ge=0, description="How far a seated talker's azimuth wanders (deg per "
+                                  "square-root second): each speaker is seated or walking, learnt from their track (0: everyone walks).")
+    seated_prior: float = Field(_P.seated_prior, ge=0, le=1, description="Probability that a new speaker is seated.")
+    motion_switch: float = Field(_P.motion_switch, ge=0, lt=0.5, description="Chance per stretch that a speaker starts or stops walking.")
+    resample_ess: float = Field(_P.resample_ess, gt=0, le=1, description="Resample (systematic) when the effective sample size falls below this share.")
+    lag: int = Field(_P.lag, ge=0, le=50, description="Stretches of look-ahead before a label is final (fixed-lag smoothing; the label "
+                     "is sent at once and revised if the smoothed one differs).")
+    seed: int = Field(_P.seed, description="Random seed of the particle filter (results are reproducible).")
+    # embedding-only clustering
+    threshold: float = Field(_O.threshold, gt=-1, lt=1, description="Embedding-only: cosine to a speaker's mean needed to join them.")
+    stay_bonus: float = Field(_O.stay_bonus, ge=0, description="Embedding-only: bonus similarity of the talker just heard.")
+    # refinement
+    ahc_threshold: float = Field(_A.threshold, gt=-1, lt=1, description="Refinement: embedding cosine at which merging is neutral.")
+    ahc_loc_weight: float = Field(_A.loc_weight, ge=0, description="Refinement: weight of the location log-likelihood ratio per hand-over.")
+    ahc_start: Literal["runs", "labels"] = Field(_A.start, description="Refinement starts from runs of one label inside a speech segment "
+                                                 "(may move any run) or from the online speakers (only merges split speakers).")
+    ahc_onsets_follow: bool = Field(_A.onsets_follow, description="Refinement: a segment's first, shorter windows (whose embeddings "
+                                    "look alike whoever speaks) take the label of the stretch after them.")
+    ahc_split_deg: float = Field(_A.split_deg, ge=0, le=180, description="Refinement: a run of one online label is cut where a "
+                                 "well-located stretch lies this far (deg) from where the run's talker, walking on, should be: "
+                                 "a talker change the online labels missed (0: never).")
+    ahc_away: float = Field(_A.away, ge=0, lt=1, description="Refinement: after a silence of ahc_away_gap_s or more, the "
+                            "Kalman scores let a talker have gone anywhere with this probability (people cross rooms; 0: never).")
+    ahc_away_gap_s: float = Field(_A.away_gap_s, gt=0, description="Refinement: the silence (s) after which ahc_away applies.")
+    ahc_split_vague_k: float = Field(_A.split_vague_k, ge=0, description="Refinement: a run whose directions so far were all "
+                                     "vaguer than well-located is cut where a well-located stretch lies further from the last vague "
+                                     "one than ahc_split_deg plus this many of its spreads (0: never).")
+    ahc_lone_follow: bool = Field(_A.lone_follow, description="Refinement: a lone stretch between two runs of its speech segment "
+                                  "takes the label of the neighbour heard within ahc_split_deg of it when the other is further.")
+    ahc_change_cos: float = Field(_A.change_cos, ge=-1, le=1, description="Refinement: a run of one online label is also cut where "
+                                  "the voice of the second before and the second after agree less than this (cosine of centred "
+                                  "embeddings): a talker change the online labels and the direction missed (-1: never).")
+    ahc_change_min_s: float = Field(_A.change_min_s, ge=0, description="Refinement: a voice cut must leave at least this much "
+                                    "of the run (s) on either side (shorter pieces are too little speech to cluster on their own).")
+    ahc_pca_dims: int = Field(_A.pca_dims, ge=0, le=256, description="Refinement: compare embeddings over their first this many "
+                              "principal axes within the horizon (drops what was said and the room from the cosine; 0: all).")
+    ahc_reassign_passes: int = Field(_A.reassign_passes, ge=0, le=20, description="Refinement: once merging stops, each run moves "
+                                     "to the finished cluster it fits best (embedding and location), at most this many passes: "
+                                     "undoes early merges that greedy clustering cannot (0: never).")
+    ahc_min_speaker_s: float = Field(_A.min_speaker_s, ge=0, description="Refinement: once clustering stops, a speaker with less "
+                                     "speech than this (s) in the horizon joins the closest speaker (0: never); only after "
+                                     "ahc_settle_s without them, so a new talker is not swallowed as they start.")
+    ahc_settle_s: float = Field(_A.settle_s, ge=0, description="Refinement: seconds since a small speaker's last stretch before "
+                                "ahc_min_speaker_s applies.")
+    # directions
+    min_activity: float = Field(0.3, ge=0, le=1, description="Direction blocks quieter than this are ignored (0-1).")
+    min_strength: float = Field(0.3, ge=0, le=1, description="Direction peaks weaker than this are ignored (0-1).")
+    min_blocks: int = Field(2, ge=1, description="Direction blocks needed within a stretch to locate it.")
+    # overlapped speech
+    overlap: bool = Field(True, description="From an array: also label a second known talker heard under the main one (a "
+                          "direction peak at their place), as an extra turn marked overlap; words keep the main talker.")
+    overlap_min_strength: float = Field(_V.min_strength, ge=0, le=1, description="Overlap: weakest direction peak that counts as a talker.")
+    overlap_gate_deg: float = Field(_V.gate_deg, gt=0, le=90, description="Overlap: a peak this close to a talker's place is theirs (deg).")
+    overlap_min_blocks: int = Field(_V.min_blocks, ge=1, description="Overlap: direction blocks of a stretch that must point at the second talker.")
+    overlap_share: float = Field(_V.share, ge=0, le=1, description="Overlap: ... and at least this share of the stretch's blocks.")
