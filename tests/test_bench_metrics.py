@@ -1,4 +1,4 @@
-"""The diarisation benchmark's label-persistence measure: the issue's target number comes from it, so it is pinned here."""
+"""The diarisation benchmark's own measures (label persistence, the issue's target; the live errors by talker familiarity), pinned here."""
 
 from __future__ import annotations
 
@@ -43,3 +43,20 @@ def test_alone_share() -> None:
     assert bench._alone_share(REF, "A", 21.0, 23.0) == 0.0
     assert abs(bench._alone_share(REF, "B", 20.0, 26.0) - 4.0 / 6.0) < 1e-9
     assert bench._alone_share(REF, "B", 40.0, 44.0) == 1.0
+
+
+def test_live_errors_are_split_by_whether_the_talker_was_known() -> None:
+    # A talks 12 s, B 4 s, A again: A's second 6 s and B's turn fall in a voice's first 10 s ("new")
+    ref = [(0.0, 12.0, "A"), (13.0, 17.0, "B"), (18.0, 20.0, "A")]
+
+    def turn(tid: str, a: float, b: float, who: str) -> SimpleNamespace:
+        return SimpleNamespace(turn_id=tid, t0=a, t1=b, speaker=who, overlap=False)
+
+    history = [(6.0, turn("1", 0.0, 6.0, "x")), (12.0, turn("2", 6.0, 12.0, "y")), (17.0, turn("3", 13.0, 17.0, "y")),
+               (20.0, turn("4", 18.0, 20.0, "y")), (22.0, turn("4", 18.0, 20.0, "x")),  # fixed 2 s after: right at 5 s
+               (30.0, turn("2", 6.0, 12.0, "x"))]  # fixed 18 s after: still wrong at 10 s
+    final = bench.seen_after(history, float("inf"))
+    split = bench.live_by_familiarity(ref, history, final)
+    assert split[0.0] == {"new": (16.0, 6.0), "known": (2.0, 2.0)}
+    assert split[5.0] == {"new": (16.0, 6.0), "known": (2.0, 0.0)}
+    assert split[10.0] == split[5.0]
