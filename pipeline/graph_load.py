@@ -255,6 +255,9 @@ def _check_params(cls: type[Node], raw: dict[str, Any], ptr: str, problems: list
                 msg = f"missing required parameter '{loc[-1]}'"
             elif kind == "extra_forbidden":
                 msg = f"unknown parameter '{loc[-1]}'{_suggest(loc[-1], fields)} (parameters of {cls.type_name}: {', '.join(fields) or 'none'})"
+            elif kind == "value_error" and not loc:
+                # a check across parameters (a model validator): its message names the values itself
+                msg = f"{cls.type_name}: {err['msg'].removeprefix('Value error, ')}"
             else:
                 got = err.get("input")
                 shown = json.dumps(got) if isinstance(got, (str, int, float, bool, type(None))) else type(got).__name__

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .kalman_ahc import AhcConfig
 from .online_clustering import OnlineClusteringConfig
@@ -100,3 +100,16 @@ class DiarizerParams(BaseModel):
     overlap_gate_deg: float = Field(_V.gate_deg, gt=0, le=90, description="Overlap: a peak this close to a talker's place is theirs (deg).")
     overlap_min_blocks: int = Field(_V.min_blocks, ge=1, description="Overlap: direction blocks of a stretch that must point at the second talker.")
     overlap_share: float = Field(_V.share, ge=0, le=1, description="Overlap: ... and at least this share of the stretch's blocks.")
+
+    @model_validator(mode="after")
+    def _check(self) -> DiarizerParams:
+        # When speech follows on, the particle filter's prior splits 1 between staying, switching to
+        # another known talker and a new one: more than 1 for the first and last would leave the
+        # switch a negative probability (NaN weights, every particle lost).
+        if self.p_stay + self.p_new > 1.0:
+            raise ValueError(f"p_stay + p_new must not exceed 1 (the rest is the chance of switching to another known talker), "
+                             f"got {self.p_stay:g} + {self.p_new:g}")
+        if self.refine and self.refine_horizon_s < self.refine_every_s:
+            raise ValueError(f"refine_horizon_s ({self.refine_horizon_s:g} s) is shorter than refine_every_s ({self.refine_every_s:g} s): "
+                             f"speech between two passes would never be refined")
+        return self
