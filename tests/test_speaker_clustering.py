@@ -592,3 +592,45 @@ def test_diarizer_labels_new_speech_from_a_filter_restarted_at_each_refinement()
     mono, sent = _run_diarizer(False, refine_every_s=4.0)  # mono: the live diariser is the embedding-only clustering, restarted likewise
     assert isinstance(mono.live, OnlineClusterer) and isinstance(mono.oc, OnlineClusterer) and mono.live is not mono.oc
     assert sorted({t.speaker for t in sent if t.t1 > t.t0}) == ["spk1", "spk2"]
+
+
+def test_a_segments_opening_windows_show_the_label_of_its_first_full_window() -> None:
+    """Live: the 0.75 and 1.25 s windows that open a segment are re-sent with the label its first full window gets."""
+    from nodes.speaker.diarizer import Diarizer, DiarizerParams
+    from pipeline import Embedding, Packet, RunContext, StreamInfo
+
+    rng = np.random.default_rng(3)
+    voice = {"A": np.eye(64)[0] + 0.05 * rng.random(64), "B": np.eye(64)[1] + 0.05 * rng.random(64)}
+
+    def segment(seg: str, start: float, opening: str, rest: str, full: int = 4) -> list[Packet]:
+        out, new_from = [], start
+        for k, end in enumerate([start + 0.75, start + 1.25] + [start + 1.75 + 0.5 * j for j in range(full)]):
+            v = (voice[opening] if k < 2 else voice[rest]) + 0.02 * rng.random(64)
+            out.append(Packet(new_from, end, Embedding(v.astype(np.float32), seg, "window", max(start, end - 1.5), end, new_from)))
+            new_from = end
+        return out
+
+    # A, then B, then A again, whose opening windows sound like B (too little speech to tell)
+    packets = segment("s1", 0.0, "A", "A") + segment("s2", 5.0, "B", "B") + segment("s3", 10.0, "B", "A")
+
+    def run(**params: object) -> list:
+        node = Diarizer("dz", DiarizerParams(method="embedding", refine=False, **params), RunContext())
+        node.configure({"embeddings": StreamInfo()})
+        node.open()
+        sent: list = []
+        node.emit = lambda port, packet: sent.append(packet.payload)  # type: ignore[method-assign]
+        for p in packets:
+            node.process("embeddings", p)
+        node.flush()
+        return sent
+
+    sent = run()
+    first = {t.turn_id: t for t in reversed(sent)}
+    last = {t.turn_id: t for t in sent}
+    s3 = [tid for tid in last if last[tid].t0 >= 10.0]
+    a, b = last[s3[-1]].speaker, last[sorted(last)[6]].speaker
+    assert a != b and a == last[sorted(last)[0]].speaker  # the full windows of s3 are A's, s2's are B's
+    for tid in s3[:2]:  # s3's opening stretches: first sent as B's, then re-sent as A's, one revision up
+        assert first[tid].speaker == b and last[tid].speaker == a and last[tid].revision == first[tid].revision + 1
+    off = {t.turn_id: t for t in run(onsets_follow=False)}
+    assert [off[tid].speaker for tid in s3[:2]] == [b, b]

@@ -12,6 +12,8 @@
      * ``particle+kahc``  particle filter + Kalman-AHC refinement (the default for arrays),
      * ``pf+kahc-noreseed`` the same, but new speech labelled by the first particle filter alone
                           instead of one restarted from each refinement's labels (the peer of ``reseed``),
+     * ``pf+kahc-noonset`` the default, but a segment's opening (0.75 and 1.25 s) windows keep their own live
+                          label instead of following the segment's first full window (the peer of ``onsets_follow``),
      * ``pf+kahc-mean``   the default, but with embeddings of the channel mean instead of the beam
                           (``array.beam``) that graphs/meeting.json steers at the talker (the beam's peer).
    Every mode but the last hears the speech through the beam (``--beam``; ``none``: the channel mean).
@@ -253,6 +255,7 @@ MODES = {
     "particle": {"method": "particle", "refine": False},
     "particle+kahc": {"method": "particle", "refine": True},  # the default for arrays
     "pf+kahc-noreseed": {"method": "particle", "refine": True, "reseed": False},  # live labels from the first filter alone
+    "pf+kahc-noonset": {"method": "particle", "refine": True, "onsets_follow": False},  # opening windows keep their own live label
     "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
 }
 #: A live viewer's labels are scored as they stood this many seconds after each stretch (then as finally revised).

@@ -33,6 +33,8 @@ class DiarizerParams(BaseModel):
                          "clustering for mono) that restarts from each refinement's labels, so they extend the corrected past "
                          "instead of the online guesses it replaced (the first, never restarted, still gives refinement its "
                          "independent starting runs).")
+    onsets_follow: bool = Field(True, description="Live labels: a speech segment's first, shorter windows (0.75 and 1.25 s, which say "
+                                "little about who speaks) are re-sent with the label of the segment's first full window once it is labelled.")
     refine_horizon_s: float = Field(600.0, gt=0, description="A refinement pass re-clusters this much of the recent past (bounds its cost).")
     # particle filter
     particles: int = Field(_P.particles, ge=1, le=10000, description="Number of particles.")
