@@ -224,8 +224,10 @@ class Diarizer(Node):
         segment rarely changes talker within its first second. Live, the opening stretches
         keep their own label for that 0.75 s and are then re-sent with the full window's.
         Measured offline on the bench's emissions before building it: live DER 2 s after each
-        stretch 23.6 -> 22.4% (meetings 1-12) and 21.8 -> 19.6% (37-68), 5 s after 19.2 -> 18.5%
-        and 17.5 -> 16.4%; at 0 s nothing changes (the full window has not come yet).
+        stretch 23.6 -> 22.4% (meetings 1-12) and 21.8 -> 19.6% (37-68); built, beside the peer
+        without it (bench mode ``pf+kahc-noonset``), 5 s after 18.7 -> 17.5% (1-36) and 17.5 ->
+        16.9% (37-68). At 0 s nothing changes (the full window has not come yet), nor do the
+        final labels (refinement lets onsets follow as well).
         """
         if not self.params.onsets_follow or u.segment is None:
             return
