@@ -354,13 +354,11 @@ def main() -> int:
           "\nnew = under 10 s of earlier speech (a voice still being learnt), known = 10 s or more")
     print(f"{'mode':<17}" + "".join(f"{f'new {d:g} s':>10}{f'known {d:g} s':>12}" for d in LIVE_DELAYS) + f"{'new share':>10}")
     for name, rows in agg.items():
-        cells, share = [], None
-        for d in LIVE_DELAYS:
-            tot = {k: [sum(r["familiar"][d][k][i] for r in rows) for i in (0, 1)] for k in ("new", "known")}
-            cells.append(f"{tot['new'][1] / max(tot['new'][0], 1e-9):>10.1%}{tot['known'][1] / max(tot['known'][0], 1e-9):>12.1%}")
-            share = tot["new"][0] / max(tot["new"][0] + tot["known"][0], 1e-9)
-        summary[name]["live_familiar"] = {d: {k: [sum(r["familiar"][d][k][i] for r in rows) for i in (0, 1)] for k in ("new", "known")}
-                                          for d in LIVE_DELAYS}
+        sums = {d: {k: [sum(r["familiar"][d][k][i] for r in rows) for i in (0, 1)] for k in ("new", "known")} for d in LIVE_DELAYS}
+        summary[name]["live_familiar"] = sums
+        cells = [f"{t['new'][1] / max(t['new'][0], 1e-9):>10.1%}{t['known'][1] / max(t['known'][0], 1e-9):>12.1%}" for t in sums.values()]
+        last = sums[LIVE_DELAYS[-1]]
+        share = last["new"][0] / max(last["new"][0] + last["known"][0], 1e-9)
         print(f"{name:<17}" + "".join(cells) + f"{share:>10.0%}")
     best = summary["particle+kahc"]
     print("\nlocation-aware = particle+kahc (the default graph for arrays); embedding-only = online clustering (row 1)")

@@ -28,6 +28,11 @@ def mid(u: Unit) -> float:
     return 0.5 * (u.t0 + u.t1)
 
 
+def opening(u: Unit, full_s: float) -> bool:
+    """Whether a stretch's window is one of a segment's shorter opening ones (under the full ``full_s``)."""
+    return u.window_s < 0.95 * full_s
+
+
 def follow_onsets(units: list[Unit], labels: list[int]) -> list[int]:
     """Give a segment's opening stretches (windows shorter than the full ones) the label of the stretch after them.
 
@@ -43,7 +48,7 @@ def follow_onsets(units: list[Unit], labels: list[int]) -> list[int]:
     out = list(labels)
     for i in range(len(units) - 2, -1, -1):
         u, nxt = units[i], units[i + 1]
-        if u.window_s < 0.95 * full and nxt.segment == u.segment and u.segment is not None:
+        if opening(u, full) and nxt.segment == u.segment and u.segment is not None:
             out[i] = out[i + 1]
     return out
 
@@ -165,7 +170,7 @@ def voice_cuts(units: list[Unit], labels: list[int], vectors: np.ndarray, c: Ahc
         span = range(i - 2, i + 4)
         if any(units[j].segment != units[i].segment or labels[j] != labels[i] for j in span) or units[i].segment is None:
             continue
-        if units[i + 2].window_s < 0.95 * full or units[i + 3].window_s < 0.95 * full:
+        if opening(units[i + 2], full) or opening(units[i + 3], full):
             continue
         left, right = normed[i - 2] + normed[i - 1], normed[i + 2] + normed[i + 3]
         score[i] = float(left @ right) / max(float(np.linalg.norm(left) * np.linalg.norm(right)), 1e-12)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pipeline import DirectionEstimate, Embedding, In, Node, Out, Packet, SpeakerTurn, StreamInfo
 
 from ..array.mics import OFF_KEY
+from .ahc_runs import opening
 from .diarizer_params import DiarizerParams
 from .kalman_ahc import AhcConfig, KalmanAhc, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
@@ -236,7 +237,7 @@ class Diarizer(Node):
         self._full_s = max(self._full_s, u.window_s)
         if self._openers is None:
             return  # the segment's first full window has come: the rest are its own
-        if u.window_s < 0.95 * self._full_s:
+        if opening(u, self._full_s):
             self._openers.append(u.index)
             return
         openers, self._openers = self._openers, None
