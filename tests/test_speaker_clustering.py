@@ -176,6 +176,23 @@ def test_ahc_stops_at_the_number_of_talkers() -> None:
     assert all(m[0] > 0 for m in ahc.merges)
 
 
+def test_ahc_told_the_number_of_talkers_merges_down_to_it() -> None:
+    """With max_clusters (the number of people, when the user knows it) a threshold that splits talkers still ends with them."""
+    cfg = dict(loc_weight=0.1, walk_std_dps=12, max_std_deg=60, min_speaker_s=0.0)
+    for seed in (4, 5):
+        units, truth = _meeting(seed, noise=0.6)
+        start = list(range(len(units)))
+        split = KalmanAhc(AhcConfig(threshold=0.5, **cfg)).cluster(units, start)
+        assert len(set(split)) > 10  # a threshold far too strict: every talker in many pieces
+        ahc = KalmanAhc(AhcConfig(threshold=0.5, max_clusters=3, **cfg))
+        told = ahc.cluster(units, start)
+        assert len(set(told)) == 3 and _accuracy(told, truth) >= 0.95
+        assert ahc.stopped_at is not None and ahc.stopped_at <= 0 and min(m[0] for m in ahc.merges) < 0  # merged past the stopping point
+        # a cap above the number the score finds changes nothing
+        plain = KalmanAhc(AhcConfig(threshold=0.0, **cfg)).cluster(units, start)
+        assert KalmanAhc(AhcConfig(threshold=0.0, max_clusters=5, **cfg)).cluster(units, start) == plain
+
+
 def test_ahc_location_term_keeps_apart_twins_in_different_places() -> None:
     # seated talkers (and one slow walker): a filter whose uncertainty stays bounded through silences
     units, truth = _meeting(5, twin=(0, 1))
@@ -471,6 +488,20 @@ def test_ahc_small_speakers_join_their_closest_once_settled() -> None:
             assert _accuracy([labels[i] for i in talkers], [truth[i] for i in talkers]) >= 0.95
 
 
+def test_ahc_over_the_number_of_people_dissolves_the_speaker_with_least_speech() -> None:
+    """Over max_clusters, the piece with least speech joins someone, not the closest pair (here two alike voices)."""
+    units, truth = _meeting(6, twin=(0, 1))
+    odd = _odd_turn(units, truth, 22, 1.5, -160.0, np.random.default_rng(6))  # 1.5 s like nobody: a cough, overlap
+    talkers = [i for i, s in enumerate(truth) if s >= 0]
+    # no small-speaker rule and no reassignment afterwards: what the cap itself merges (the closest pair: the twins, 70% right)
+    cfg = dict(threshold=0.0, loc_weight=0.1, walk_std_dps=12, max_std_deg=60, min_speaker_s=0.0, reassign_passes=0)
+    start = list(range(len(units)))
+    assert len(set(KalmanAhc(AhcConfig(**cfg)).cluster(units, start))) == 4  # the score keeps the odd piece apart
+    told = KalmanAhc(AhcConfig(**cfg, max_clusters=3)).cluster(units, start)
+    assert len(set(told)) == 3 and len({told[i] for i in odd}) == 1
+    assert _accuracy([told[i] for i in talkers], [truth[i] for i in talkers]) >= 0.95  # the alike twins stay apart
+
+
 def test_diarizer_releases_embeddings_past_the_refinement_horizon() -> None:
     """Bounded memory over a long meeting: units older than refine_horizon_s keep their labels, not their vectors."""
     from nodes.speaker.diarizer import Diarizer, DiarizerParams
@@ -634,3 +665,18 @@ def test_a_segments_opening_windows_show_the_label_of_its_first_full_window() ->
         assert first[tid].speaker == b and last[tid].speaker == a and last[tid].revision == first[tid].revision + 1
     off = {t.turn_id: t for t in run(onsets_follow=False)}
     assert [off[tid].speaker for tid in s3[:2]] == [b, b]
+
+
+def test_diarizer_told_the_number_of_people_never_sends_more_speakers() -> None:
+    """speakers=N reaches refinement: a pass whose score would keep a third speaker for two talkers merges it instead."""
+    import pytest
+    from nodes.speaker.diarizer import DiarizerParams
+
+    def labels(**params: object) -> set[str]:
+        _, sent = _run_diarizer(True, refine_every_s=4.0, ahc_threshold=0.9, **params)  # a threshold too strict for these voices
+        return {t.speaker for t in sent if t.t1 > t.t0}  # every label ever sent, revisions included
+
+    assert len(labels()) == 3  # some pass split a talker, and a later one took it back
+    assert labels(speakers=2) == {"spk1", "spk2"}
+    with pytest.raises(ValueError, match="max_speakers"):
+        DiarizerParams(speakers=12, max_speakers=10)

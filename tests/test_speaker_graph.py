@@ -124,3 +124,16 @@ def test_eval_readers_name_bad_times(tmp_path: Path) -> None:
         f.write_text(json.dumps([{"speaker": "a", **seg}]))
         with pytest.raises(EvalInputError, match=re.escape(said)):
             read_seglst(f)
+
+
+def test_meeting_graph_passes_the_number_of_people_to_the_diariser() -> None:
+    """`--set speakers=N` reaches speaker.diarizer (its refinement then keeps at most N); unset means unknown."""
+    import nodes  # noqa: F401  (registers node types)
+    from pipeline.graph_load import load_graph
+
+    told = load_graph("graphs/meeting.json", {"input": "x.wav", "speakers": "3"}, strict=False).nodes["diarize"].params
+    assert told.speakers == 3
+    assert load_graph("graphs/meeting.json", {"input": "x.wav"}, strict=False).nodes["diarize"].params.speakers is None
+    for bad in ("0", "2.5", "many", "11"):  # 11: more than the diariser's max_speakers (10)
+        r = run_cli("validate", "graphs/meeting.json", "--input", "x.wav", "--set", f"speakers={bad}")
+        assert r.returncode != 0 and "speakers" in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)

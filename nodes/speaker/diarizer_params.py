@@ -38,7 +38,12 @@ class DiarizerParams(BaseModel):
     refine_horizon_s: float = Field(600.0, gt=0, description="A refinement pass re-clusters this much of the recent past (bounds its cost).")
     # particle filter
     particles: int = Field(_P.particles, ge=1, le=10000, description="Number of particles.")
-    max_speakers: int = Field(_P.max_speakers, ge=1, le=64, description="Most speakers told apart.")
+    max_speakers: int = Field(_P.max_speakers, ge=1, le=64, description="Most speakers told apart: the live diariser's speaker "
+                              "slots, and the most speakers a refinement pass keeps within its horizon.")
+    speakers: int | None = Field(None, ge=1, le=64, description="How many people take part, when known (null: unknown). A "
+                                 "refinement pass keeps at most this many speakers within its horizon: where its score would stop "
+                                 "with more, the speaker with the least speech joins the one closest to them. The live diariser "
+                                 "keeps max_speakers slots, so a new voice is not forced onto a known one before refinement has heard enough of it.")
     p_stay: float = Field(_P.p_stay, gt=0, lt=1, description="Prior that the talker goes on when speech follows on.")
     p_new: float = Field(_P.p_new, gt=0, lt=1, description="Prior of a new talker (a birth).")
     continue_s: float = Field(_P.continue_s, ge=0, description="Speech within this of the previous stretch follows on (s).")
@@ -111,6 +116,9 @@ class DiarizerParams(BaseModel):
         if self.p_stay + self.p_new > 1.0:
             raise ValueError(f"p_stay + p_new must not exceed 1 (the rest is the chance of switching to another known talker), "
                              f"got {self.p_stay:g} + {self.p_new:g}")
+        if self.speakers is not None and self.speakers > self.max_speakers:
+            raise ValueError(f"speakers ({self.speakers}) is more than max_speakers ({self.max_speakers}), the most speakers told "
+                             f"apart: raise the diariser's max_speakers in the graph to at least {self.speakers}")
         if self.refine and self.refine_horizon_s < self.refine_every_s:
             raise ValueError(f"refine_horizon_s ({self.refine_horizon_s:g} s) is shorter than refine_every_s ({self.refine_every_s:g} s): "
                              f"speech between two passes would never be refined")

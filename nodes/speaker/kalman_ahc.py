@@ -59,6 +59,7 @@ class AhcConfig:
     away: float = 0.1  # after a silence of away_gap_s or more, the talker may have gone anywhere with this probability (0: never)
     away_gap_s: float = 8.0
     min_clusters: int = 1
+    max_clusters: int = 0  # at most this many clusters: past the stopping point, the one with least speech joins its closest (0: no cap)
     center: bool = True  # subtract the mean embedding of the stretches clustered (GE2E vectors share a large common part)
     start: str = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)
     onsets_follow: bool = True  # "runs": a segment's first, shorter windows join the run that follows them
@@ -261,13 +262,21 @@ class KalmanAhc:
                 # more often a split-off piece of someone (overlap, a cough, a turn's edge) than a
                 # new participant, so such a settled cluster joins the one it is closest to.
                 small = np.flatnonzero(alive & (speech < c.min_speaker_s) & (last <= newest - c.settle_s))
-                if not len(small):
-                    break
-                rows = total[small]
-                k = int(np.argmax(rows))
-                i, j = int(small[k // n]), k % n
-                best = float(total[i, j])
-                if not np.isfinite(best):
+                if len(small):
+                    rows = total[small]
+                    k = int(np.argmax(rows))
+                    i, j = int(small[k // n]), k % n
+                    best = float(total[i, j])
+                    if not np.isfinite(best):
+                        break
+                elif c.max_clusters and int(alive.sum()) > c.max_clusters:
+                    # More clusters than there are people: one of them is a piece of someone. The one
+                    # with the least speech has the least evidence of being a person of its own, so it
+                    # joins its closest; the closest pair overall may be two people (sim64, mono).
+                    k = int(np.argmin(np.where(alive, speech, np.inf)))
+                    i, j = k, int(np.argmax(total[k]))
+                    best = float(total[i, j])
+                else:
                     break
             i, j = min(i, j), max(i, j)
             self.merges.append((best, float(emb[i, j]), float(loc[i, j])))
