@@ -15,7 +15,9 @@
      * ``pf+kahc-noonset`` the default, but a segment's opening (0.75 and 1.25 s) windows keep their own live
                           label instead of following the segment's first full window (the peer of ``onsets_follow``),
      * ``pf+kahc-mean``   the default, but with embeddings of the channel mean instead of the beam
-                          (``array.beam``) that graphs/meeting.json steers at the talker (the beam's peer).
+                          (``array.beam``) that graphs/meeting.json steers at the talker (the beam's peer),
+     * ``pf+kahc-known``, ``embedding+ahc-known``  the default, and the mono one (refinement without
+                          location), told how many people take part (``speakers``, from the reference).
    Every mode but the last hears the speech through the beam (``--beam``; ``none``: the channel mean).
    Reported per mode: DER (pyannote.metrics, collar 0.5 s total = +-0.25 s, overlap scored),
    its components, the ratio to the embedding-only DER, label persistence (a talker silent for
@@ -28,7 +30,8 @@
    split by whether the true talker had already said 10 s (a voice still being learnt, or known).
    Targets: location-aware DER <= 0.8 x embedding-only DER, and <= 15% absolute.
 2. **AMI excerpts** (../shared/data/ami_excerpts, mono, real; skipped when absent):
-   embedding-only diarisation against a simple baseline (all speech one speaker, same VAD).
+   embedding-only diarisation against a simple baseline (all speech one speaker, same VAD), and
+   told how many people take part.
 
 Run:  python tools/bench_diarization.py [--meetings 8] [--first 1] [--duration 90] [--json FILE]
 """
@@ -248,6 +251,9 @@ def delays(ref: list[tuple[float, float, str]], turns: list[Any], first: dict[st
     return out
 
 
+#: A mode parameter set to this takes the meeting's true number of talkers (a user who says how many people take part).
+KNOWN = "known"
+
 MODES = {
     "embedding": {"method": "embedding", "refine": False, "overlap": False},  # the baseline: no location anywhere
     "embedding+ahc": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False},  # still no location
@@ -257,6 +263,8 @@ MODES = {
     "pf+kahc-noreseed": {"method": "particle", "refine": True, "reseed": False},  # live labels from the first filter alone
     "pf+kahc-noonset": {"method": "particle", "refine": True, "onsets_follow": False},  # opening windows keep their own live label
     "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
+    "pf+kahc-known": {"method": "particle", "refine": True, "speakers": KNOWN},  # the default told how many people take part
+    "embedding+ahc-known": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "speakers": KNOWN},  # ... mono
 }
 #: A live viewer's labels are scored as they stood this many seconds after each stretch (then as finally revised).
 LIVE_DELAYS = (0.0, 5.0, 10.0)
@@ -320,13 +328,16 @@ def main() -> int:
         row = {}
         for name, mode in MODES.items():
             params = {k: v for k, v in mode.items() if k != "front"}
+            if params.get("speakers") == KNOWN:
+                params["speakers"] = len({spk for *_, spk in next(iter(ref.values()))})
             row[name] = score_mode(fronts[mode.get("front", args.beam)], ref, params)
             agg[name].append(row[name])
         results["meetings"][folder.name] = row
         print(f"{folder.name} ({3 + i % 2} talkers): " + "  ".join(f"{n} DER {r['der']:.1%}" for n, r in row.items()), flush=True)
 
     print("\nSimulated walking-talker meetings (circular7), DER collar +-0.25 s, overlap scored")
-    print(f"{'mode':<17} {'DER':>7} {'miss':>6} {'FA':>6} {'conf':>6} {'x emb':>6} {'kept/returns':>13} {'own':>4} {'delay p50':>9} {'p90':>6} {'<=1s':>6}")
+    print(f"{'mode':<20} {'DER':>7} {'miss':>6} {'FA':>6} {'conf':>6} {'x emb':>6} {'kept/returns':>13} {'own':>4} {'delay p50':>9} "
+          f"{'p90':>6} {'<=1s':>6}")
     base = None
     summary = {}
     for name, rows in agg.items():
@@ -341,25 +352,26 @@ def main() -> int:
              "lost_overlapped": lost_ov, "delay_p50": statistics.median(d) if d else None, "delay_p90": sorted(d)[int(0.9 * (len(d) - 1))] if d else None,
              "delay_within_1s": sum(x <= 1.0 for x in d) / len(d) if d else None}
         summary[name] = s
-        print(f"{name:<17} {s['der']:>7.1%} {s['miss']:>6.1%} {s['fa']:>6.1%} {s['conf']:>6.1%} {s['ratio']:>6.2f} {kept:>6}/{ret:<6} {own:>4} "
+        print(f"{name:<20} {s['der']:>7.1%} {s['miss']:>6.1%} {s['fa']:>6.1%} {s['conf']:>6.1%} {s['ratio']:>6.2f} {kept:>6}/{ret:<6} "
+              f"{own:>4} "
               f"{s['delay_p50']:>9.2f} {s['delay_p90']:>6.2f} {s['delay_within_1s']:>6.0%}")
     results["summary"] = summary
     print("\nLive view: DER of the labels as a viewer held them d s after each stretch ended (relabels applied as they came)")
-    print(f"{'mode':<17}" + "".join(f"{f'd={d:g} s':>9}" for d in LIVE_DELAYS) + f"{'final':>9}")
+    print(f"{'mode':<20}" + "".join(f"{f'd={d:g} s':>9}" for d in LIVE_DELAYS) + f"{'final':>9}")
     for name, rows in agg.items():
         live = {d: statistics.mean(r["live"][d] for r in rows) for d in LIVE_DELAYS}
         summary[name]["live"] = live
-        print(f"{name:<17}" + "".join(f"{live[d]:>9.1%}" for d in LIVE_DELAYS) + f"{summary[name]['der']:>9.1%}")
+        print(f"{name:<20}" + "".join(f"{live[d]:>9.1%}" for d in LIVE_DELAYS) + f"{summary[name]['der']:>9.1%}")
     print("\nLive labels wrong, by how much the true talker had said before (share of their speech; the final labels' mapping):"
           "\nnew = under 10 s of earlier speech (a voice still being learnt), known = 10 s or more")
-    print(f"{'mode':<17}" + "".join(f"{f'new {d:g} s':>10}{f'known {d:g} s':>12}" for d in LIVE_DELAYS) + f"{'new share':>10}")
+    print(f"{'mode':<20}" + "".join(f"{f'new {d:g} s':>10}{f'known {d:g} s':>12}" for d in LIVE_DELAYS) + f"{'new share':>10}")
     for name, rows in agg.items():
         sums = {d: {k: [sum(r["familiar"][d][k][i] for r in rows) for i in (0, 1)] for k in ("new", "known")} for d in LIVE_DELAYS}
         summary[name]["live_familiar"] = sums
         cells = [f"{t['new'][1] / max(t['new'][0], 1e-9):>10.1%}{t['known'][1] / max(t['known'][0], 1e-9):>12.1%}" for t in sums.values()]
         last = sums[LIVE_DELAYS[-1]]
         share = last["new"][0] / max(last["new"][0] + last["known"][0], 1e-9)
-        print(f"{name:<17}" + "".join(cells) + f"{share:>10.0%}")
+        print(f"{name:<20}" + "".join(cells) + f"{share:>10.0%}")
     best = summary["particle+kahc"]
     print("\nlocation-aware = particle+kahc (the default graph for arrays); embedding-only = online clustering (row 1)")
     print(f"target location-aware DER <= 0.8 x embedding-only: {best['ratio']:.2f} -> {'PASS' if best['ratio'] <= 0.8 else 'FAIL'}")
@@ -381,6 +393,7 @@ def main() -> int:
         hyp_emb: dict[str, Any] = {}
         hyp_one: dict[str, Any] = {}
         hyp_online: dict[str, Any] = {}
+        hyp_known: dict[str, Any] = {}
         for wav in sorted(AMI.glob("*.wav")):
             cache = work / f"ami_{wav.stem}.pkl"
             if cache.exists():
@@ -393,17 +406,22 @@ def main() -> int:
             online, _ = diarize(front, method="embedding", refine=False)
             hyp_online[wav.stem] = _segments(online)
             hyp_one[wav.stem] = [(x.t0, x.t1, "one") for x in turns if x.t1 > x.t0]
+            if wav.stem in refs:
+                known, _ = diarize(front, method="embedding", refine=True, speakers=len({spk for *_, spk in refs[wav.stem]}))
+                hyp_known[wav.stem] = _segments(known)
         ids = [k for k in hyp_emb if k in refs]
         r_emb = der({k: refs[k] for k in ids}, hyp_emb, collar=0.5, uem=uems, match_single_file=False)
         r_one = der({k: refs[k] for k in ids}, hyp_one, collar=0.5, uem=uems, match_single_file=False)
         r_onl = der({k: refs[k] for k in ids}, hyp_online, collar=0.5, uem=uems, match_single_file=False)
+        r_known = der({k: refs[k] for k in ids}, hyp_known, collar=0.5, uem=uems, match_single_file=False)
         for k in ids:
             print(f"  {k}: embedding-only (online + AHC) {r_emb.per_file[k]:.1%}   online only {r_onl.per_file[k]:.1%}   "
-                  f"one-speaker baseline {r_one.per_file[k]:.1%}")
-        print(f"  all: online only {r_onl.der:.1%}")
+                  f"told the number of talkers {r_known.per_file[k]:.1%}   one-speaker baseline {r_one.per_file[k]:.1%}")
+        print(f"  all: online only {r_onl.der:.1%}   told the number of talkers {r_known.der:.1%}")
         print(f"  all: embedding-only {r_emb.der:.1%} (miss {r_emb.missed:.1%} FA {r_emb.false_alarm:.1%} conf {r_emb.confusion:.1%})   "
               f"one-speaker baseline {r_one.der:.1%} (conf {r_one.confusion:.1%})")
-        results["ami"] = {"embedding": r_emb.to_json(), "online": r_onl.to_json(), "one_speaker": r_one.to_json()}
+        results["ami"] = {"embedding": r_emb.to_json(), "online": r_onl.to_json(), "known": r_known.to_json(),
+                          "one_speaker": r_one.to_json()}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
     return 0
