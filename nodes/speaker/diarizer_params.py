@@ -43,7 +43,8 @@ class DiarizerParams(BaseModel):
     speakers: int | None = Field(None, ge=1, le=64, description="How many people take part, when known (null: unknown). A "
                                  "refinement pass keeps at most this many speakers within its horizon: where its score would stop "
                                  "with more, the speaker with the least speech joins the one closest to them. The live diariser "
-                                 "keeps max_speakers slots, so a new voice is not forced onto a known one before refinement has heard enough of it.")
+                                 "keeps max_speakers slots, so a new voice is not forced onto a known one before refinement has "
+                                 "heard enough of it.")
     p_stay: float = Field(_P.p_stay, gt=0, lt=1, description="Prior that the talker goes on when speech follows on.")
     p_new: float = Field(_P.p_new, gt=0, lt=1, description="Prior of a new talker (a birth).")
     continue_s: float = Field(_P.continue_s, ge=0, description="Speech within this of the previous stretch follows on (s).")
