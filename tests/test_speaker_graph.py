@@ -137,3 +137,5 @@ def test_meeting_graph_passes_the_number_of_people_to_the_diariser() -> None:
     for bad in ("0", "2.5", "many", "11"):  # 11: more than the diariser's max_speakers (10)
         r = run_cli("validate", "graphs/meeting.json", "--input", "x.wav", "--set", f"speakers={bad}")
         assert r.returncode != 0 and "speakers" in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
+    r = run_cli("validate", "graphs/meeting.json", "--input", "x.wav", "--set", "speakers=3", "--set", "refine=false")
+    assert r.returncode != 0 and "acts through refinement" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -120,6 +120,9 @@ class DiarizerParams(BaseModel):
         if self.speakers is not None and self.speakers > self.max_speakers:
             raise ValueError(f"speakers ({self.speakers}) is more than max_speakers ({self.max_speakers}), the most speakers told "
                              f"apart: raise the diariser's max_speakers in the graph to at least {self.speakers}")
+        if self.speakers is not None and not self.refine:
+            raise ValueError(f"speakers ({self.speakers}) acts through refinement, which refine=false turns off; to cap the "
+                             f"live diariser's speakers, set its max_speakers")
         if self.refine and self.refine_horizon_s < self.refine_every_s:
             raise ValueError(f"refine_horizon_s ({self.refine_horizon_s:g} s) is shorter than refine_every_s ({self.refine_every_s:g} s): "
                              f"speech between two passes would never be refined")
