@@ -59,6 +59,19 @@ def test_validate(tmp_path: Path) -> None:
     assert res.returncode == 0 and "fits" in res.stdout
 
 
+def test_validate_lists_the_variables_that_set_takes(tmp_path: Path) -> None:
+    res = run_cli("validate", str(GRAPHS / "meeting.json"), "--variables", "--set", "speakers=3")
+    assert res.returncode == 0, res.stderr
+    rows = {line.split("│")[1].strip(): line for line in res.stdout.splitlines() if line.count("│") >= 4 and line.split("│")[1].strip()}
+    assert {"input", "out", "beam_size", "refine", "speakers"} <= set(rows)
+    assert "(required)" in rows["input"] and rows["speakers"].split("│")[3].strip() == "3"  # the value given, beside its default
+    bare = tmp_path / "bare.json"
+    nodes = [{"id": "src", "type": "io.audio_file", "params": {"path": "x.wav"}}, {"id": "mix", "type": "audio.mixdown"}]
+    bare.write_text(json.dumps({"meetflow": 1, "name": "bare", "nodes": nodes, "edges": ["src.audio -> mix.audio"]}))
+    res = run_cli("validate", str(bare), "--variables")
+    assert res.returncode == 0 and "declares no variables" in res.stdout, res.stdout + res.stderr
+
+
 def _bad_graph(tmp_path: Path) -> Path:
     return write_graph(
         tmp_path / "bad.json",

@@ -21,7 +21,8 @@ def add_graph_values(p: argparse.ArgumentParser) -> None:
     """--input, --out and --set: the ways to give a graph's variables values."""
     p.add_argument("--input", "-i", metavar="PATH", help="the graph's input (sets the variable 'input')")
     p.add_argument("--out", "-o", metavar="DIR", help="output folder (sets the variable 'out')")
-    p.add_argument("--set", "-s", metavar="NAME=VALUE", action="append", default=[], help="set a graph variable (value parsed as JSON when it parses); repeatable")
+    p.add_argument("--set", "-s", metavar="NAME=VALUE", action="append", default=[], help="set a graph variable (value parsed as JSON when it parses); repeatable; "
+                   "`meetflow validate GRAPH --variables` lists a graph's variables")
 
 
 def graph_values(args: argparse.Namespace) -> dict[str, Any]:
