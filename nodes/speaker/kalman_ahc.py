@@ -33,6 +33,12 @@ overlapped turn, a turn's edge) and each one cost label persistence: a talker wh
 turn fell into such a piece looked relabelled (5 s: persistence 103 -> 107 of 109 returns,
 DER 6.3% -> 5.9% on meetings 1-16). The wait keeps a new participant's first seconds from being
 swallowed while they are still gathering speech.
+
+When the number of people is known (``max_clusters``, the diariser's ``speakers``), clusters
+beyond it are pieces of someone: the one with least speech joins its closest until no more are
+left than that. Merging the closest pair instead merged two alike talkers and kept the piece
+(mono sim64 12.8% -> 29.5% DER); with the least-speech rule no simulated meeting got worse and
+the 132 went 5.01% -> 4.72% told the true number (the README has the measurements).
 """
 
 from __future__ import annotations
