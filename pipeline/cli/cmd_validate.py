@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ExitCode
 from .common import add_graph_values, graph_values
+
+if TYPE_CHECKING:
+    from ..variables import Variable
 
 #: Place of this command in `meetflow --help`.
 ORDER = 20
@@ -24,10 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..context import RunContext
     from ..executors.base import Executor
-    from ..graph_load import load_graph
+    from ..graph_load import build_graph, declared_variables, read_document
 
     values = graph_values(args)
-    graph = load_graph(args.graph, values, strict="input" in values)
+    path = Path(args.graph)
+    doc = read_document(path)  # read once: checked as a graph, and its declared variables listed
+    graph = build_graph(doc, values, strict="input" in values, path=path)
     checked = ""
     if "input" in values:
         ex = Executor(graph, RunContext())
@@ -36,21 +42,17 @@ def run(args: argparse.Namespace) -> int:
         checked = f"; input {values['input']} fits"
     print(f"{args.graph}: valid graph '{graph.name}' ({len(graph.nodes)} nodes, {len(graph.edges)} edges){checked}")
     if args.variables:
-        _print_variables(args.graph, graph.variables)
+        _print_variables(declared_variables(doc, []), graph.variables)
     return ExitCode.OK
 
 
-def _print_variables(path: str, used: dict[str, Any]) -> None:
+def _print_variables(declared: dict[str, Variable], used: dict[str, Any]) -> None:
     """The variables a graph declares, as a table: what ``--set NAME=VALUE`` can change, and what each is now."""
     import json
-    from pathlib import Path
 
     from rich.console import Console
     from rich.table import Table
 
-    from ..graph_load import declared_variables
-
-    declared = declared_variables(json.loads(Path(path).read_text(encoding="utf-8")), [])
     if not declared:
         print("it declares no variables")
         return
