@@ -680,3 +680,30 @@ def test_diarizer_told_the_number_of_people_never_sends_more_speakers() -> None:
     assert labels(speakers=2) == {"spk1", "spk2"}
     with pytest.raises(ValueError, match="max_speakers"):
         DiarizerParams(speakers=12, max_speakers=10)
+
+
+def test_refinement_gives_a_new_speaker_the_lowest_name_nobody_carries() -> None:
+    """Names freed by merges are used again (a three-person meeting reads spk1-spk3); names still carried never are."""
+    old = [1, 1, 3, 3, 3]  # label 0 was merged away in an earlier pass; 2 is still carried outside this window
+    new = [0, 0, 1, 1, 2]  # refinement splits the last stretch off as a new speaker
+    assert match_labels(new, old, [1.0] * 5, taken={1, 2, 3}) == {0: 1, 1: 3, 2: 0}
+    assert match_labels(new, old, [1.0] * 5, taken={0, 1, 2, 3})[2] == 4
+    assert match_labels(new, old, [1.0] * 5)[2] == 0  # nothing else in use: the lowest name not in this window
+
+
+def test_diarizer_names_a_new_speaker_with_the_lowest_free_label() -> None:
+    """A label is free once no stretch, no second talker and no live speaker (online or restarted) carries it."""
+    from nodes.speaker.diarizer import Diarizer, DiarizerParams
+    from pipeline import RunContext, StreamInfo
+
+    node = Diarizer("dz", DiarizerParams(method="embedding"), RunContext())
+    node.configure({"embeddings": StreamInfo()})
+    node.open()
+    node.out = [1, 1, 3]  # spk1 (label 0) was merged into spk2; spk3 (label 2) likewise
+    node.alias = {0: 1, 1: 1, 2: 3}
+    assert node._free_label() == 0
+    node.live_alias = {0: 0}  # the restarted live clusterer still has a speaker that turns into label 0
+    assert node._free_label() == 2
+    node.second = {2: (2, 0, 0)}  # ... and a second talker's turn still shows label 2
+    assert node._free_label() == 4
+    assert node._output_label(7) == 4 and node._output_label(7) == 4  # a new raw speaker keeps the name it got

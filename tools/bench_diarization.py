@@ -24,8 +24,8 @@
    >= 10 s gets, when speaking again, the label they had before; "own": and that label is the
    one DER's mapping gives them, so two talkers merged into one label do not count; and how many of the returns lost had a
    turn spoken mostly under another talker, a diagnostic), and label delay (media time
-   from a reference turn's onset until a label for it is emitted; targets: <= 1 s), and the
-   live view: DER of the labels as they stood 0, 5 and 10 s of media after each stretch ended
+   from a reference turn's onset until a label for it is emitted; targets: <= 1 s), how many
+   meetings' final labels read spk1..spkK without a gap ("gapless"), and the live view: DER of the labels as they stood 0, 5 and 10 s of media after each stretch ended
    (what a live viewer saw then; refinement relabels every 15 s), and the same views' wrong labels
    split by whether the true talker had already said 10 s (a voice still being learnt, or known).
    Targets: location-aware DER <= 0.8 x embedding-only DER, and <= 15% absolute.
@@ -286,7 +286,13 @@ def score_mode(front: dict[str, Any], ref: dict[str, list[tuple[float, float, st
     d = delays(flat, turns, first)
     return {"der": r.der, "miss": r.missed, "fa": r.false_alarm, "conf": r.confusion, "kept": kept, "own": own, "returns": total,
             "lost_overlapped": lost_overlapped, "delays": d,
-            "speakers": len({x.speaker for x in turns}), "seconds": took, "live": live, "familiar": familiar}
+            "speakers": len({x.speaker for x in turns}), "gapless": gapless(turns), "seconds": took, "live": live, "familiar": familiar}
+
+
+def gapless(turns: list[Any]) -> bool:
+    """Whether the final labels read spk1..spkK, K the number of labels (no name left over from a speaker merged away)."""
+    names = {x.speaker for x in turns if x.t1 > x.t0}
+    return names == {f"spk{k + 1}" for k in range(len(names))}
 
 
 def simulate(folder: Path, seed: int, talkers: int, duration: float) -> None:
@@ -337,7 +343,7 @@ def main() -> int:
 
     print("\nSimulated walking-talker meetings (circular7), DER collar +-0.25 s, overlap scored")
     print(f"{'mode':<20} {'DER':>7} {'miss':>6} {'FA':>6} {'conf':>6} {'x emb':>6} {'kept/returns':>13} {'own':>4} {'delay p50':>9} "
-          f"{'p90':>6} {'<=1s':>6}")
+          f"{'p90':>6} {'<=1s':>6} {'gapless':>8}")
     base = None
     summary = {}
     for name, rows in agg.items():
@@ -350,11 +356,11 @@ def main() -> int:
         s = {"der": tot, "ratio": tot / base if base else None, "miss": statistics.mean(r["miss"] for r in rows),
              "fa": statistics.mean(r["fa"] for r in rows), "conf": statistics.mean(r["conf"] for r in rows), "kept": kept, "own": own, "returns": ret,
              "lost_overlapped": lost_ov, "delay_p50": statistics.median(d) if d else None, "delay_p90": sorted(d)[int(0.9 * (len(d) - 1))] if d else None,
-             "delay_within_1s": sum(x <= 1.0 for x in d) / len(d) if d else None}
+             "delay_within_1s": sum(x <= 1.0 for x in d) / len(d) if d else None, "gapless": sum(r["gapless"] for r in rows)}
         summary[name] = s
         print(f"{name:<20} {s['der']:>7.1%} {s['miss']:>6.1%} {s['fa']:>6.1%} {s['conf']:>6.1%} {s['ratio']:>6.2f} {kept:>6}/{ret:<6} "
               f"{own:>4} "
-              f"{s['delay_p50']:>9.2f} {s['delay_p90']:>6.2f} {s['delay_within_1s']:>6.0%}")
+              f"{s['delay_p50']:>9.2f} {s['delay_p90']:>6.2f} {s['delay_within_1s']:>6.0%} {s['gapless']:>4}/{len(rows):<3}")
     results["summary"] = summary
     print("\nLive view: DER of the labels as a viewer held them d s after each stretch ended (relabels applied as they came)")
     print(f"{'mode':<20}" + "".join(f"{f'd={d:g} s':>9}" for d in LIVE_DELAYS) + f"{'final':>9}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Mapping
@@ -95,7 +96,6 @@ class Diarizer(Node):
         self.out: list[int] = []  # label sent per unit
         self.rev: list[int] = []
         self.alias: dict[int, int] = {}  # raw label -> output label (set by refinement)
-        self._next_label = 0
         self._first = 0  # units before this have left the refinement horizon (their vectors are released)
         self._last_refine = 0.0
         self._last_t0 = 0.0
@@ -182,11 +182,25 @@ class Diarizer(Node):
             self._refine()
 
     def _output_label(self, raw: int) -> int:
-        if raw not in self.alias:  # a new speaker: the next free label
-            self.alias[raw] = self._next_label
-        lab = self.alias[raw]
-        self._next_label = max(self._next_label, lab + 1)
-        return lab
+        if raw not in self.alias:  # a new speaker: the lowest free label
+            self.alias[raw] = self._free_label()
+        return self.alias[raw]
+
+    def _labels_in_use(self) -> set[int]:
+        """Every output label a stretch or second talker carries, or a live speaker will turn into.
+
+        Only these are taken: a label nobody carries any more (a speaker guessed live and merged
+        away by refinement, every stretch of theirs re-sent) is free for the next new speaker, so
+        a three-person meeting reads spk1-spk3, not the running count of every guess (before: 10
+        of the first 12 bench meetings had gaps, such as spk3, spk5, spk6).
+        """
+        used = set(self.out) | set(self.alias.values()) | set(self.live_alias.values())
+        used.update(lab for lab, _, _ in self.second.values() if lab >= 0)
+        return used
+
+    def _free_label(self) -> int:
+        used = self._labels_in_use()
+        return next(k for k in itertools.count() if k not in used)
 
     def _live_label(self, j: int, raw: int) -> int:
         """The output label of the restarted filter's speaker ``j``; one born since the restart takes the first filter's label."""
@@ -342,12 +356,11 @@ class Diarizer(Node):
         self.ahc.config.loc_weight = self.params.ahc_loc_weight if self.location else 0.0
         clusters = self.ahc.cluster(units, self.raw[first:])
         old = self.out[first:]
-        mapping = match_labels(clusters, old, [u.t1 - u.t0 for u in units], self._next_label)
+        mapping = match_labels(clusters, old, [u.t1 - u.t0 for u in units], self._labels_in_use())
         new = [mapping[c] for c in clusters]
         for k, (a, b) in enumerate(zip(new, old)):
             if a != b:
                 self._send(first + k, a)
-            self._next_label = max(self._next_label, a + 1)
         # from now on, a raw label goes to the refined label most of its stretches received
         votes: dict[int, dict[int, float]] = {}
         for u, r, lab in zip(units, self.raw[first:], new):

@@ -44,7 +44,9 @@ the 132 went 5.01% -> 4.72% told the true number (the README has the measurement
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -378,8 +380,13 @@ class KalmanAhc:
         return [compact[x] for x in out]
 
 
-def match_labels(new: list[int], old: list[int], weights: list[float], next_free: int = 0) -> dict[int, int]:
-    """Map new cluster ids onto old labels by the largest total overlap (Hungarian); unmatched ids get fresh labels."""
+def match_labels(new: list[int], old: list[int], weights: list[float], taken: Collection[int] = ()) -> dict[int, int]:
+    """Map new cluster ids onto old labels by the largest total overlap (Hungarian); unmatched ids get fresh labels.
+
+    A fresh label is the lowest one neither in ``old`` nor in ``taken`` (the labels still in use
+    elsewhere), so names freed by earlier merges are used again and a three-person meeting reads
+    spk1-spk3 rather than the running count of every speaker ever guessed.
+    """
     from scipy.optimize import linear_sum_assignment
 
     nn, no = max(new) + 1, max(old) + 1
@@ -388,9 +395,9 @@ def match_labels(new: list[int], old: list[int], weights: list[float], next_free
         overlap[a, b] += w
     rows, cols = linear_sum_assignment(-overlap)
     mapping = {int(r): int(c) for r, c in zip(rows, cols) if overlap[r, c] > 0}
-    fresh = max(no, next_free)
+    busy = set(old) | set(taken)
+    fresh = (k for k in itertools.count() if k not in busy)
     for a in range(nn):
         if a not in mapping:
-            mapping[a] = fresh
-            fresh += 1
+            mapping[a] = next(fresh)
     return mapping
