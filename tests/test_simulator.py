@@ -95,6 +95,20 @@ def test_walking_talker_moves() -> None:
     assert np.max(np.linalg.norm(pos[:, :2] - pos[0, :2], axis=1)) > 0.3  # they walk
 
 
+def test_a_talker_away_starts_no_turn_until_back() -> None:
+    """--away: a long silence and a return (what the diariser's memory past its horizon is tested on)."""
+    from nodes.sim.scenario import MeetingConfig, generate
+
+    plain = MeetingConfig(talkers=3, duration_s=80.0)
+    away = MeetingConfig(talkers=3, duration_s=80.0, away=[("spk2", 8.0, 60.0)])
+    sc = generate(away, 5)
+    starts = [u.start for u in sc.utterances if u.speaker == "spk2"]
+    assert starts and not any(8.0 <= t < 60.0 for t in starts) and max(starts) >= 60.0  # silent while away, then back
+    assert {u.speaker for u in sc.utterances if 8.0 <= u.start < 60.0} == {"spk1", "spk3"}  # the others carry on
+    assert sc.generator["away"] == [["spk2", 8.0, 60.0]]  # scenario.json says how it was drawn
+    assert generate(plain, 5) == generate(MeetingConfig(talkers=3, duration_s=80.0, away=[]), 5)
+
+
 def test_static_talker_direction_is_found(tmp_path: Path) -> None:
     # a single seated talker: DOA + tracking find the simulated direction within a few degrees
     from nodes.sim.meeting import render, write_outputs
@@ -161,6 +175,9 @@ def test_simulate_command(tmp_path: Path) -> None:
     (["--array", "nosuch"], 64, "unknown array"),
     (["--clips", "/nonexistent/clips"], 3, "not a folder"),
     (["--scenario", "/nonexistent/scenario.json"], 3, "no such file"),
+    (["--away", "spk9:1:2"], 64, "--away: no talker 'spk9'"),
+    (["--away", "spk2:5"], 64, "TALKER:FROM:TO"),
+    (["--away", "spk2:5:3"], 64, "0 <= FROM < TO"),
 ])
 def test_simulate_bad_options(tmp_path: Path, args: list[str], code: int, message: str) -> None:
     r = run_cli("simulate", "--out", str(tmp_path / "x"), "--duration", "4", *args)

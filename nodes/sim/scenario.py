@@ -15,7 +15,7 @@ import re
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..array.geometry import PRESETS, azimuth_of, resolve_geometry
 from .room import RoomError, RoomSpec
@@ -234,6 +234,8 @@ class MeetingConfig(_M):
     rate: int = Field(16000, ge=MIN_RATE, le=MAX_RATE)
     name: str = "meeting"
     lead_s: float = Field(0.5, ge=0, description="Silence before the first turn (s).")
+    away: list[tuple[str, float, float]] = Field(default_factory=list, description="Talkers out of the room: (talker, from, to) in "
+                                                 "seconds; they start no turn in between (a long silence, then a return).")
     render: RenderModel = Field(default_factory=RenderModel)
 
     @model_validator(mode="after")
@@ -243,6 +245,21 @@ class MeetingConfig(_M):
         if self.voices is not None and len(self.voices) < self.talkers:
             raise ValueError(f"{len(self.voices)} voice(s) for {self.talkers} talkers")
         return self
+
+    @field_validator("away")
+    @classmethod
+    def _check_away(cls, away: list[tuple[str, float, float]], info: ValidationInfo) -> list[tuple[str, float, float]]:
+        ids = [f"spk{i + 1}" for i in range(info.data.get("talkers", 0))]
+        for who, a, b in away:
+            if who not in ids:
+                raise ValueError(f"no talker {who!r} (the talkers are {', '.join(ids)})")
+            if not (math.isfinite(a) and math.isfinite(b) and 0 <= a < b):
+                raise ValueError(f"{who} away from {a:g} to {b:g} s: expected 0 <= FROM < TO")
+        return away
+
+    def present(self, who: str, t: float) -> bool:
+        """Whether talker ``who`` is in the room at ``t`` (s)."""
+        return not any(w == who and a <= t < b for w, a, b in self.away)
 
 
 def _draw(rng: np.random.Generator, v: float | tuple[float, float] | None) -> float | None:
@@ -337,10 +354,13 @@ def generate(config: MeetingConfig, seed: int, bank: SpeechBank | None = None) -
     prev_start, prev_end, prev = 0.0, config.lead_s, -1
     line = 0
     while True:
-        if order:
-            who = int(order.pop(0))
+        here = [k for k in range(n) if config.present(talkers[k].id, prev_end)] or list(range(n))  # everyone away: someone speaks
+        ready = [k for k in order if k in here]  # the first round: everyone present speaks once
+        if ready:
+            who = int(ready[0])
+            order.remove(ready[0])
         else:
-            choices = [k for k in range(n) if k != prev] or [0]
+            choices = [k for k in here if k != prev] or here
             who = int(rng.choice(choices))
         if pool:
             clip = pool.next(who)

@@ -24,6 +24,7 @@ examples:
   meetflow simulate --out sim/ --seed 7 --talkers 4 --walking 1 --duration 90
   meetflow simulate --out sim/ --rt60 0.3:0.6 --snr 15:20 --array respeaker6
   meetflow simulate --out sim/ --clips my_clips/ --talkers 3     # my_clips/<talker>/*.wav (+ .txt transcripts)
+  meetflow simulate --out sim/ --duration 720 --away spk4:80:680  # spk4 leaves after 80 s, is back for the last minute
   meetflow simulate --out again/ --scenario sim/scenario.json     # the same recording, bit for bit
 then:
   meetflow run graphs/meeting.json --input sim/meeting.wav --out out/
@@ -47,6 +48,17 @@ def _range(text: str) -> float | tuple[float, float]:
 def _pair(text: str) -> tuple[float, float]:
     v = _range(text)
     return v if isinstance(v, tuple) else (v, v)
+
+
+def _away(text: str) -> tuple[str, float, float]:
+    who, _, span = text.partition(":")
+    try:
+        a, b = (float(v) for v in span.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TALKER:FROM:TO in seconds (e.g. spk2:60:400), got {text!r}") from None
+    if not who or not (math.isfinite(a) and math.isfinite(b) and 0 <= a < b):
+        raise argparse.ArgumentTypeError(f"expected TALKER:FROM:TO in seconds with 0 <= FROM < TO (e.g. spk2:60:400), got {text!r}")
+    return who, a, b
 
 
 def _room(text: str) -> tuple[float, float, float]:
@@ -78,6 +90,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--overlap", type=float, default=0.1, metavar="P", help="share of turns that overlap the previous one (default 0.1)")
     g.add_argument("--overlap-s", type=_pair, default=(0.4, 1.5), metavar="A:B", help="how far an overlapping turn reaches back, s (default 0.4:1.5)")
     g.add_argument("--pause", type=_pair, default=(0.3, 1.5), metavar="A:B", help="silence between other turns, s (default 0.3:1.5)")
+    g.add_argument("--away", type=_away, action="append", default=[], metavar="TALKER:FROM:TO",
+                   help="TALKER (spk1, spk2, ...) is out of the room from FROM to TO s and starts no turn then: a long silence "
+                   "and a return (repeatable)")
     g.add_argument("--voices", metavar="V1,V2,...", help="espeak-ng voices, one per talker (default: distinct clear voices)")
     g.add_argument("--clips", metavar="DIR", help="use the user's clips instead of synthesis: DIR/<talker>/*.wav with .txt or .json transcripts")
     r = p.add_argument_group("room and array")
@@ -103,7 +118,8 @@ def _config(args: argparse.Namespace) -> Any:
         return MeetingConfig(
             talkers=args.talkers, walking=args.walking, duration_s=args.duration, rt60=args.rt60, snr_db=args.snr, noise=args.noise,
             array=args.array, room=args.room, overlap=args.overlap, overlap_s=args.overlap_s, pause_s=args.pause,
-            voices=[v.strip() for v in args.voices.split(",")] if args.voices else None, clips=args.clips, rate=args.rate, name=args.name)
+            voices=[v.strip() for v in args.voices.split(",")] if args.voices else None, clips=args.clips, rate=args.rate, name=args.name,
+            away=args.away)
     except ValidationError as exc:
         raise UsageError(f"simulate: {_options_problems(exc)}") from None
 
@@ -111,7 +127,7 @@ def _config(args: argparse.Namespace) -> Any:
 #: MeetingConfig fields by the option that sets them.
 _OPTION_OF = {"talkers": "--talkers", "walking": "--walking", "duration_s": "--duration", "rt60": "--rt60", "snr_db": "--snr",
               "noise": "--noise", "array": "--array", "room": "--room", "overlap": "--overlap", "overlap_s": "--overlap-s",
-              "pause_s": "--pause", "voices": "--voices", "clips": "--clips", "rate": "--rate", "name": "--name"}
+              "pause_s": "--pause", "voices": "--voices", "clips": "--clips", "rate": "--rate", "name": "--name", "away": "--away"}
 
 
 def _options_problems(exc: Any) -> str:
