@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from nodes.speaker.ahc_runs import follow_lone, location_cuts, voice_cuts
-from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, _principal_axes, kalman_loglik, match_labels
+from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, Profile, _principal_axes, kalman_loglik, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
 from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
 from nodes.speaker.units import LOG_UNIFORM_DEG, Unit, log_mix, normal_logpdf, wrap_deg
@@ -707,3 +707,74 @@ def test_diarizer_names_a_new_speaker_with_the_lowest_free_label() -> None:
     node.second = {2: (2, 0, 0)}  # ... and a second talker's turn still shows label 2
     assert node._free_label() == 4
     assert node._output_label(7) == 4 and node._output_label(7) == 4  # a new raw speaker keeps the name it got
+
+
+def _profile(vectors: list[np.ndarray], t_last: float) -> Profile:
+    """What the diariser keeps of a talker past the refinement horizon: their 0.5 s stretches' weighted voice sum."""
+    w = 1.5  # a full window
+    return Profile(sum(w * v.astype(np.float64) for v in vectors), w * len(vectors), 0.5 * len(vectors), t_last, len(vectors))
+
+
+def test_ahc_links_a_talker_back_after_the_horizon_to_their_voice() -> None:
+    """A talker last heard before the clustered stretches joins their profile; a talker who left stays a cluster of
+    their own; two profiles never merge, however alike (they were told apart when heard); nobody present is swallowed."""
+    units, truth = _meeting(7)
+    cut = len(units) // 2
+    past = [u for u, s in zip(units[:cut], truth[:cut]) if s == 2]  # talker 2's first half: heard before the horizon
+    window = [u for k, (u, s) in enumerate(zip(units, truth)) if k >= cut or s != 2]
+    wtruth = [s for k, s in enumerate(truth) if k >= cut or s != 2]
+    assert 2 in wtruth[len(wtruth) // 2:]  # talker 2 is back in the window's second half
+    rng = np.random.default_rng(11)
+    gone = _voices(rng, 1, twin=None)[0]
+    twin = gone + 0.05 * np.abs(rng.normal(size=gone.size))
+    noisy = [v + 0.35 * np.abs(rng.normal(size=v.size)) / 2 for v in [gone] * 12 + [twin] * 12]  # as _meeting's stretches
+    noisy = [(v / np.linalg.norm(v)).astype(np.float32) for v in noisy]
+    profiles = [_profile([u.vector for u in past], past[-1].t1), _profile(noisy[:12], 5.0), _profile(noisy[12:], 6.0)]
+    for k, u in enumerate(window):
+        u.index = k
+    cfg = dict(threshold=0.2, loc_weight=0.1, walk_std_dps=12, max_std_deg=60)  # the default threshold
+    labels = KalmanAhc(AhcConfig(**cfg)).cluster(window, list(range(len(window))), profiles)
+    assert len(labels) == len(window) + 3
+    ours, p2, gone_a, gone_b = labels[:len(window)], *labels[len(window):]
+    assert _accuracy(ours, wtruth) >= 0.95
+    back = {lab for lab, s in zip(ours, wtruth) if s == 2}
+    assert back == {p2}  # talker 2's return is linked to their voice from before
+    assert gone_a != gone_b and {gone_a, gone_b}.isdisjoint(ours)  # alike voices of two who left: still two, and nobody here
+    # told how many people take part, those who left count: three here plus two gone caps at five without merging anyone
+    capped = KalmanAhc(AhcConfig(max_clusters=5, **cfg)).cluster(window, list(range(len(window))), profiles)
+    assert capped == labels
+
+
+def test_diarizer_gives_a_talker_back_after_the_refinement_horizon_their_label() -> None:
+    """Past refine_horizon_s only labels and a voice per speaker are kept; a talker silent for longer gets their label back."""
+    from nodes.speaker.diarizer import Diarizer, DiarizerParams
+    from pipeline import Embedding, Packet, RunContext, StreamInfo
+
+    rng = np.random.default_rng(3)
+    voices = _voices(rng, 3)
+
+    def run(**params: object) -> dict[str, object]:
+        node = Diarizer("dz", DiarizerParams(method="embedding", refine_every_s=5.0, refine_horizon_s=20.0, **params), RunContext())
+        node.configure({"embeddings": StreamInfo()})
+        node.open()
+        sent: list[object] = []
+        node.emit = lambda port, p: sent.append(p.payload)  # type: ignore[method-assign]
+        r = np.random.default_rng(5)
+        plan = [(0, 0.0, 10.0), (1, 11.0, 30.0), (2, 31.0, 60.0), (0, 62.0, 72.0)]  # talker 0 silent for 52 s > 20 s horizon
+        for k, (spk, a, b) in enumerate(plan):
+            for t in np.arange(a, b, 0.5):
+                e = voices[spk] + 0.35 * np.abs(r.normal(size=64)) / 2
+                e = (e / np.linalg.norm(e)).astype(np.float32)
+                node.process("embeddings", Packet(t, t + 0.5, Embedding(e, str(k), "window", t - 1.0, t + 0.5, t)))
+        node.flush()
+        assert node.voices and node.units[0].vector.size == 0  # the first talker's stretches were released
+        final: dict[str, object] = {}
+        for t in sent:
+            final[t.turn_id] = t
+        return {t.turn_id: t.speaker for t in final.values() if t.t1 > t.t0 and not t.overlap}, final
+
+    labels, final = run()
+    first = {lab for tid, lab in labels.items() if final[tid].t1 <= 10.0}
+    back = {lab for tid, lab in labels.items() if final[tid].t0 >= 62.0}
+    assert len(first) == 1 and back == first
+    assert len(set(labels.values())) == 3

@@ -18,7 +18,9 @@
                           (``array.beam``) that graphs/meeting.json steers at the talker (the beam's peer),
      * ``pf+kahc-known``, ``embedding+ahc-known``  the default, and the mono one (refinement without
                           location), told how many people take part (``speakers``, from the reference).
-   Every mode but the last hears the speech through the beam (``--beam``; ``none``: the channel mean).
+     * ``pf+kahc-forget`` the default, but refinement keeps nothing of talkers last heard before its
+                          horizon (``remember`` off; the same as the default on meetings shorter than it).
+   Every mode but ``pf+kahc-mean`` hears the speech through the beam (``--beam``; ``none``: the channel mean).
    Reported per mode: DER (pyannote.metrics, collar 0.5 s total = +-0.25 s, overlap scored),
    its components, the ratio to the embedding-only DER, label persistence (a talker silent for
    >= 10 s gets, when speaking again, the label they had before; "own": and that label is the
@@ -264,6 +266,7 @@ MODES = {
     "pf+kahc-noonset": {"method": "particle", "refine": True, "onsets_follow": False},  # opening windows keep their own live label
     "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
     "pf+kahc-known": {"method": "particle", "refine": True, "speakers": KNOWN},  # the default told how many people take part
+    "pf+kahc-forget": {"method": "particle", "refine": True, "remember": False},  # the default without voices past the horizon
     "embedding+ahc-known": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "speakers": KNOWN},  # ... mono
 }
 #: A live viewer's labels are scored as they stood this many seconds after each stretch (then as finally revised).
@@ -295,11 +298,12 @@ def gapless(turns: list[Any]) -> bool:
     return names == {f"spk{k + 1}" for k in range(len(names))}
 
 
-def simulate(folder: Path, seed: int, talkers: int, duration: float) -> None:
+def simulate(folder: Path, seed: int, talkers: int, duration: float, away: list[str] = ()) -> None:
     if (folder / "meeting.wav").exists():
         return
     subprocess.run([sys.executable, "-m", "pipeline.cli.main", "simulate", "--out", str(folder), "--seed", str(seed), "--talkers",
-                    str(talkers), "--walking", "2", "--duration", str(duration)], check=True, cwd=ROOT, capture_output=True)
+                    str(talkers), "--walking", "2", "--duration", str(duration), *(f"--away={a}" for a in away)],
+                   check=True, cwd=ROOT, capture_output=True)
 
 
 def main() -> int:
@@ -308,6 +312,9 @@ def main() -> int:
     ap.add_argument("--first", type=int, default=1, help="seed of the first meeting (meetings are seeds first .. first+meetings-1)")
     ap.add_argument("--duration", type=float, default=90.0)
     ap.add_argument("--work", default="/tmp/meetflow_bench_dz", help="simulations and cached front-end packets")
+    ap.add_argument("--away", action="append", default=[], metavar="TALKER:FROM:TO",
+                    help="simulate meetings where TALKER is out of the room from FROM to TO s (meetflow simulate --away); "
+                    "give a --work of their own, since cached meetings are not simulated again")
     ap.add_argument("--json", help="write every number as JSON")
     ap.add_argument("--no-ami", action="store_true")
     ap.add_argument("--beam", default="superdirective", choices=["superdirective", "delay_and_sum", "none"],
@@ -321,7 +328,7 @@ def main() -> int:
     agg: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
     for i in range(args.first, args.first + args.meetings):
         folder = work / f"sim{i}"
-        simulate(folder, i, 3 + i % 2, args.duration)
+        simulate(folder, i, 3 + i % 2, args.duration, args.away)
         fronts = {}
         for beam in dict.fromkeys([args.beam, "none"]):
             cache = folder / f"front_{beam}.pkl"

@@ -16,7 +16,7 @@ from pipeline import DirectionEstimate, Embedding, In, Node, Out, Packet, Speake
 from ..array.mics import OFF_KEY
 from .ahc_runs import opening
 from .diarizer_params import DiarizerParams
-from .kalman_ahc import AhcConfig, KalmanAhc, match_labels
+from .kalman_ahc import AhcConfig, KalmanAhc, Profile, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
 from .overlap import OverlapConfig, OverlapFinder
 from .particle_filter import ParticleConfig, ParticleDiarizer
@@ -97,6 +97,7 @@ class Diarizer(Node):
         self.rev: list[int] = []
         self.alias: dict[int, int] = {}  # raw label -> output label (set by refinement)
         self._first = 0  # units before this have left the refinement horizon (their vectors are released)
+        self.voices: dict[int, Profile] = {}  # output label -> the voice of its stretches past the horizon
         self._last_refine = 0.0
         self._last_t0 = 0.0
         self._now = 0.0
@@ -347,7 +348,8 @@ class Diarizer(Node):
         horizon = self.units[-1].t1 - self.params.refine_horizon_s
         first = self._first
         while first < len(self.units) - 1 and self.units[first].t1 < horizon:
-            self.units[first].vector = _RELEASED  # no pass will look at it again: keep the label, not the evidence
+            self._remember(self.units[first], self.out[first])
+            self.units[first].vector = _RELEASED  # no pass will look at it again: keep the label (and the voice), not the evidence
             first += 1
         self._first = first
         for i in [i for i in self._leader if i < first]:
@@ -356,10 +358,14 @@ class Diarizer(Node):
             del self._followers[i]
         units = self.units[first:]
         self.ahc.config.loc_weight = self.params.ahc_loc_weight if self.location else 0.0
-        clusters = self.ahc.cluster(units, self.raw[first:])
         old = self.out[first:]
-        mapping = match_labels(clusters, old, [u.t1 - u.t0 for u in units], self._labels_in_use())
-        new = [mapping[c] for c in clusters]
+        # Speakers heard before the horizon take part as their voice there, and their settled speech
+        # counts for their label in the match: a label stays with the voice it had.
+        past = sorted(self.voices) if self.params.remember else []
+        clusters = self.ahc.cluster(units, self.raw[first:], [self.voices[lab] for lab in past])
+        mapping = match_labels(clusters, old + past, [u.t1 - u.t0 for u in units] + [self.voices[lab].speech for lab in past],
+                               self._labels_in_use())
+        new = [mapping[c] for c in clusters[:len(units)]]
         for k, (a, b) in enumerate(zip(new, old)):
             if a != b:
                 self._send(first + k, a)
@@ -377,6 +383,29 @@ class Diarizer(Node):
                 self._reconcile_second(i)
         if self.params.reseed and not final:
             self._reseed(units, new)
+
+    def _remember(self, u: Unit, lab: int) -> None:
+        """Add a stretch leaving the refinement horizon to its speaker's voice.
+
+        Past the horizon a talker's stretches are settled and their vectors released; without a
+        trace of them, a talker silent for longer than the horizon who speaks again could only be
+        recognised by the live diariser's guess, and each pass would keep that guess (a new label,
+        or someone else's, when it was wrong). The mean embedding of their settled speech lets
+        refinement link them back. Measured with the bench's ``pf+kahc-forget`` peer on meetings
+        where talkers leave for 10 minutes (``--away``): the README's "Long meetings".
+        """
+        if u.vector.size == 0:
+            return
+        w = max(u.window_s, 0.1)
+        v = self.voices.get(lab)
+        if v is None:
+            self.voices[lab] = Profile(w * u.vector.astype(np.float64), w, u.t1 - u.t0, u.t1, 1)
+        else:
+            v.vec += w * u.vector
+            v.weight += w
+            v.speech += u.t1 - u.t0
+            v.last = max(v.last, u.t1)
+            v.count += 1
 
     def _reseed(self, units: list[Unit], labels: list[int]) -> None:
         """(Re)start the live diariser from a refinement's labels (the max_speakers most recently heard speakers)."""

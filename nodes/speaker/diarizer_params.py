@@ -36,6 +36,9 @@ class DiarizerParams(BaseModel):
     onsets_follow: bool = Field(True, description="Live labels: a speech segment's first, shorter windows (0.75 and 1.25 s, which say "
                                 "little about who speaks) are re-sent with the label of the segment's first full window once it is labelled.")
     refine_horizon_s: float = Field(600.0, gt=0, description="A refinement pass re-clusters this much of the recent past (bounds its cost).")
+    remember: bool = Field(True, description="Refinement: every speaker heard before refine_horizon_s also takes part in each pass "
+                           "as their voice there (the mean embedding of that speech), so a talker back after a longer silence gets "
+                           "their label again, and speakers counts everyone in the meeting.")
     # particle filter
     particles: int = Field(_P.particles, ge=1, le=10000, description="Number of particles.")
     max_speakers: int = Field(_P.max_speakers, ge=1, le=64, description="Most speakers told apart: the live diariser's speaker "

@@ -39,6 +39,14 @@ beyond it are pieces of someone: the one with least speech joins its closest unt
 left than that. Merging the closest pair instead merged two alike talkers and kept the piece
 (mono sim64 12.8% -> 29.5% DER); with the least-speech rule no simulated meeting got worse and
 the 132 went 5.01% -> 4.72% told the true number (the README has the measurements).
+
+A pass sees only its horizon (the diariser's ``refine_horizon_s``). Speakers heard before it
+come in as ``Profile`` s, the mean embedding of their settled speech: each is a cluster of its
+own that window clusters may join under the same score (someone back after a longer silence
+gets their label again; a piece of someone present joins them with their past), two of them
+never merge (they were told apart when heard), none is dissolved as a small piece, and
+``max_clusters`` counts them (the people in the meeting, not in the horizon). They count in the
+centre and the principal axes as their stretches would.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -95,6 +103,22 @@ class Cluster:
     vec: np.ndarray  # sum of embeddings (weighted by window length)
     obs: list[tuple[float, float, float]] = field(default_factory=list)  # (t, azimuth, variance), time order
     loglik: float = 0.0
+
+
+@dataclass
+class Profile:
+    """A talker last heard before the stretches being clustered: what is kept of their voice.
+
+    ``vec`` is the window-length-weighted sum of their embeddings (as the encoder gave them,
+    not centred), ``weight`` the sum of those window lengths, ``speech`` their seconds of
+    speech. No directions: after that long a talker may be anywhere in the room.
+    """
+
+    vec: np.ndarray
+    weight: float
+    speech: float
+    last: float
+    count: int  # stretches summed
 
 
 def kalman_loglik(obs: list[tuple[float, float, float]], config: AhcConfig) -> float:
@@ -199,17 +223,36 @@ class KalmanAhc:
         per = llr / max(_handovers(a.obs, b.obs), 1)
         return c.loc_weight * max(-c.loc_clip, min(c.loc_clip, float(per)))
 
-    def cluster(self, units: list[Unit], initial: list[int]) -> list[int]:
-        """Cluster ``units`` starting from runs of equal ``initial`` labels; returns one cluster id per unit."""
+    def cluster(self, units: list[Unit], initial: list[int], profiles: Sequence[Profile] = ()) -> list[int]:
+        """Cluster ``units`` starting from runs of equal ``initial`` labels; returns one cluster id per unit, then one per profile.
+
+        ``profiles`` are talkers not heard in ``units`` (last heard before them): each starts as
+        a cluster of its own that window clusters may join under the same score (a talker back
+        after a long silence), that two profiles never join (they were told apart when heard),
+        and that is never itself a small piece to dissolve.
+        """
         c = self.config
         clusters: list[Cluster] = []
         by_label: dict[int, Cluster] = {}
         x = np.stack([u.vector for u in units]).astype(np.float64) if units else np.zeros((0, 1))
+        px = np.stack([pr.vec for pr in profiles]).astype(np.float64) if profiles else np.zeros((0, x.shape[1]))
         if c.center and units:  # the compared space: centred, then over the first principal axes
-            x = x - x.mean(axis=0)
-            basis = _principal_axes(x, c.pca_dims)
+            # Remembered talkers count as their stretches would (each one their mean, as often as they
+            # have stretches), in the centre and in the axes: a centre of the present alone is mostly
+            # the voice of whoever dominates them, leaving that talker's pieces only noise to compare;
+            # and axes of the present alone could project a voice unlike everyone here onto the axes
+            # that tell the present apart, where it looks like one of them.
+            weight = np.array([pr.weight for pr in profiles]) if profiles else np.zeros(0)
+            count = np.array([pr.count for pr in profiles], dtype=float) if profiles else np.zeros(0)
+            means = px / weight[:, None] if profiles else px
+            centre = (x.sum(axis=0) + count @ means) / (len(x) + count.sum())
+            x = x - centre
+            px = px - weight[:, None] * centre
+            rows = np.vstack([x, np.sqrt(count)[:, None] * (means - centre)]) if profiles else x
+            basis = _principal_axes(rows, c.pca_dims)
             if basis is not None:
                 x = x @ basis
+                px = px @ basis
         if c.start == "runs" and c.onsets_follow:
             initial = follow_onsets(units, initial)
         if c.start == "runs" and c.lone_follow:
@@ -240,6 +283,8 @@ class KalmanAhc:
         for cl in clusters:
             cl.loglik = kalman_loglik(cl.obs, c)
         runs = [Cluster(list(cl.members), cl.vec.copy(), list(cl.obs), cl.loglik) for cl in clusters] if c.reassign_passes else []
+        n_units, n_runs = len(units), len(clusters)
+        clusters += [Cluster([n_units + k], px[k]) for k in range(len(profiles))]  # members past the units: profiles
         # Affinities live in one matrix (upper and lower triangle alike): a merge updates one
         # row and column instead of rebuilding a table of all pairs, so a pass over the last
         # ten minutes (hundreds of clusters) neither takes seconds nor leaves the heap grown.
@@ -253,12 +298,16 @@ class KalmanAhc:
                     loc[x, y] = loc[y, x] = self._location(clusters[x], clusters[y])
         total = emb + loc
         np.fill_diagonal(total, -np.inf)
+        known = np.arange(n) >= n_runs  # holds a profile: two of these never merge (told apart when heard)
+        total[np.ix_(known, known)] = -np.inf
         alive = np.ones(n, dtype=bool)
         self.merges = []
         self.stopped_at = None
-        speech = np.array([sum(units[m].t1 - units[m].t0 for m in cl.members) for cl in clusters])
-        last = np.array([max(units[m].t1 for m in cl.members) for cl in clusters])
-        newest = float(last.max()) if n else 0.0
+        speech = np.array([sum(units[m].t1 - units[m].t0 for m in cl.members) for cl in clusters[:n_runs]]
+                          + [pr.speech for pr in profiles])
+        last = np.array([max(units[m].t1 for m in cl.members) for cl in clusters[:n_runs]] + [pr.last for pr in profiles])
+        newest = float(last[:n_runs].max()) if n_runs else 0.0
+        piece = np.arange(n) < n_runs  # may be dissolved as a small piece or the least-speech speaker (a profile never is)
         while int(alive.sum()) > max(c.min_clusters, 1):
             flat = int(np.argmax(total))
             i, j = divmod(flat, n)
@@ -269,7 +318,7 @@ class KalmanAhc:
                 # Stopped: a talker with only a few seconds of speech in the whole horizon is far
                 # more often a split-off piece of someone (overlap, a cough, a turn's edge) than a
                 # new participant, so such a settled cluster joins the one it is closest to.
-                small = np.flatnonzero(alive & (speech < c.min_speaker_s) & (last <= newest - c.settle_s))
+                small = np.flatnonzero(alive & piece & (speech < c.min_speaker_s) & (last <= newest - c.settle_s))
                 if len(small):
                     rows = total[small]
                     k = int(np.argmax(rows))
@@ -277,13 +326,15 @@ class KalmanAhc:
                     best = float(total[i, j])
                     if not np.isfinite(best):
                         break
-                elif c.max_clusters and int(alive.sum()) > c.max_clusters:
+                elif c.max_clusters and int(alive.sum()) > c.max_clusters and (alive & piece).any():
                     # More clusters than there are people: one of them is a piece of someone. The one
                     # with the least speech has the least evidence of being a person of its own, so it
                     # joins its closest; the closest pair overall may be two people (sim64, mono).
-                    k = int(np.argmin(np.where(alive, speech, np.inf)))
+                    k = int(np.argmin(np.where(alive & piece, speech, np.inf)))
                     i, j = k, int(np.argmax(total[k]))
                     best = float(total[i, j])
+                    if not np.isfinite(best):
+                        break
                 else:
                     break
             i, j = min(i, j), max(i, j)
@@ -296,6 +347,8 @@ class KalmanAhc:
             a.obs = _merge_obs(a.obs, b.obs)
             a.loglik = kalman_loglik(a.obs, c)
             alive[j] = False
+            known[i] |= known[j]
+            piece[i] &= piece[j]
             total[j, :] = total[:, j] = -np.inf
             unit_vecs[i] = _unit(a.vec)
             others = np.flatnonzero(alive)
@@ -304,16 +357,18 @@ class KalmanAhc:
             for o in others:
                 loc[i, o] = loc[o, i] = self._location(a, clusters[o])
             total[i, others] = total[others, i] = emb[i, others] + loc[i, others]
+            if known[i]:
+                total[i, others[known[others]]] = total[others[known[others]], i] = -np.inf
         alive = [k for k in range(n) if alive[k]]
-        labels = [0] * len(units)
+        labels = [0] * (n_units + len(profiles))
         for cid, ci in enumerate(alive):
             for m in clusters[ci].members:
                 labels[m] = cid
         if runs and len(alive) > 1:
-            labels = self._reassign(runs, labels, len(alive))
+            labels = self._reassign(runs, labels, len(alive), px)
         return labels
 
-    def _reassign(self, runs: list[Cluster], labels: list[int], k: int) -> list[int]:
+    def _reassign(self, runs: list[Cluster], labels: list[int], k: int, profiles: np.ndarray) -> list[int]:
         """Move each run to the cluster it fits best (embedding affinity plus location LLR) until none moves.
 
         Greedy merging never undoes a merge: a run joined to the wrong talker early (their voices
@@ -334,6 +389,9 @@ class KalmanAhc:
         count = np.zeros(k, dtype=int)
         for r, a in zip(runs, assign):
             sums[a] += r.vec
+            count[a] += 1
+        for pv, a in zip(profiles, labels[len(labels) - len(profiles):]):  # a talker heard before: part of their cluster, never moved
+            sums[a] += pv
             count[a] += 1
         self.moved = 0
         for _ in range(c.reassign_passes):
