@@ -27,7 +27,8 @@
    one DER's mapping gives them, so two talkers merged into one label do not count; and how many of the returns lost had a
    turn spoken mostly under another talker, a diagnostic), and label delay (media time
    from a reference turn's onset until a label for it is emitted; targets: <= 1 s), how many
-   meetings' final labels read spk1..spkK without a gap ("gapless"), and the live view: DER of the labels as they stood 0, 5 and 10 s of media after each stretch ended
+   meetings' final labels read spk1..spkK without a gap ("gapless"), and the live view: DER
+   of the labels as they stood 0, 5 and 10 s of media after each stretch ended
    (what a live viewer saw then; refinement relabels every 15 s), and the same views' wrong labels
    split by whether the true talker had already said 10 s (a voice still being learnt, or known).
    Targets: location-aware DER <= 0.8 x embedding-only DER, and <= 15% absolute.

@@ -107,11 +107,12 @@ class Cluster:
 
 @dataclass
 class Profile:
-    """A talker last heard before the stretches being clustered: what is kept of their voice.
+    """A speaker's settled speech, from before the stretches being clustered: what is kept of their voice.
 
     ``vec`` is the window-length-weighted sum of their embeddings (as the encoder gave them,
     not centred), ``weight`` the sum of those window lengths, ``speech`` their seconds of
-    speech. No directions: after that long a talker may be anywhere in the room.
+    speech, ``last`` when they were last heard there. No directions: by the time their
+    stretches are settled a talker may be anywhere in the room.
     """
 
     vec: np.ndarray
@@ -226,10 +227,11 @@ class KalmanAhc:
     def cluster(self, units: list[Unit], initial: list[int], profiles: Sequence[Profile] = ()) -> list[int]:
         """Cluster ``units`` starting from runs of equal ``initial`` labels; returns one cluster id per unit, then one per profile.
 
-        ``profiles`` are talkers not heard in ``units`` (last heard before them): each starts as
-        a cluster of its own that window clusters may join under the same score (a talker back
-        after a long silence), that two profiles never join (they were told apart when heard),
-        and that is never itself a small piece to dissolve.
+        ``profiles`` are speakers' voices from before ``units`` (some may speak in them too): each
+        starts as a cluster of its own that window clusters may join under the same score (a
+        talker back after a long silence, or the present speech of someone heard before), that
+        two profiles never join (they were told apart when heard), and that is never itself a
+        small piece to dissolve.
         """
         c = self.config
         clusters: list[Cluster] = []
