@@ -18,8 +18,8 @@
                           (``array.beam``) that graphs/meeting.json steers at the talker (the beam's peer),
      * ``pf+kahc-known``, ``embedding+ahc-known``  the default, and the mono one (refinement without
                           location), told how many people take part (``speakers``, from the reference).
-     * ``pf+kahc-forget`` the default, but refinement keeps nothing of talkers last heard before its
-                          horizon (``remember`` off; the same as the default on meetings shorter than it).
+     * ``pf+kahc-forget``, ``embedding+ahc-forget``  the default, and the mono one, but refinement keeps
+                          nothing of the speech before its horizon (``remember`` off; the same on meetings shorter than it).
    Every mode but ``pf+kahc-mean`` hears the speech through the beam (``--beam``; ``none``: the channel mean).
    Reported per mode: DER (pyannote.metrics, collar 0.5 s total = +-0.25 s, overlap scored),
    its components, the ratio to the embedding-only DER, label persistence (a talker silent for
@@ -268,6 +268,7 @@ MODES = {
     "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
     "pf+kahc-known": {"method": "particle", "refine": True, "speakers": KNOWN},  # the default told how many people take part
     "pf+kahc-forget": {"method": "particle", "refine": True, "remember": False},  # the default without voices past the horizon
+    "embedding+ahc-forget": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "remember": False},  # ... mono
     "embedding+ahc-known": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "speakers": KNOWN},  # ... mono
 }
 #: A live viewer's labels are scored as they stood this many seconds after each stretch (then as finally revised).
