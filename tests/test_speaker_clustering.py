@@ -743,6 +743,13 @@ def test_ahc_links_a_talker_back_after_the_horizon_to_their_voice() -> None:
     # told how many people take part, those who left count: three here plus two gone caps at five without merging anyone
     capped = KalmanAhc(AhcConfig(max_clusters=5, **cfg)).cluster(window, list(range(len(window))), profiles)
     assert capped == labels
+    # ... and with a threshold far too strict, the cap of five (not three) gathers the pieces onto the right voices
+    strict = {**cfg, "threshold": 0.6}
+    pieces = KalmanAhc(AhcConfig(**strict)).cluster(window, list(range(len(window))), profiles)
+    assert len(set(pieces)) > 5
+    told = KalmanAhc(AhcConfig(max_clusters=5, **strict)).cluster(window, list(range(len(window))), profiles)
+    assert len(set(told)) == 5 and _accuracy(told[:len(window)], wtruth) >= 0.9
+    assert {lab for lab, s in zip(told, wtruth) if s == 2} == {told[len(window)]}
 
 
 def test_diarizer_gives_a_talker_back_after_the_refinement_horizon_their_label() -> None:
