@@ -49,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -300,8 +301,12 @@ def gapless(turns: list[Any]) -> bool:
     return names == {f"spk{k + 1}" for k in range(len(names))}
 
 
-def simulate(folder: Path, seed: int, talkers: int, duration: float, away: list[str] = ()) -> None:
+def simulate(folder: Path, seed: int, talkers: int, duration: float, away: Sequence[str] = ()) -> None:
     if (folder / "meeting.wav").exists():
+        drawn = json.loads((folder / "scenario.json").read_text()).get("generator", {}).get("away", [])
+        wanted = [[w, float(a), float(b)] for w, a, b in (x.split(":") for x in away)]
+        if drawn != wanted:  # a cached meeting drawn with other absences would be scored as if it had these
+            raise SystemExit(f"{folder} was simulated with --away {drawn or 'none'}, not {wanted or 'none'}: give another --work")
         return
     subprocess.run([sys.executable, "-m", "pipeline.cli.main", "simulate", "--out", str(folder), "--seed", str(seed), "--talkers",
                     str(talkers), "--walking", "2", "--duration", str(duration), *(f"--away={a}" for a in away)],
