@@ -709,10 +709,10 @@ def test_diarizer_names_a_new_speaker_with_the_lowest_free_label() -> None:
     assert node._output_label(7) == 4 and node._output_label(7) == 4  # a new raw speaker keeps the name it got
 
 
-def _profile(vectors: list[np.ndarray], t_last: float) -> Profile:
+def _profile(vectors: list[np.ndarray]) -> Profile:
     """What the diariser keeps of a talker past the refinement horizon: their 0.5 s stretches' weighted voice sum."""
     w = 1.5  # a full window
-    return Profile(sum(w * v.astype(np.float64) for v in vectors), w * len(vectors), 0.5 * len(vectors), t_last, len(vectors))
+    return Profile(sum(w * v.astype(np.float64) for v in vectors), w * len(vectors), 0.5 * len(vectors), len(vectors))
 
 
 def test_ahc_links_a_talker_back_after_the_horizon_to_their_voice() -> None:
@@ -729,7 +729,7 @@ def test_ahc_links_a_talker_back_after_the_horizon_to_their_voice() -> None:
     twin = gone + 0.05 * np.abs(rng.normal(size=gone.size))
     noisy = [v + 0.35 * np.abs(rng.normal(size=v.size)) / 2 for v in [gone] * 12 + [twin] * 12]  # as _meeting's stretches
     noisy = [(v / np.linalg.norm(v)).astype(np.float32) for v in noisy]
-    profiles = [_profile([u.vector for u in past], past[-1].t1), _profile(noisy[:12], 5.0), _profile(noisy[12:], 6.0)]
+    profiles = [_profile([u.vector for u in past]), _profile(noisy[:12]), _profile(noisy[12:])]
     for k, u in enumerate(window):
         u.index = k
     cfg = dict(threshold=0.2, loc_weight=0.1, walk_std_dps=12, max_std_deg=60)  # the default threshold

@@ -394,17 +394,14 @@ class Diarizer(Node):
         refinement link them back. Measured with the bench's ``pf+kahc-forget`` peer on meetings
         where talkers leave for 10 minutes (``--away``): the README's "Long meetings".
         """
-        if u.vector.size == 0:
-            return
         w = max(u.window_s, 0.1)
         v = self.voices.get(lab)
         if v is None:
-            self.voices[lab] = Profile(w * u.vector.astype(np.float64), w, u.t1 - u.t0, u.t1, 1)
+            self.voices[lab] = Profile(w * u.vector.astype(np.float64), w, u.t1 - u.t0, 1)
         else:
             v.vec += w * u.vector
             v.weight += w
             v.speech += u.t1 - u.t0
-            v.last = max(v.last, u.t1)
             v.count += 1
 
     def _reseed(self, units: list[Unit], labels: list[int]) -> None:

@@ -42,9 +42,11 @@ class DiarizerParams(BaseModel):
     # particle filter
     particles: int = Field(_P.particles, ge=1, le=10000, description="Number of particles.")
     max_speakers: int = Field(_P.max_speakers, ge=1, le=64, description="Most speakers told apart: the live diariser's speaker "
-                              "slots, and the most speakers a refinement pass keeps within its horizon.")
+                              "slots, and the most speakers a refinement pass keeps (with remember, counting those heard only before "
+                              "its horizon).")
     speakers: int | None = Field(None, ge=1, le=64, description="How many people take part, when known (null: unknown). A "
-                                 "refinement pass keeps at most this many speakers within its horizon: where its score would stop "
+                                 "refinement pass keeps at most this many speakers (with remember, counting those heard only before its "
+                                 "horizon): where its score would stop "
                                  "with more, the speaker with the least speech joins the one closest to them. The live diariser "
                                  "keeps max_speakers slots, so a new voice is not forced onto a known one before refinement has "
                                  "heard enough of it.")

@@ -111,14 +111,13 @@ class Profile:
 
     ``vec`` is the window-length-weighted sum of their embeddings (as the encoder gave them,
     not centred), ``weight`` the sum of those window lengths, ``speech`` their seconds of
-    speech, ``last`` when they were last heard there. No directions: by the time their
-    stretches are settled a talker may be anywhere in the room.
+    speech. No directions: by the time their stretches are settled a talker may be anywhere
+    in the room.
     """
 
     vec: np.ndarray
     weight: float
     speech: float
-    last: float
     count: int  # stretches summed
 
 
@@ -300,16 +299,17 @@ class KalmanAhc:
                     loc[x, y] = loc[y, x] = self._location(clusters[x], clusters[y])
         total = emb + loc
         np.fill_diagonal(total, -np.inf)
-        known = np.arange(n) >= n_runs  # holds a profile: two of these never merge (told apart when heard)
+        # Holds a profile: two of these never merge (told apart when heard), and none is dissolved as a
+        # small piece or as the speaker with least speech (they are people heard before).
+        known = np.arange(n) >= n_runs
         total[np.ix_(known, known)] = -np.inf
         alive = np.ones(n, dtype=bool)
         self.merges = []
         self.stopped_at = None
         speech = np.array([sum(units[m].t1 - units[m].t0 for m in cl.members) for cl in clusters[:n_runs]]
                           + [pr.speech for pr in profiles])
-        last = np.array([max(units[m].t1 for m in cl.members) for cl in clusters[:n_runs]] + [pr.last for pr in profiles])
-        newest = float(last[:n_runs].max()) if n_runs else 0.0
-        piece = np.arange(n) < n_runs  # may be dissolved as a small piece or the least-speech speaker (a profile never is)
+        last = np.array([max(units[m].t1 for m in cl.members) for cl in clusters[:n_runs]] + [-np.inf] * len(profiles))
+        newest = float(last.max()) if n_runs else 0.0
         while int(alive.sum()) > max(c.min_clusters, 1):
             flat = int(np.argmax(total))
             i, j = divmod(flat, n)
@@ -320,7 +320,7 @@ class KalmanAhc:
                 # Stopped: a talker with only a few seconds of speech in the whole horizon is far
                 # more often a split-off piece of someone (overlap, a cough, a turn's edge) than a
                 # new participant, so such a settled cluster joins the one it is closest to.
-                small = np.flatnonzero(alive & piece & (speech < c.min_speaker_s) & (last <= newest - c.settle_s))
+                small = np.flatnonzero(alive & ~known & (speech < c.min_speaker_s) & (last <= newest - c.settle_s))
                 if len(small):
                     rows = total[small]
                     k = int(np.argmax(rows))
@@ -328,11 +328,11 @@ class KalmanAhc:
                     best = float(total[i, j])
                     if not np.isfinite(best):
                         break
-                elif c.max_clusters and int(alive.sum()) > c.max_clusters and (alive & piece).any():
+                elif c.max_clusters and int(alive.sum()) > c.max_clusters and (alive & ~known).any():
                     # More clusters than there are people: one of them is a piece of someone. The one
                     # with the least speech has the least evidence of being a person of its own, so it
                     # joins its closest; the closest pair overall may be two people (sim64, mono).
-                    k = int(np.argmin(np.where(alive & piece, speech, np.inf)))
+                    k = int(np.argmin(np.where(alive & ~known, speech, np.inf)))
                     i, j = k, int(np.argmax(total[k]))
                     best = float(total[i, j])
                     if not np.isfinite(best):
@@ -350,7 +350,6 @@ class KalmanAhc:
             a.loglik = kalman_loglik(a.obs, c)
             alive[j] = False
             known[i] |= known[j]
-            piece[i] &= piece[j]
             total[j, :] = total[:, j] = -np.inf
             unit_vecs[i] = _unit(a.vec)
             others = np.flatnonzero(alive)
