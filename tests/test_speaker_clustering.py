@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 from nodes.speaker.ahc_runs import follow_lone, location_cuts, voice_cuts
-from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, Profile, _principal_axes, kalman_loglik, match_labels
+from nodes.speaker.direction_track import Motion, Track, kalman_loglik, merged_loglik
+from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, Profile, _principal_axes, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
 from nodes.speaker.particle_filter import ParticleConfig, ParticleDiarizer
 from nodes.speaker.units import LOG_UNIFORM_DEG, Unit, log_mix, normal_logpdf, wrap_deg
@@ -338,6 +339,33 @@ def test_kalman_loglik_matches_the_plain_filter() -> None:
             obs = [(float(t), float((a + 180) % 360 - 180), float(rng.uniform(8, 40)) ** 2) for t, a in zip(times, az)]
             assert math.isclose(kalman_loglik(obs, config), _kalman_loglik_textbook(obs, config), rel_tol=1e-12, abs_tol=1e-9)
     assert kalman_loglik([], AhcConfig()) == 0.0
+
+
+def test_merged_track_scores_what_the_filter_over_the_merged_sequence_scores() -> None:
+    # merged_loglik takes most of a merged sequence from the two tracks' own filters; it must
+    # score what the filter run over the whole merged sequence scores, and count the hand-overs:
+    # interleaved turns, one cluster inside the other's span, equal times (the first cluster's
+    # direction first), long silences with restarts, the +-180 deg seam.
+    rng = np.random.default_rng(5)
+
+    def turns(n_turns: int) -> list[tuple[float, float, float]]:
+        obs = []
+        for _ in range(n_turns):
+            t, az = float(rng.uniform(0, 120)), float(rng.uniform(-180, 180))
+            for _ in range(int(rng.integers(1, 25))):
+                obs.append((round(t * 2) / 2, float((az + 180) % 360 - 180), float(rng.uniform(8, 30)) ** 2))
+                t, az = t + 0.5, az + float(rng.normal(0, 6))
+        return sorted(obs, key=lambda o: o[0])
+
+    for config in (AhcConfig(), AhcConfig(away=0.0), AhcConfig(away=0.3, away_gap_s=4.0)):
+        motion = Motion.of(config)
+        for _ in range(150):
+            a, b = turns(int(rng.integers(1, 6))), turns(int(rng.integers(1, 4)))
+            merged, handovers = merged_loglik(Track(a, motion), Track(b, motion), motion)
+            whole = sorted(a + b, key=lambda o: o[0])  # stable: a's direction first at equal times
+            assert math.isclose(merged, kalman_loglik(whole, config), rel_tol=1e-9, abs_tol=1e-7)
+            tags = sorted([(o[0], 0) for o in a] + [(o[0], 1) for o in b])
+            assert handovers == sum(1 for x, y in zip(tags, tags[1:]) if x[1] != y[1])
 
 
 def _same_place_handovers(seed: int, first_s: float = 4.0, noise: float = 0.2) -> tuple[list[Unit], list[int], list[int]]:

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -61,7 +60,8 @@ from operator import itemgetter
 import numpy as np
 
 from .ahc_runs import follow_lone, follow_onsets, location_cuts, mid, voice_cuts
-from .units import LOG_UNIFORM_DEG, Unit, direction_var
+from .direction_track import Motion, Track, merged_loglik
+from .units import Unit, direction_var
 
 
 @dataclass
@@ -102,7 +102,7 @@ class Cluster:
     members: list[int]  # unit indices
     vec: np.ndarray  # sum of embeddings (weighted by window length)
     obs: list[tuple[float, float, float]] = field(default_factory=list)  # (t, azimuth, variance), time order
-    loglik: float = 0.0
+    track: Track | None = None  # the filter over ``obs`` (set before any location score)
 
 
 @dataclass
@@ -119,56 +119,6 @@ class Profile:
     weight: float
     speech: float
     count: int  # stretches summed
-
-
-def kalman_loglik(obs: list[tuple[float, float, float]], config: AhcConfig) -> float:
-    """Log likelihood of a direction sequence under one talker walking at random (scalar Kalman filter).
-
-    After a silence of ``away_gap_s`` or more the talker may also have gone anywhere (share
-    ``away``, uniform over the circle; the track then restarts where they are heard). A random
-    walk says a walker back after 12 s is within 70 deg of where they were, but people cross
-    the room with purpose: a walker passing the array sweeps 100-150 deg in that time, and the
-    random walk's penalty for it could keep their turns before and after apart, or let their
-    earlier turn join a talker it ended beside (sim55). With 10% after 8 s: meetings 1-36 and
-    69-100 unchanged (DER, returns; 5-10 s and 10-20% alike on 1-36), 37-68 DER 5.35% -> 5.03%
-    and 204 -> 205 of 208 returns kept (sim55, which suggested it). A seated talker back at
-    their place loses almost nothing (the uniform share is 10%).
-    """
-    # The inner loop of every refinement pass (one call per candidate pair of clusters, hundreds
-    # of thousands per pass over ten minutes), so it is written out in scalar arithmetic: the
-    # same operations as wrap_deg and log_mix, without their array checks. Over an 11-minute
-    # simulated meeting the whole diariser (44 passes) took 15.0 s instead of 28.9 s, labels identical.
-    if not obs:
-        return 0.0
-    q = config.walk_std_dps**2
-    cap = config.max_std_deg**2
-    away, away_gap = config.away, config.away_gap_s
-    restart_ll = (math.log(away) + LOG_UNIFORM_DEG - math.log1p(-away)) if away else 0.0  # ll below this: gone anywhere
-    two_pi = 2 * math.pi
-    t_prev, m, p = obs[0]
-    total = LOG_UNIFORM_DEG
-    for k in range(1, len(obs)):
-        t, z, r = obs[k]
-        dt = t - t_prev
-        pp = p + q * (dt if dt > 0.0 else 0.0)
-        if pp > cap:
-            pp = cap
-        s = pp + r
-        d = (z - m + 180.0) % 360.0 - 180.0
-        ll = -0.5 * (d * d / s + math.log(two_pi * s))
-        if away and dt >= away_gap:
-            top = ll if ll > LOG_UNIFORM_DEG else LOG_UNIFORM_DEG
-            total += top + math.log((1 - away) * math.exp(ll - top) + away * math.exp(LOG_UNIFORM_DEG - top))
-            if ll < restart_ll:  # gone anywhere: the track restarts there
-                m, p, t_prev = z, r, t
-                continue
-        else:
-            total += ll
-        g = pp / s
-        m = (m + g * d + 180.0) % 360.0 - 180.0
-        p = (1 - g) * pp
-        t_prev = t
-    return total
 
 
 def _principal_axes(centred: np.ndarray, dims: int) -> np.ndarray | None:
@@ -202,25 +152,22 @@ def _merge_obs(a: list[tuple[float, float, float]], b: list[tuple[float, float, 
     return sorted(a + b, key=_time)
 
 
-def _handovers(a: list[tuple[float, float, float]], b: list[tuple[float, float, float]]) -> int:
-    merged = sorted([(o[0], 0) for o in a] + [(o[0], 1) for o in b])
-    return sum(1 for x, y in zip(merged, merged[1:]) if x[1] != y[1])
-
-
 class KalmanAhc:
     def __init__(self, config: AhcConfig | None = None) -> None:
         self.config = config or AhcConfig()
         self.merges: list[tuple[float, float, float]] = []  # (affinity, embedding part, location part) per merge
         self.stopped_at: float | None = None
         self.moved = 0  # runs moved by the last reassignment
+        self._motion = Motion.of(self.config)  # the direction filter's constants, refreshed each pass (the config may change)
 
     def _location(self, a: Cluster, b: Cluster) -> float:
         """The location part of two clusters' affinity: weighted per-hand-over LLR (0 without directions)."""
         c = self.config
         if not (a.obs and b.obs and c.loc_weight):
             return 0.0
-        llr = kalman_loglik(_merge_obs(a.obs, b.obs), c) - a.loglik - b.loglik
-        per = llr / max(_handovers(a.obs, b.obs), 1)
+        assert a.track is not None and b.track is not None
+        merged, handovers = merged_loglik(a.track, b.track, self._motion)
+        per = (merged - a.track.loglik - b.track.loglik) / max(handovers, 1)
         return c.loc_weight * max(-c.loc_clip, min(c.loc_clip, float(per)))
 
     def cluster(self, units: list[Unit], initial: list[int], profiles: Sequence[Profile] = ()) -> list[int]:
@@ -233,6 +180,7 @@ class KalmanAhc:
         small piece to dissolve.
         """
         c = self.config
+        self._motion = Motion.of(c)
         clusters: list[Cluster] = []
         by_label: dict[int, Cluster] = {}
         x = np.stack([u.vector for u in units]).astype(np.float64) if units else np.zeros((0, 1))
@@ -282,8 +230,8 @@ class KalmanAhc:
                 clusters.append(Cluster([i], w * vec, list(ob)))
                 by_label[initial[i]] = clusters[-1]
         for cl in clusters:
-            cl.loglik = kalman_loglik(cl.obs, c)
-        runs = [Cluster(list(cl.members), cl.vec.copy(), list(cl.obs), cl.loglik) for cl in clusters] if c.reassign_passes else []
+            cl.track = Track(cl.obs, self._motion)
+        runs = [Cluster(list(cl.members), cl.vec.copy(), list(cl.obs), cl.track) for cl in clusters] if c.reassign_passes else []
         n_units, n_runs = len(units), len(clusters)
         clusters += [Cluster([n_units + k], px[k]) for k in range(len(profiles))]  # members past the units: profiles
         # Affinities live in one matrix (upper and lower triangle alike): a merge updates one
@@ -347,7 +295,7 @@ class KalmanAhc:
             a.members += b.members
             a.vec = a.vec + b.vec
             a.obs = _merge_obs(a.obs, b.obs)
-            a.loglik = kalman_loglik(a.obs, c)
+            a.track = Track(a.obs, self._motion)
             alive[j] = False
             known[i] |= known[j]
             total[j, :] = total[:, j] = -np.inf
@@ -418,7 +366,7 @@ class KalmanAhc:
                         hi = bisect.bisect_right(times[ki], r.obs[-1][0] + c.reassign_window_s)
                         near = [o[:3] for o in tracks[ki][max(lo - 1, 0):hi + 1] if o[3] != ri]
                         if near:
-                            other = Cluster([], rest, near, kalman_loglik(near, c))
+                            other = Cluster([], rest, near, Track(near, self._motion))
                             scores[ki] += self._location(r, other)
                 best = int(np.argmax(scores))
                 if best != assign[ri] and scores[best] > scores[assign[ri]] + c.reassign_margin:
