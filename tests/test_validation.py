@@ -72,7 +72,7 @@ def test_a_check_across_parameters_reads_as_one_sentence(tmp_path: Path) -> None
     g = write_graph(tmp_path / "priors.json", [{"id": "dz", "type": "speaker.diarizer", "params": {"p_stay": 0.9, "p_new": 0.5}}], [])
     assert problems(g)["/nodes/0/params"] == ("speaker.diarizer: p_stay + p_new must not exceed 1 (the rest is the chance of "
                                                "switching to another known talker), got 0.9 + 0.5")
-    g = write_graph(tmp_path / "horizon.json", [{"id": "dz", "type": "speaker.diarizer", "params": {"refine_horizon_s": 10}}], [])
+    g = write_graph(tmp_path / "horizon.json", [{"id": "dz", "type": "speaker.diarizer", "params": {"refine_horizon_s": 10, "refine_every_s": 15}}], [])
     assert problems(g)["/nodes/0/params"] == ("speaker.diarizer: refine_horizon_s (10 s) is shorter than refine_every_s (15 s): "
                                                "speech between two passes would never be refined")
 
