@@ -11,9 +11,9 @@ run from scratch each time, that was 80% of the diariser's time (0.74 s a pass a
 horizon, with the diariser's input waiting).
 
 Most of a merged sequence is one cluster's own: before the other's first direction the
-filter is exactly that cluster's, and a few directions after a hand-over its state (mean and
-variance: both contract by the Kalman gain, 0.75 or more per direction) is back on the
-cluster's own. A ``Track`` keeps the filter's state after each of its directions, so
+filter is exactly that cluster's, and a few directions after a hand-over its state is back on
+the cluster's own (the difference in mean and variance shrinks by 1 - gain per direction, a
+quarter or less for a sharp direction). A ``Track`` keeps the filter's state after each of its directions, so
 ``merged_loglik`` walks the merged order block by block (a block: directions of one cluster
 between two of the other's), steps the filter only until its state equals the block owner's
 own state at that point (to 1e-9 deg and 1e-9 relative variance: in floating point two
