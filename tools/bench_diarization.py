@@ -32,7 +32,11 @@
    meetings' final labels read spk1..spkK without a gap ("gapless"), and the live view: DER
    of the labels as they stood 0, 5 and 10 s of media after each stretch ended
    (what a live viewer saw then; refinement relabels every 5 s), and the same views' wrong labels
-   split by whether the true talker had already said 10 s (a voice still being learnt, or known).
+   split by whether the true talker had already said 10 s (a voice still being learnt, or known),
+   and the diariser's CPU seconds over the cached front end, summed over the meetings, with their
+   ratio to the default's (``pf+kahc-15s``: what refining every 5 s costs). Timings assume this is
+   the only busy process: two benches at once on two cores each ran 8 times slower until numpy's
+   BLAS was kept to one thread (``OPENBLAS_NUM_THREADS=1``; the numbers do not change).
    Targets: location-aware DER <= 0.8 x embedding-only DER, and <= 15% absolute.
 2. **AMI excerpts** (../shared/data/ami_excerpts, mono, real; skipped when absent):
    embedding-only diarisation against a simple baseline (all speech one speaker, same VAD), and
@@ -361,9 +365,11 @@ def main() -> int:
 
     print("\nSimulated walking-talker meetings (circular7), DER collar +-0.25 s, overlap scored")
     print(f"{'mode':<20} {'DER':>7} {'miss':>6} {'FA':>6} {'conf':>6} {'x emb':>6} {'kept/returns':>13} {'own':>4} {'delay p50':>9} "
-          f"{'p90':>6} {'<=1s':>6} {'gapless':>8}")
+          f"{'p90':>6} {'<=1s':>6} {'gapless':>8} {'diariser s':>11} {'x default':>9}")
     base = None
     summary = {}
+    # CPU time of the diariser alone (cached front end), summed over the meetings; the peers run one after another in one process
+    default_s = max(sum(r["seconds"] for r in agg["particle+kahc"]), 1e-9)
     for name, rows in agg.items():
         tot = sum(r["der"] for r in rows) / len(rows)
         if base is None:
@@ -374,11 +380,13 @@ def main() -> int:
         s = {"der": tot, "ratio": tot / base if base else None, "miss": statistics.mean(r["miss"] for r in rows),
              "fa": statistics.mean(r["fa"] for r in rows), "conf": statistics.mean(r["conf"] for r in rows), "kept": kept, "own": own, "returns": ret,
              "lost_overlapped": lost_ov, "delay_p50": statistics.median(d) if d else None, "delay_p90": sorted(d)[int(0.9 * (len(d) - 1))] if d else None,
-             "delay_within_1s": sum(x <= 1.0 for x in d) / len(d) if d else None, "gapless": sum(r["gapless"] for r in rows)}
+             "delay_within_1s": sum(x <= 1.0 for x in d) / len(d) if d else None, "gapless": sum(r["gapless"] for r in rows),
+             "seconds": sum(r["seconds"] for r in rows)}
         summary[name] = s
         print(f"{name:<20} {s['der']:>7.1%} {s['miss']:>6.1%} {s['fa']:>6.1%} {s['conf']:>6.1%} {s['ratio']:>6.2f} {kept:>6}/{ret:<6} "
               f"{own:>4} "
-              f"{s['delay_p50']:>9.2f} {s['delay_p90']:>6.2f} {s['delay_within_1s']:>6.0%} {s['gapless']:>4}/{len(rows):<3}")
+              f"{s['delay_p50']:>9.2f} {s['delay_p90']:>6.2f} {s['delay_within_1s']:>6.0%} {s['gapless']:>4}/{len(rows):<3}"
+              f"{s['seconds']:>11.1f} {s['seconds'] / default_s:>9.2f}")
     results["summary"] = summary
     print("\nLive view: DER of the labels as a viewer held them d s after each stretch ended (relabels applied as they came)")
     print(f"{'mode':<20}" + "".join(f"{f'd={d:g} s':>9}" for d in LIVE_DELAYS) + f"{'final':>9}")
