@@ -54,9 +54,10 @@ class SpeakerEmbeddingNode(Node):
     While a segment unfolds, a window of the last ``window_s`` of speech is embedded every
     ``hop_s`` (the first once ``first_s`` is in), so a diariser can label speech about
     ``first_s`` after it starts. Each window says which stretch it is the first to cover
-    (``new_from`` .. ``end``): consecutive windows' new stretches tile the segment without gaps.
-    When the segment ends, its last stretch gets a window and, if asked, the whole segment an
-    embedding of its own on port ``segments``.
+    (``new_from`` .. ``end``): consecutive windows' new stretches tile the speech without gaps
+    or overlaps, also where the VAD splits a long segment and sends its tail again. When the
+    segment ends, its last stretch gets a window and, if asked, the whole segment an embedding
+    of its own on port ``segments``.
     """
 
     type_name = "speaker.embedding"
@@ -75,6 +76,7 @@ class SpeakerEmbeddingNode(Node):
         self.encoder: Any = None
         self._open: dict[int, _Seg] = {}
         self._last = {"windows": 0.0, "segments": 0.0}
+        self._covered = 0  # absolute sample up to which windows' new stretches reach (over all segments)
 
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         info = inputs.get("speech", StreamInfo())
@@ -119,13 +121,19 @@ class SpeakerEmbeddingNode(Node):
         emb = Embedding(vec, segment_id=str(sid), kind="window", start=media_time(seg.start + a, rate),
                         end=media_time(seg.start + upto, rate), new_from=media_time(seg.start + seg.labelled, rate))
         seg.labelled = upto
+        self._covered = max(self._covered, seg.start + upto)
         self._send("windows", emb)
 
     def process(self, port: str, packet: Packet) -> None:
         chunk: SpeechAudio = packet.payload
         seg = self._open.get(chunk.segment_id)
         if seg is None:
-            seg = self._open[chunk.segment_id] = _Seg(chunk.start)
+            # A VAD split ends the open segment at a point already heard and re-sends the audio
+            # after it as the next segment: windows sent before the split labelled that stretch,
+            # so the new segment's windows start where they left off (each stretch gets one
+            # label; labelling it twice gave the diariser two turns at once, scored as false
+            # alarm). Its audio from the split on still gives the windows their context.
+            seg = self._open[chunk.segment_id] = _Seg(chunk.start, labelled=max(0, self._covered - chunk.start))
         if len(chunk.samples):
             seg.audio.append(np.asarray(chunk.samples, dtype=np.float32))
             seg.length += len(chunk.samples)

@@ -1,0 +1,33 @@
+"""speaker.embedding's windows label each stretch of speech once, also where the VAD splits a long segment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import SCRIPT, capture
+
+
+def test_windows_label_every_stretch_once_across_vad_splits(tmp_path: Path, meeting_wav) -> None:
+    # The VAD splits a segment that reaches max_segment_s at its quietest point in its second
+    # half: the open segment ends there, in the past, and the audio after it is sent again as
+    # the next segment. Windows sent before the split already labelled that audio; labelling
+    # it again gave the diariser two turns at once (measured: up to 11 s of a 90 s meeting,
+    # all of it false alarm).
+    path, _ = meeting_wav
+    packets, _ = capture(
+        [{"id": "src", "type": "io.audio_file", "params": {"path": str(path), "rate": 16000, "block_ms": 20}},
+         {"id": "vad", "type": "speech.vad", "params": {"max_segment_s": 2.0}},
+         {"id": "embed", "type": "speaker.embedding", "params": {"segments": False}},
+         {"id": "sink"}],
+        ["src.audio -> vad.audio", "vad.speech -> embed.speech", "embed.windows -> sink.in"],
+        tmp_path,
+    )
+    wins = [p.payload for p in packets]
+    stretches = sorted((w.new_from, w.end, w.segment_id) for w in wins)
+    assert all(b > a for a, b, _ in stretches)
+    assert all(b[0] >= a[1] - 1e-9 for a, b in zip(stretches, stretches[1:])), "a stretch was labelled twice"
+    # gaps only in the pauses between the five sentences; each split hands over without one
+    pairs = list(zip(stretches, stretches[1:]))
+    assert sum(1 for a, b in pairs if b[0] > a[1] + 1e-9) == len(SCRIPT) - 1
+    assert sum(1 for a, b in pairs if abs(b[0] - a[1]) < 1e-9 and a[2] != b[2]) >= 5  # sentences of 3-5 s split every 2 s or less
+    assert [p.t0 for p in packets] == sorted(p.t0 for p in packets)
