@@ -246,18 +246,23 @@ class Embedding:
     """A speaker embedding (L2-normalised float32 vector) of the audio in the packet's interval.
 
     ``segment_id`` ties it to a speech segment; ``kind`` says whether it covers the whole
-    segment or one sliding window of it.
+    segment or one sliding window of it; ``end`` (no audio, an empty vector) only closes a
+    segment whose windows already covered its last stretch, to say where its speech ended.
     """
 
     vector: np.ndarray
     segment_id: str | None = None
-    kind: Literal["segment", "window"] = "segment"
+    kind: Literal["segment", "window", "end"] = "segment"
     #: The audio's true span (the packet's t0 may be clamped so that t0 never decreases).
     start: float | None = None
     end: float | None = None
     #: Where the audio this window is the first to cover begins: the span [new_from, end]
     #: is what a streaming diariser labels with this window (None: the whole span).
     new_from: float | None = None
+    #: A segment's closing window (or ``end`` marker): where the segment's speech ended. The
+    #: VAD's pad and the silence it waited for lie after it, and windows sent while the
+    #: segment was open may reach into them; a diariser's turns need not (None: not known).
+    speech_end: float | None = None
 
 
 @dataclass(slots=True)

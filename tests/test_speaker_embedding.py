@@ -22,7 +22,11 @@ def test_windows_label_every_stretch_once_across_vad_splits(tmp_path: Path, meet
         ["src.audio -> vad.audio", "vad.speech -> embed.speech", "embed.windows -> sink.in"],
         tmp_path,
     )
-    wins = [p.payload for p in packets]
+    wins = [p.payload for p in packets if p.payload.kind == "window"]
+    # each sentence's last segment closes on a silence and says where its speech ended (splits close on speech)
+    closing = [p.payload for p in packets if p.payload.speech_end is not None]
+    assert len(closing) == len(SCRIPT)
+    assert all(c.speech_end <= c.end for c in closing)
     stretches = sorted((w.new_from, w.end, w.segment_id) for w in wins)
     assert all(b > a for a, b, _ in stretches)
     assert all(b[0] >= a[1] - 1e-9 for a, b in zip(stretches, stretches[1:])), "a stretch was labelled twice"
