@@ -653,10 +653,25 @@ def test_diarizer_labels_new_speech_from_a_filter_restarted_at_each_refinement()
     assert sorted({t.speaker for t in sent if t.t1 > t.t0}) == ["spk1", "spk2"]
 
 
+def _mono_diarizer(packets: list, **params: object) -> tuple[object, list]:
+    """An embedding-only speaker.diarizer without refinement fed ``packets``; the node and every turn it sent, in order."""
+    from nodes.speaker.diarizer import Diarizer, DiarizerParams
+    from pipeline import RunContext, StreamInfo
+
+    node = Diarizer("dz", DiarizerParams(method="embedding", refine=False, **params), RunContext())
+    node.configure({"embeddings": StreamInfo()})
+    node.open()
+    sent: list = []
+    node.emit = lambda port, packet: sent.append(packet.payload)  # type: ignore[method-assign]
+    for p in packets:
+        node.process("embeddings", p)
+    node.flush()
+    return node, sent
+
+
 def test_a_segments_opening_windows_show_the_label_of_its_first_full_window() -> None:
     """Live: the 0.75 and 1.25 s windows that open a segment are re-sent with the label its first full window gets."""
-    from nodes.speaker.diarizer import Diarizer, DiarizerParams
-    from pipeline import Embedding, Packet, RunContext, StreamInfo
+    from pipeline import Embedding, Packet
 
     rng = np.random.default_rng(3)
     voice = {"A": np.eye(64)[0] + 0.05 * rng.random(64), "B": np.eye(64)[1] + 0.05 * rng.random(64)}
@@ -673,15 +688,7 @@ def test_a_segments_opening_windows_show_the_label_of_its_first_full_window() ->
     packets = segment("s1", 0.0, "A", "A") + segment("s2", 5.0, "B", "B") + segment("s3", 10.0, "B", "A")
 
     def run(**params: object) -> list:
-        node = Diarizer("dz", DiarizerParams(method="embedding", refine=False, **params), RunContext())
-        node.configure({"embeddings": StreamInfo()})
-        node.open()
-        sent: list = []
-        node.emit = lambda port, packet: sent.append(packet.payload)  # type: ignore[method-assign]
-        for p in packets:
-            node.process("embeddings", p)
-        node.flush()
-        return sent
+        return _mono_diarizer(packets, **params)[1]
 
     sent = run()
     first = {t.turn_id: t for t in reversed(sent)}
@@ -700,8 +707,7 @@ def test_turns_end_where_their_segments_speech_ended() -> None:
     was open labelled silence. Its closing window, or an ``end`` marker when the windows had covered it already, says
     where the speech ended: the turns stop there (re-sent one revision up; one wholly after it retracted), no label
     changes, and no marker becomes a stretch of its own."""
-    from nodes.speaker.diarizer import Diarizer, DiarizerParams
-    from pipeline import Embedding, Packet, RunContext, StreamInfo
+    from pipeline import Embedding, Packet
 
     rng = np.random.default_rng(5)
     voice = {"A": np.eye(64)[0] + 0.05 * rng.random(64), "B": np.eye(64)[1] + 0.05 * rng.random(64)}
@@ -720,14 +726,7 @@ def test_turns_end_where_their_segments_speech_ended() -> None:
         packets += windows("s2", 5.0, [5.75, 6.25, 6.75, 7.25], "B", None)  # sent while open, past the speech (6.5) ...
         if ends_known:  # ... and the segment closed with nothing new to embed
             packets.append(Packet(7.25, 7.25, Embedding(np.zeros(0, np.float32), "s2", "end", 6.5, 6.5, 6.5, speech_end=6.5)))
-        node = Diarizer("dz", DiarizerParams(method="embedding", refine=False), RunContext())
-        node.configure({"embeddings": StreamInfo()})
-        node.open()
-        sent: list = []
-        node.emit = lambda port, packet: sent.append(packet.payload)  # type: ignore[method-assign]
-        for p in packets:
-            node.process("embeddings", p)
-        node.flush()
+        node, sent = _mono_diarizer(packets)
         assert len(node.units) == 10
         return {t.turn_id: t for t in sent}, sent
 
