@@ -246,8 +246,8 @@ class Embedding:
     """A speaker embedding (L2-normalised float32 vector) of the audio in the packet's interval.
 
     ``segment_id`` ties it to a speech segment; ``kind`` says whether it covers the whole
-    segment or one sliding window of it; ``end`` (no audio, an empty vector) only closes a
-    segment whose windows already covered its last stretch, to say where its speech ended.
+    segment or one sliding window of it; ``end`` (no audio, an empty vector) says that a
+    segment closed at ``end``, before the point its windows had reached while it was open.
     """
 
     vector: np.ndarray
@@ -259,10 +259,6 @@ class Embedding:
     #: Where the audio this window is the first to cover begins: the span [new_from, end]
     #: is what a streaming diariser labels with this window (None: the whole span).
     new_from: float | None = None
-    #: A segment's closing window (or ``end`` marker): where the segment's speech ended. The
-    #: VAD's pad and the silence it waited for lie after it, and windows sent while the
-    #: segment was open may reach into them; a diariser's turns need not (None: not known).
-    speech_end: float | None = None
 
 
 @dataclass(slots=True)

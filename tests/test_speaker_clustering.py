@@ -702,44 +702,41 @@ def test_a_segments_opening_windows_show_the_label_of_its_first_full_window() ->
     assert [off[tid].speaker for tid in s3[:2]] == [b, b]
 
 
-def test_turns_end_where_their_segments_speech_ended() -> None:
-    """A segment closes only after 0.5 s of silence (min_silence_ms, of which pad_ms is kept), so windows sent while it
-    was open labelled silence. Its closing window, or an ``end`` marker when the windows had covered it already, says
-    where the speech ended: the turns stop there (re-sent one revision up; one wholly after it retracted), no label
-    changes, and no marker becomes a stretch of its own."""
+def test_turns_stop_where_their_segment_closed() -> None:
+    """Windows are sent while a segment is open, and the VAD closes it only after 0.5 s of silence: the last windows may
+    have labelled silence past the segment's end. The ``end`` marker says where it closed: the turns stop there (re-sent
+    one revision up; one wholly after it retracted), no label changes, and the marker is no stretch of its own."""
     from pipeline import Embedding, Packet
 
     rng = np.random.default_rng(5)
     voice = {"A": np.eye(64)[0] + 0.05 * rng.random(64), "B": np.eye(64)[1] + 0.05 * rng.random(64)}
 
-    def windows(seg: str, start: float, ends: list[float], who: str, speech_end: float | None) -> list[Packet]:
+    def windows(seg: str, start: float, ends: list[float], who: str) -> list[Packet]:
         out, new_from = [], start
-        for k, end in enumerate(ends):
+        for end in ends:
             v = (voice[who] + 0.02 * rng.random(64)).astype(np.float32)
-            closing = speech_end if k == len(ends) - 1 else None
-            out.append(Packet(new_from, end, Embedding(v, seg, "window", max(start, end - 1.5), end, new_from, speech_end=closing)))
+            out.append(Packet(new_from, end, Embedding(v, seg, "window", max(start, end - 1.5), end, new_from)))
             new_from = end
         return out
 
-    def run(ends_known: bool) -> tuple[dict, list]:
-        packets = windows("s1", 0.0, [0.75, 1.25, 1.75, 2.25, 2.75, 3.0], "A", 2.6 if ends_known else None)
-        packets += windows("s2", 5.0, [5.75, 6.25, 6.75, 7.25], "B", None)  # sent while open, past the speech (6.5) ...
-        if ends_known:  # ... and the segment closed with nothing new to embed
-            packets.append(Packet(7.25, 7.25, Embedding(np.zeros(0, np.float32), "s2", "end", 6.5, 6.5, 6.5, speech_end=6.5)))
+    def run(closed: bool) -> tuple[dict, list]:
+        packets = windows("s1", 0.0, [0.75, 1.25, 1.75, 2.25, 2.75], "A")  # closed at 2.75: its last window got there
+        packets += windows("s2", 5.0, [5.75, 6.25, 6.75, 7.25], "B")  # sent while open, past where it closed (6.5)
+        if closed:
+            packets.append(Packet(7.25, 7.25, Embedding(np.zeros(0, np.float32), "s2", "end", 6.5, 6.5, 6.5)))
         node, sent = _mono_diarizer(packets)
-        assert len(node.units) == 10
+        assert len(node.units) == 9
         return {t.turn_id: t for t in sent}, sent
 
     known, sent = run(True)
     plain, _ = run(False)
     assert {k: t.speaker for k, t in known.items()} == {k: t.speaker for k, t in plain.items()}
     ids = sorted(known)
-    assert [round(known[i].t1, 2) for i in ids] == [0.75, 1.25, 1.75, 2.25, 2.6, 2.75, 5.75, 6.25, 6.5, 6.75]
-    assert known[ids[5]].t1 == known[ids[5]].t0 and known[ids[9]].t1 == known[ids[9]].t0  # wholly after the speech: retracted
+    assert [round(known[i].t1, 2) for i in ids] == [0.75, 1.25, 1.75, 2.25, 2.75, 5.75, 6.25, 6.5, 6.75]
+    assert known[ids[8]].t1 == known[ids[8]].t0  # wholly after the segment: retracted
     first = {t.turn_id: t for t in reversed(sent)}
-    assert first[ids[5]].t1 == first[ids[5]].t0  # the closing window's own stretch is sent trimmed at once
-    assert [known[i].revision - first[i].revision for i in ids] == [0, 0, 0, 0, 1, 0, 0, 0, 1, 1]
-    assert all(known[i] == plain[i] for i in ids[:4] + ids[6:8])
+    assert [known[i].revision - first[i].revision for i in ids] == [0, 0, 0, 0, 0, 0, 0, 1, 1]
+    assert all(known[i] == plain[i] for i in ids[:7])
 
 
 def test_diarizer_told_the_number_of_people_never_sends_more_speakers() -> None:

@@ -113,13 +113,13 @@ class SpeakerEmbeddingNode(Node):
         self._last[port] = t0
         self.emit(port, Packet(t0, max(emb.end, t0), emb))
 
-    def _window(self, sid: int, seg: _Seg, upto: int, speech_end: float | None = None) -> None:
+    def _window(self, sid: int, seg: _Seg, upto: int) -> None:
         """Embed the window ending at ``upto`` (samples from the segment's start); its new part starts at ``seg.labelled``."""
         a = max(0, upto - self._win)
         vec = self._embed(seg.samples(a, upto))
         rate = SAMPLE_RATE
         emb = Embedding(vec, segment_id=str(sid), kind="window", start=media_time(seg.start + a, rate),
-                        end=media_time(seg.start + upto, rate), new_from=media_time(seg.start + seg.labelled, rate), speech_end=speech_end)
+                        end=media_time(seg.start + upto, rate), new_from=media_time(seg.start + seg.labelled, rate))
         seg.labelled = upto
         self._covered = max(self._covered, seg.start + upto)
         self._send("windows", emb)
@@ -149,16 +149,14 @@ class SpeakerEmbeddingNode(Node):
         end = min(end, seg.length)
         if chunk.discard or end <= 0:
             return
-        # Where the speech itself ended, when the segment closed on a silence (the VAD's pad and
-        # the silence it waited for come after it; a split closes on speech and goes on at once).
-        speech_end = None
-        if chunk.speech_end is not None and chunk.speech_end - seg.start < end:
-            speech_end = media_time(chunk.speech_end, SAMPLE_RATE)
         if end > seg.labelled:  # the last stretch, however short, with a full window of context
-            self._window(chunk.segment_id, seg, end, speech_end)
-        elif speech_end is not None and speech_end < media_time(seg.start + seg.labelled, SAMPLE_RATE):
-            self._send("windows", Embedding(np.zeros(0, np.float32), segment_id=str(chunk.segment_id), kind="end", start=speech_end,
-                                            end=speech_end, new_from=speech_end, speech_end=speech_end))
+            self._window(chunk.segment_id, seg, end)
+        elif end < seg.labelled and chunk.speech_end is not None and chunk.speech_end - seg.start < end:
+            # It closed on a silence (a split closes on speech, and the next segment goes on from
+            # the windows' point) before the point its windows reached while it was open: they
+            # labelled silence the VAD waited through before closing it. Say where it closed.
+            at = media_time(seg.start + end, SAMPLE_RATE)
+            self._send("windows", Embedding(np.zeros(0, np.float32), segment_id=str(chunk.segment_id), kind="end", start=at, end=at, new_from=at))
         if self.params.segments and "segments" in self.wired:  # a whole segment costs up to 25 s of encoder input
             vec = self._embed(seg.samples(0, end))
             self._send("segments", Embedding(vec, segment_id=str(chunk.segment_id), kind="segment",
