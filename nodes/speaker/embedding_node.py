@@ -65,7 +65,8 @@ class SpeakerEmbeddingNode(Node):
     heavy = True
     inputs = {"speech": In(SpeechAudio, "Speech segments from a voice activity detector (16 kHz mono).")}
     outputs = {
-        "windows": Out(Embedding, "One embedding per sliding window (kind 'window'), in time order."),
+        "windows": Out(Embedding, "One embedding per sliding window (kind 'window'), in time order; kind 'end' (no audio): a "
+                                  "segment closed on a silence before the point its windows had reached, at 'end'."),
         "segments": Out(Embedding, "One embedding per finished segment (kind 'segment')."),
     }
 
@@ -156,7 +157,8 @@ class SpeakerEmbeddingNode(Node):
             # the windows' point) before the point its windows reached while it was open: they
             # labelled silence the VAD waited through before closing it. Say where it closed.
             at = media_time(seg.start + end, SAMPLE_RATE)
-            self._send("windows", Embedding(np.zeros(0, np.float32), segment_id=str(chunk.segment_id), kind="end", start=at, end=at, new_from=at))
+            marker = Embedding(np.zeros(0, np.float32), segment_id=str(chunk.segment_id), kind="end", start=at, end=at, new_from=at)
+            self._send("windows", marker)
         if self.params.segments and "segments" in self.wired:  # a whole segment costs up to 25 s of encoder input
             vec = self._embed(seg.samples(0, end))
             self._send("segments", Embedding(vec, segment_id=str(chunk.segment_id), kind="segment",
