@@ -129,6 +129,44 @@ def test_first_pass_partials_early_and_vocabulary_helps() -> None:
     assert "meetflow" in text.split()
 
 
+def test_first_pass_takes_long_chunks_in_small_calls() -> None:
+    """A VAD split re-sends seconds of speech as one chunk; pocketsphinx 5.1.1 crashed the whole process (SIGSEGV) on
+    some live calls of a second or more, so the recogniser hands it at most LIVE_CHUNK samples a call, with the same
+    result as feeding the audio in small pieces."""
+    from nodes.asr.sphinx_model import SphinxRecognizer
+    from nodes.sim.timed_tts import synthesize_timed
+
+    audio = synthesize_timed("We finished the new design for the login page and the tests are passing.", "en-us+m3").audio
+    rec = SphinxRecognizer()
+    sizes: list[int] = []
+
+    class Spy:  # the decoder is a C extension object: watch its live calls through a stand-in
+        def __init__(self, decoder: object) -> None:
+            self._decoder = decoder
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._decoder, name)
+
+        def process_raw(self, pcm: bytes, no_search: bool, full_utt: bool) -> int:
+            if not full_utt:
+                sizes.append(len(pcm) // 2)
+            return self._decoder.process_raw(pcm, no_search, full_utt)
+
+    def run(r: SphinxRecognizer, step: int) -> str:
+        for x, k in ((prime, 512), (audio, step)):  # the stream's first second sets the cepstral mean (see feed)
+            r.start()
+            for i in range(0, len(x), k):
+                r.feed(x[i : i + k])
+            text = r.finish().text
+        return text
+
+    prime = synthesize_timed("Good morning everyone, thank you for joining.", "en-us+m3").audio
+    rec.decoder = Spy(rec.decoder)
+    whole = run(rec, len(audio))  # the sentence in one call
+    assert len(audio) > 4 * SphinxRecognizer.LIVE_CHUNK and sizes and max(sizes) <= SphinxRecognizer.LIVE_CHUNK
+    assert whole and run(SphinxRecognizer(), 512) == whole
+
+
 def test_speech_bounds_from_the_vad(meeting_wav, tmp_path: Path) -> None:
     import engine_nodes
 
