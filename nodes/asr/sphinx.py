@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -115,6 +115,8 @@ class SphinxFirstPass(Node):
         self._ended_early = False  # an utterance of the current detector segment ended on a pause
         self._next_uid = 0
         self._last_key: str | None = None
+        self._heard = 0  # absolute sample up to which the detector's audio has come in (over all its segments)
+        self._resent_until = 0  # after a split: the next segment's audio before this was decoded already
 
     def close(self) -> None:
         self.recognizer = None
@@ -163,6 +165,17 @@ class SphinxFirstPass(Node):
     def process(self, port: str, packet: Packet) -> None:
         chunk: SpeechAudio = packet.payload
         at = packet.t1
+        if chunk.start < self._resent_until and len(chunk.samples):
+            # After a split: the detector closed a segment that reached max_segment_s at a point
+            # already sent and sends the audio after it again as the next segment. The first pass
+            # decoded that audio already (in the utterance the split closes, which keeps it, or in
+            # one it had ended on a pause): decoding it twice gave the meeting two finals with the
+            # same words.
+            k = min(self._resent_until - chunk.start, len(chunk.samples))
+            chunk = replace(chunk, samples=chunk.samples[k:], start=chunk.start + k)
+        self._heard = max(self._heard, chunk.start + len(chunk.samples))
+        if chunk.final and chunk.end is not None and chunk.speech_end is not None and chunk.speech_end >= chunk.end < self._heard:
+            self._resent_until = self._heard  # a split: closed inside speech (no silence before its end) and before the audio sent
         if chunk.segment_id != self._vad_seg:
             self._vad_seg = chunk.segment_id
             self._ended_early = False
@@ -202,8 +215,13 @@ class SphinxFirstPass(Node):
     def _decode(self, packet: Packet, u: _Utterance, start: int, samples: np.ndarray, chunk: SpeechAudio, at: float) -> None:
         end = start + len(samples)
         final = chunk.final
-        if final and chunk.end is not None:
-            samples = samples[: max(chunk.end - start, 0)]
+        close, speech_end = chunk.end, chunk.speech_end
+        if final and close is not None and speech_end is not None and speech_end >= close and close < u.last_end:
+            # Split inside speech (no silence before its end): the utterance keeps what it heard
+            # past the split point, and the next segment's copy of that audio is dropped (process).
+            close = speech_end = max(u.last_end, end)
+        if final and close is not None:
+            samples = samples[: max(close - start, 0)]
             end = start + len(samples)
         text = self.recognizer.feed(samples) if len(samples) else u.text
         u.samples += len(samples)
@@ -219,10 +237,9 @@ class SphinxFirstPass(Node):
             words = self._finish(u)
             self._utt = None
             closed = True
-            speech_end = chunk.speech_end
             if self.params.finals and (words or u.revision):
                 self._publish(u, "final", u.text, words, end, at, speech_end)
-            self._forward(packet, u, start, samples, final=True, end=chunk.end, speech_end=speech_end, discard=chunk.discard, words=words, closed=closed)
+            self._forward(packet, u, start, samples, final=True, end=close, speech_end=speech_end, discard=chunk.discard, words=words, closed=closed)
             return
         pause = chunk.pause_start
         if (
