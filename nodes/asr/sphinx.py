@@ -239,7 +239,8 @@ class SphinxFirstPass(Node):
             closed = True
             if self.params.finals and (words or u.revision):
                 self._publish(u, "final", u.text, words, end, at, speech_end)
-            self._forward(packet, u, start, samples, final=True, end=close, speech_end=speech_end, discard=chunk.discard, words=words, closed=closed)
+            self._forward(packet, u, start, samples, final=True, end=close, speech_end=speech_end, discard=chunk.discard, words=words,
+                          closed=closed)
             return
         pause = chunk.pause_start
         if (
