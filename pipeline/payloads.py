@@ -84,6 +84,13 @@ class SpeechAudio:
     def t1(self) -> float:
         return media_time(self.start + len(self.samples), self.rate)
 
+    @property
+    def split(self) -> bool:
+        """A final chunk of a segment the detector cut inside speech (it reached its longest; no
+        silence before ``end``): the audio after ``end`` comes again as the next segment, and
+        what was sent of it before may already have been used."""
+        return self.final and self.end is not None and self.speech_end is not None and self.speech_end >= self.end
+
 
 @dataclass(slots=True)
 class Word:

@@ -174,8 +174,8 @@ class SphinxFirstPass(Node):
             k = min(self._resent_until - chunk.start, len(chunk.samples))
             chunk = replace(chunk, samples=chunk.samples[k:], start=chunk.start + k)
         self._heard = max(self._heard, chunk.start + len(chunk.samples))
-        if chunk.final and chunk.end is not None and chunk.speech_end is not None and chunk.speech_end >= chunk.end < self._heard:
-            self._resent_until = self._heard  # a split: closed inside speech (no silence before its end) and before the audio sent
+        if chunk.split and chunk.end is not None and chunk.end < self._heard:
+            self._resent_until = self._heard  # the next segment's copy of what was heard past the split is dropped (above)
         if chunk.segment_id != self._vad_seg:
             self._vad_seg = chunk.segment_id
             self._ended_early = False
@@ -216,10 +216,10 @@ class SphinxFirstPass(Node):
         end = start + len(samples)
         final = chunk.final
         close, speech_end = chunk.end, chunk.speech_end
-        if final and close is not None and speech_end is not None and speech_end >= close and close < u.last_end:
-            # Split inside speech (no silence before its end): the utterance keeps what it heard
-            # past the split point, and the next segment's copy of that audio is dropped (process).
-            close = speech_end = max(u.last_end, end)
+        if chunk.split and close is not None and close < self._resent_until:
+            # Split inside speech: the utterance keeps what it heard past the split point (process
+            # drops the next segment's copy of it).
+            close = speech_end = self._resent_until
         if final and close is not None:
             samples = samples[: max(close - start, 0)]
             end = start + len(samples)

@@ -152,7 +152,7 @@ class SpeakerEmbeddingNode(Node):
             return
         if end > seg.labelled:  # the last stretch, however short, with a full window of context
             self._window(chunk.segment_id, seg, end)
-        elif end < seg.labelled and chunk.speech_end is not None and chunk.speech_end - seg.start < end:
+        elif end < seg.labelled and chunk.speech_end is not None and not chunk.split:
             # It closed on a silence (a split closes on speech, and the next segment goes on from
             # the windows' point) before the point its windows reached while it was open: they
             # labelled silence the VAD waited through before closing it. Say where it closed.
