@@ -293,9 +293,7 @@ class Diarizer(Node):
             self.rev[i] += 1
             self._send(i, self.out[i], new=True)
             if i in self.second and self.second[i][0] >= 0:
-                lab, anchor, rev = self.second[i]
-                self.second[i] = (lab, anchor, rev + 1)
-                self._send_second(i, lab, self.units[anchor].azimuth_deg)
+                self._revise_second(i, self.second[i][0])
 
     def _end(self, i: int) -> float:
         """Where unit ``i``'s turn ends: its stretch's end, or where its segment closed before that."""
@@ -364,13 +362,18 @@ class Diarizer(Node):
 
     def _reconcile_second(self, i: int) -> None:
         """Unit ``i`` or the stretch that named its second talker was relabelled: follow (or retract)."""
-        lab, anchor, rev = self.second[i]
+        lab, anchor, _ = self.second[i]
         now = self.out[anchor]
         new = now if now != self.out[i] else None  # the second talker is now the main one: retract
         if new == (lab if lab >= 0 else None):
             return
-        self.second[i] = (new if new is not None else -1, anchor, rev + 1)
-        self._send_second(i, new, self.units[anchor].azimuth_deg)
+        self._revise_second(i, new)
+
+    def _revise_second(self, i: int, lab: int | None) -> None:
+        """Re-send unit ``i``'s second talker one revision up, as ``lab`` (None: retracted)."""
+        _, anchor, rev = self.second[i]
+        self.second[i] = (lab if lab is not None else -1, anchor, rev + 1)
+        self._send_second(i, lab, self.units[anchor].azimuth_deg)
 
     def _refine(self, final: bool = False) -> None:
         """Kalman-AHC over the recent past; relabel the stretches whose label changes.
