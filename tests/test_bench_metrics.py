@@ -60,3 +60,18 @@ def test_live_errors_are_split_by_whether_the_talker_was_known() -> None:
     assert split[0.0] == {"new": (16.0, 6.0), "known": (2.0, 2.0)}
     assert split[5.0] == {"new": (16.0, 6.0), "known": (2.0, 0.0)}
     assert split[10.0] == split[5.0]
+
+
+def test_live_persistence_scores_the_labels_shown_at_each_mark() -> None:
+    # A (0-4 s) returns 20-26 s: live it first shows a new label z, fixed at 23.5 s; the previous turn reads x throughout.
+    ref = [(0.0, 4.0, "A"), (20.0, 26.0, "A")]
+
+    def turn(tid: str, a: float, b: float, who: str) -> SimpleNamespace:
+        return SimpleNamespace(turn_id=tid, t0=a, t1=b, speaker=who, overlap=False)
+
+    history = [(4.5, turn("1", 0.0, 4.0, "x")), (20.8, turn("2", 20.0, 21.5, "z")), (22.3, turn("3", 21.5, 23.0, "z")),
+               (23.5, turn("2", 20.0, 21.5, "x")), (23.5, turn("3", 21.5, 23.0, "x")), (26.5, turn("4", 23.0, 26.0, "x"))]
+    seen = bench.live_persistence(ref, history)
+    assert seen == {1.0: (0, 1), 2.0: (0, 1), "end": (1, 1)}
+    # no label yet for the return at the mark: not kept
+    assert bench.live_persistence(ref, history[:1])[1.0] == (0, 1)

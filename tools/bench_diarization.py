@@ -213,6 +213,46 @@ def persistence(ref: list[tuple[float, float, str]], turns: list[Any], silence_s
     return kept, own, total, lost_overlapped
 
 
+#: When a live viewer's labels are checked for a returning talker: this many seconds after their return began, and at its end.
+LIVE_RETURN_MARKS: tuple[float | str, ...] = (1.0, 2.0, "end")
+
+
+def snapshot(history: list[tuple[float, Any]], at: float) -> list[Any]:
+    """The turns a live viewer holds at media time ``at``: every emission up to then, each turn's newest revision."""
+    view: dict[str, Any] = {}
+    for clock, t in history:
+        if clock <= at:
+            view[t.turn_id] = t
+    return list(view.values())
+
+
+def live_persistence(ref: list[tuple[float, float, str]], history: list[tuple[float, Any]],
+                     silence_s: float = 10.0) -> dict[float | str, tuple[int, int]]:
+    """Per mark in ``LIVE_RETURN_MARKS``: (returns whose label a live viewer saw kept then, returns).
+
+    ``persistence`` scores the final labels; a viewer of a live meeting sees a talker come back
+    under whatever label the diariser gives their first second of speech, corrected only by later
+    passes. At the mark (1 s or 2 s after the return began, or when it ended) the viewer holds
+    every emission made up to then: the return is kept when the speech heard of it so far and
+    the talker's previous turn carry the same label (the previous one as it then reads, its
+    corrections included).
+    """
+    out: dict[float | str, tuple[int, int]] = {}
+    for mark in LIVE_RETURN_MARKS:
+        kept = total = 0
+        for runs in _mapping_runs(ref).values():
+            for (a0, b0), (a1, b1) in zip(runs, runs[1:]):
+                if a1 - b0 < silence_s:
+                    continue
+                at = b1 if mark == "end" else min(b1, a1 + float(mark))
+                view = snapshot(history, at)
+                before, after = _majority(view, a0, b0), _majority(view, a1, at)
+                total += 1
+                kept += int(before is not None and before == after)
+        out[mark] = (kept, total)
+    return out
+
+
 def live_by_familiarity(ref: list[tuple[float, float, str]], history: list[tuple[float, Any]], final: list[Any],
                         known_s: float = 10.0) -> dict[float, dict[str, tuple[float, float]]]:
     """Per live delay: (speech seconds, seconds labelled wrong) for talkers new (under ``known_s`` of earlier speech) and known.
@@ -297,10 +337,12 @@ def score_mode(front: dict[str, Any], ref: dict[str, list[tuple[float, float, st
     flat = next(iter(ref.values()))
     familiar = live_by_familiarity(flat, history, turns)
     kept, own, total, lost_overlapped = persistence(flat, turns)
+    live_kept = live_persistence(flat, history)
     d = delays(flat, turns, first)
     return {"der": r.der, "miss": r.missed, "fa": r.false_alarm, "conf": r.confusion, "kept": kept, "own": own, "returns": total,
             "lost_overlapped": lost_overlapped, "delays": d,
-            "speakers": len({x.speaker for x in turns}), "gapless": gapless(turns), "seconds": took, "live": live, "familiar": familiar}
+            "speakers": len({x.speaker for x in turns}), "gapless": gapless(turns), "seconds": took, "live": live, "familiar": familiar,
+            "live_kept": live_kept}
 
 
 def gapless(turns: list[Any]) -> bool:
@@ -404,6 +446,15 @@ def main() -> int:
         last = sums[LIVE_DELAYS[-1]]
         share = last["new"][0] / max(last["new"][0] + last["known"][0], 1e-9)
         print(f"{name:<20}" + "".join(cells) + f"{share:>10.0%}")
+    print("\nReturns kept as a live viewer saw them (talker back after >= 10 s; their speech so far and their previous turn under one\n"
+          "label, both as shown at that moment): 1 s and 2 s after the return began, at its end, and finally")
+    print(f"{'mode':<20}" + "".join(f"{(f'+{m:g} s' if m != 'end' else 'end'):>14}" for m in LIVE_RETURN_MARKS) + f"{'final':>14}")
+    for name, rows in agg.items():
+        seen = {m: [sum(r["live_kept"][m][i] for r in rows) for i in (0, 1)] for m in LIVE_RETURN_MARKS}
+        summary[name]["live_kept"] = {str(m): v for m, v in seen.items()}
+        cells = "".join(f"{f'{k}/{n}':>9}{k / max(n, 1):>5.0%}" for k, n in seen.values())
+        k, n = summary[name]["kept"], summary[name]["returns"]
+        print(f"{name:<20}" + cells + f"{f'{k}/{n}':>9}{k / max(n, 1):>5.0%}")
     best = summary["particle+kahc"]
     print("\nlocation-aware = particle+kahc (the default graph for arrays); embedding-only = online clustering (row 1)")
     print(f"target location-aware DER <= 0.8 x embedding-only: {best['ratio']:.2f} -> {'PASS' if best['ratio'] <= 0.8 else 'FAIL'}")
@@ -411,6 +462,9 @@ def main() -> int:
     print(f"target label kept after >= 10 s silence: {best['kept']}/{best['returns']} -> {'PASS' if best['kept'] == best['returns'] else 'FAIL'}"
           f"  (the talker's own label, not one shared with a talker merged into them: {best['own']}/{best['returns']}; of the "
           f"{best['returns'] - best['kept']} not kept, {best['lost_overlapped']} in a turn spoken mostly under another talker)")
+    lk = best["live_kept"]
+    print("  live, as shown then: " + ", ".join(f"{lk[str(m)][0]}/{lk[str(m)][1]} {'at its end' if m == 'end' else f'{m:g} s after the return began'}"
+                                             for m in LIVE_RETURN_MARKS))
     print(f"target labels within 1 s of speech (median / p90): {best['delay_p50']:.2f} / {best['delay_p90']:.2f} s -> "
           f"{'PASS' if best['delay_p90'] <= 1.0 else ('PASS (median)' if best['delay_p50'] <= 1.0 else 'FAIL')}")
 
