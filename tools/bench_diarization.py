@@ -27,7 +27,8 @@
    its components, the ratio to the embedding-only DER, label persistence (a talker silent for
    >= 10 s gets, when speaking again, the label they had before; "own": and that label is the
    one DER's mapping gives them, so two talkers merged into one label do not count; and how many of the returns lost had a
-   turn spoken mostly under another talker, a diagnostic), and label delay (media time
+   turn spoken mostly under another talker, a diagnostic), the same as a live viewer saw it 1 s and 2 s into
+   the return and at its end (the labels sent by then), and label delay (media time
    from a reference turn's onset until a label for it is emitted; targets: <= 1 s), how many
    meetings' final labels read spk1..spkK without a gap ("gapless"), and the live view: DER
    of the labels as they stood 0, 5 and 10 s of media after each stretch ended
