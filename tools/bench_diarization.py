@@ -193,6 +193,12 @@ def _alone_share(ref: list[tuple[float, float, str]], spk: str, a: float, b: flo
     return 1.0 - covered / max(b - a, 1e-9)
 
 
+def _returns(ref: list[tuple[float, float, str]], silence_s: float) -> list[tuple[str, float, float, float, float]]:
+    """Every return of a talker after >= silence_s of their own silence: (talker, turn before a0, b0, turn after a1, b1)."""
+    return [(spk, a0, b0, a1, b1) for spk, runs in _mapping_runs(ref).items()
+            for (a0, b0), (a1, b1) in zip(runs, runs[1:]) if a1 - b0 >= silence_s]
+
+
 def persistence(ref: list[tuple[float, float, str]], turns: list[Any], silence_s: float = 10.0) -> tuple[int, int, int, int]:
     """(kept, own, returns, lost_overlapped): talkers back after >= silence_s of their own silence; how many got their
     earlier label; how many of those kept the label that is theirs (the DER mapping's), not one shared with a talker it
@@ -202,15 +208,13 @@ def persistence(ref: list[tuple[float, float, str]], turns: list[Any], silence_s
 
     kept = own = total = lost_overlapped = 0
     mine = speaker_mapping(ref, [(t.t0, t.t1, t.speaker) for t in turns if t.t1 > t.t0])
-    for spk, runs in _mapping_runs(ref).items():
-        for (a0, b0), (a1, b1) in zip(runs, runs[1:]):
-            if a1 - b0 >= silence_s:
-                before, after = _majority(turns, a0, b0), _majority(turns, a1, b1)
-                total += 1
-                same = before is not None and before == after
-                kept += int(same)
-                own += int(same and mine.get(spk) == before)
-                lost_overlapped += int(not same and min(_alone_share(ref, spk, a0, b0), _alone_share(ref, spk, a1, b1)) < 0.5)
+    for spk, a0, b0, a1, b1 in _returns(ref, silence_s):
+        before, after = _majority(turns, a0, b0), _majority(turns, a1, b1)
+        total += 1
+        same = before is not None and before == after
+        kept += int(same)
+        own += int(same and mine.get(spk) == before)
+        lost_overlapped += int(not same and min(_alone_share(ref, spk, a0, b0), _alone_share(ref, spk, a1, b1)) < 0.5)
     return kept, own, total, lost_overlapped
 
 
@@ -238,19 +242,16 @@ def live_persistence(ref: list[tuple[float, float, str]], history: list[tuple[fl
     the talker's previous turn carry the same label (the previous one as it then reads, its
     corrections included).
     """
+    returns = _returns(ref, silence_s)
     out: dict[float | str, tuple[int, int]] = {}
     for mark in LIVE_RETURN_MARKS:
-        kept = total = 0
-        for runs in _mapping_runs(ref).values():
-            for (a0, b0), (a1, b1) in zip(runs, runs[1:]):
-                if a1 - b0 < silence_s:
-                    continue
-                at = b1 if mark == "end" else min(b1, a1 + float(mark))
-                view = snapshot(history, at)
-                before, after = _majority(view, a0, b0), _majority(view, a1, at)
-                total += 1
-                kept += int(before is not None and before == after)
-        out[mark] = (kept, total)
+        kept = 0
+        for _, a0, b0, a1, b1 in returns:
+            at = b1 if mark == "end" else min(b1, a1 + float(mark))
+            view = snapshot(history, at)
+            before, after = _majority(view, a0, b0), _majority(view, a1, at)
+            kept += int(before is not None and before == after)
+        out[mark] = (kept, len(returns))
     return out
 
 
