@@ -434,7 +434,7 @@ class Diarizer(Node):
         recognised by the live diariser's guess, and each pass would keep that guess (a new label,
         or someone else's, when it was wrong). The mean embedding of their settled speech lets
         refinement link them back. Measured with the bench's ``pf+kahc-forget`` peer on meetings
-        where talkers leave for 10 minutes (``--away``): the README's "Long meetings".
+        where talkers leave for 10 minutes (``--away``): "Long meetings" in tools/diarization_notes.md.
         """
         w = max(u.window_s, 0.1)
         v = self.voices.get(lab)

@@ -29,7 +29,8 @@ class DiarizerParams(BaseModel):
     refine: bool = Field(True, description="Kalman-AHC refinement pass (2109.10598): re-clusters the recent past with location "
                          "likelihood ratios and relabels turns (higher revision).")
     refine_every_s: float = Field(5.0, gt=0, description="Media seconds between refinement passes (and one at the end). Sooner "
-                                  "passes correct live labels sooner and cost more (README, 'Who spoke': 5 s against 15 s).")
+                                  "passes correct live labels sooner and cost more (tools/diarization_notes.md, 'Refinement "
+                                  "every 5 s': 5 s against 15 s).")
     reseed: bool = Field(True, description="Labels of new speech come from a second online diariser (particle filter, or "
                          "clustering for mono) that restarts from each refinement's labels, so they extend the corrected past "
                          "instead of the online guesses it replaced (the first, never restarted, still gives refinement its "

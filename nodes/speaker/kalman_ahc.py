@@ -38,7 +38,7 @@ When the number of people is known (``max_clusters``, the diariser's ``speakers`
 beyond it are pieces of someone: the one with least speech joins its closest until no more are
 left than that. Merging the closest pair instead merged two alike talkers and kept the piece
 (mono sim64 12.8% -> 29.5% DER); with the least-speech rule no simulated meeting got worse and
-the 132 went 5.01% -> 4.72% told the true number (the README has the measurements).
+the 132 went 5.01% -> 4.72% told the true number (tools/diarization_notes.md has the measurements).
 
 A pass sees only its horizon (the diariser's ``refine_horizon_s``). Speakers heard before it
 come in as ``Profile`` s, the mean embedding of their settled speech: each is a cluster of its
