@@ -824,6 +824,31 @@ def test_ahc_links_a_talker_back_after_the_horizon_to_their_voice() -> None:
     assert {lab for lab, s in zip(told, wtruth) if s == 2} == {told[len(window)]}
 
 
+def test_ahc_takes_a_remembered_voice_of_a_few_seconds_for_a_piece_not_a_person() -> None:
+    """A remembered voice with under profile_min_s of speech (a piece a pass left under a label of its own) joins the
+    talker it came from, remembered or present; with profile_min_s=0 it stays a person apart, as every remembered voice
+    did before (sim904: a walker split into two labels for the rest of the meeting)."""
+    units, truth = _meeting(7)
+    cut = len(units) // 2
+    past = [u for u, s in zip(units[:cut], truth[:cut]) if s == 2]  # talker 2, heard before the horizon ...
+    window = [u for k, (u, s) in enumerate(zip(units, truth)) if k >= cut or s != 2]
+    wtruth = [s for k, s in enumerate(truth) if k >= cut or s != 2]
+    for k, u in enumerate(window):
+        u.index = k
+    person, piece = _profile([u.vector for u in past[4:]]), _profile([u.vector for u in past[:4]])  # ... and 2 s of them
+    assert person.speech >= 5.0 > piece.speech
+    cfg = dict(threshold=0.2, loc_weight=0.1, walk_std_dps=12, max_std_deg=60)
+    labels = KalmanAhc(AhcConfig(**cfg)).cluster(window, list(range(len(window))), [person, piece])
+    ours, p_person, p_piece = labels[:len(window)], *labels[len(window):]
+    assert p_piece == p_person  # one talker, one label
+    assert {lab for lab, s in zip(ours, wtruth) if s == 2} == {p_person} and _accuracy(ours, wtruth) >= 0.95
+    apart = KalmanAhc(AhcConfig(profile_min_s=0.0, **cfg)).cluster(window, list(range(len(window))), [person, piece])
+    assert apart[-1] != apart[-2]
+    # two remembered people are still never merged on their voices, however alike
+    twin = _profile([u.vector for u in past])
+    assert len(set(KalmanAhc(AhcConfig(**cfg)).cluster(window, list(range(len(window))), [person, twin])[-2:])) == 2
+
+
 def test_diarizer_gives_a_talker_back_after_the_refinement_horizon_their_label() -> None:
     """Past refine_horizon_s only labels and a voice per speaker are kept; a talker silent for longer gets their label back."""
     from nodes.speaker.diarizer import Diarizer, DiarizerParams

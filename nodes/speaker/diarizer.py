@@ -80,7 +80,7 @@ class Diarizer(Node):
                                        reassign_passes=p.ahc_reassign_passes, pca_dims=p.ahc_pca_dims,
                                        onsets_follow=p.ahc_onsets_follow, lone_follow=p.ahc_lone_follow,
                                        split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
-                                       change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s,
+                                       change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s, profile_min_s=p.ahc_profile_min_s,
                                        max_clusters=p.speakers or p.max_speakers))
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
         self.overlap = OverlapFinder(OverlapConfig(min_strength=p.overlap_min_strength, gate_deg=p.overlap_gate_deg,

@@ -104,6 +104,10 @@ class DiarizerParams(BaseModel):
                                      "ahc_settle_s without them, so a new talker is not swallowed as they start.")
     ahc_settle_s: float = Field(_A.settle_s, ge=0, description="Refinement: seconds since a small speaker's last stretch before "
                                 "ahc_min_speaker_s applies.")
+    ahc_profile_min_s: float = Field(_A.profile_min_s, ge=0, description="Refinement (remember): a speaker heard only before the "
+                                     "horizon is kept apart from the others only with this much speech (s); less is a piece, "
+                                     "clustered like any other (0: every remembered speaker is kept apart; better with a "
+                                     "refine_horizon_s far below the default, where a participant's first seconds are such a piece).")
     # directions
     min_activity: float = Field(0.3, ge=0, le=1, description="Direction blocks quieter than this are ignored (0-1).")
     min_strength: float = Field(0.3, ge=0, le=1, description="Direction peaks weaker than this are ignored (0-1).")
