@@ -317,6 +317,7 @@ MODES = {
     "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
     "pf+kahc-known": {"method": "particle", "refine": True, "speakers": KNOWN},  # the default told how many people take part
     "pf+kahc-forget": {"method": "particle", "refine": True, "remember": False},  # the default without voices past the horizon
+    "pf+kahc-allvoices": {"method": "particle", "refine": True, "ahc_profile_min_s": 0.0},  # ... every remembered voice kept apart
     "embedding+ahc-forget": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "remember": False},  # ... mono
     "embedding+ahc-known": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "speakers": KNOWN},  # ... mono
     "pf+kahc-15s": {"method": "particle", "refine": True, "refine_every_s": 15.0},  # the default refining every 15 s (before 5 s)

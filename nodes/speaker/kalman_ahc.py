@@ -52,17 +52,18 @@ A remembered voice with less than ``profile_min_s`` (5 s) of speech is not a per
 it is the kind of piece ``min_speaker_s`` folds away inside the horizon (a stretch or two that a
 pass left under a label of its own), and it takes part as any cluster does: it may join another
 remembered voice, and it may be folded into its closest. Kept apart, such a piece became a
-second "person" for the talker it came from, and every later pass split that talker's new
-speech between the two (sim904, 12.7 minutes: a walker's 4 s piece held 31 s of his speech in
-the last pass). Beside the same code keeping every remembered voice apart, on 23 simulated
-meetings of 11-12.7 minutes (16 generated after the rule was written): DER 4.90% -> 3.86%, seven
-meetings better (sim906 19.1% -> 7.8%, sim904 19.2% -> 13.9%), none worse, returns kept 918 of
-940 either way; mono refinement 9.76% -> 9.48% (sim904 11.8% -> 5.3%, sim920 5.5% -> 6.0%), 907 ->
-908 returns. Meetings shorter than the horizon have no remembered voices and do not change. With
-a horizon far shorter than the default, a real participant's first seconds become such a voice:
-the 30 s stress test (meetings 1-36) went 7.39% -> 7.66%, 218 -> 214 of 232 returns; set
-``profile_min_s`` to 0 there. Letting two remembered voices of any size merge once each had
-10-20 s of located speech in the horizon was tried first: sim906 unchanged, sim903 2.4% -> 6.9%.
+second "person" for the talker it came from, and every later pass split that talker's new speech
+between the two (sim904, 12.7 minutes: a walker's 4 s piece held 31 s of his speech in the last
+pass). Beside the same code keeping every remembered voice apart (bench peer
+``pf+kahc-allvoices``), on 23 simulated meetings of 11-12.7 minutes (16 generated after the rule
+was written): DER 4.90% -> 3.86%, seven meetings better (sim906 19.1% -> 7.8%, sim904 19.2% ->
+13.9%), none worse, returns kept 918 of 940 either way; mono refinement 9.76% -> 9.48% (sim904
+11.8% -> 5.3%, sim920 5.5% -> 6.0%), 907 -> 908 returns. Meetings shorter than the horizon have
+no remembered voices and do not change. With a horizon far shorter than the default, a real
+participant's first seconds become such a voice: the 30 s stress test (meetings 1-36) went 7.39%
+-> 7.66%, 218 -> 214 of 232 returns; set ``profile_min_s`` to 0 there. Letting two remembered
+voices of any size merge once each had 10-20 s of located speech in the horizon was tried first:
+sim906 unchanged, sim903 2.4% -> 6.9%.
 """
 
 from __future__ import annotations
