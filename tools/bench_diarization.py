@@ -307,17 +307,19 @@ def delays(ref: list[tuple[float, float, str]], turns: list[Any], first: dict[st
 KNOWN = "known"
 
 MODES = {
-    "embedding": {"method": "embedding", "refine": False, "overlap": False},  # the baseline: no location anywhere
+    "embedding": {"method": "embedding", "refine": False, "overlap": False, "voice_check": False},  # the baseline: no location anywhere
     "embedding+ahc": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False},  # still no location
     "embedding+kahc": {"method": "embedding", "refine": True, "overlap": False},  # location only in the Kalman-AHC refinement
-    "particle": {"method": "particle", "refine": False},
+    "particle": {"method": "particle", "refine": False, "voice_check": False},  # the filter of 2109.11140 alone
     "particle+kahc": {"method": "particle", "refine": True},  # the default for arrays
     "pf+kahc-noreseed": {"method": "particle", "refine": True, "reseed": False},  # live labels from the first filter alone
     "pf+kahc-noonset": {"method": "particle", "refine": True, "onsets_follow": False},  # opening windows keep their own live label
+    "pf+kahc-novoicecheck": {"method": "particle", "refine": True, "voice_check": False},  # live runs named by the filter alone
     "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
     "pf+kahc-known": {"method": "particle", "refine": True, "speakers": KNOWN},  # the default told how many people take part
     "pf+kahc-forget": {"method": "particle", "refine": True, "remember": False},  # the default without voices past the horizon
     "pf+kahc-allvoices": {"method": "particle", "refine": True, "ahc_profile_min_s": 0.0},  # ... every remembered voice kept apart
+    "embedding+ahc-novoicecheck": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "voice_check": False},  # ... mono
     "embedding+ahc-forget": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "remember": False},  # ... mono
     "embedding+ahc-known": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "speakers": KNOWN},  # ... mono
     "pf+kahc-15s": {"method": "particle", "refine": True, "refine_every_s": 15.0},  # the default refining every 15 s (before 5 s)

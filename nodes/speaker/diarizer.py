@@ -21,6 +21,7 @@ from .online_clustering import OnlineClusterer, OnlineClusteringConfig
 from .overlap import OverlapConfig, OverlapFinder
 from .particle_filter import ParticleConfig, ParticleDiarizer
 from .units import Unit, circular_mean
+from .voice_check import RunVoiceCheck, VoiceCheckConfig, Voices, mean_voices, unit_vector
 
 #: The vector of a unit that has left the refinement horizon: a long meeting keeps every unit's
 #: label and times but not its embedding (1 KiB each, a few per second of speech).
@@ -82,6 +83,9 @@ class Diarizer(Node):
                                        split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
                                        change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s, profile_min_s=p.ahc_profile_min_s,
                                        max_clusters=p.speakers or p.max_speakers))
+        self.voice_check = (RunVoiceCheck(VoiceCheckConfig(p.voice_check_stretches, p.voice_check_bonus, p.voice_check_birth_quantile,
+                                                           p.voice_check_min_stretches))
+                            if p.voice_check else None)
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
         self.overlap = OverlapFinder(OverlapConfig(min_strength=p.overlap_min_strength, gate_deg=p.overlap_gate_deg,
                                                    min_blocks=p.overlap_min_blocks, share=p.overlap_share))
@@ -170,7 +174,7 @@ class Diarizer(Node):
             now, smoothed = self.pf.step(unit)
             self.raw.append(now)
             live = self.live.step(unit) if isinstance(self.live, ParticleDiarizer) else None
-            self._emit_label(unit.index, self._output_label(now) if live is None else self._live_label(live[0], now))
+            self._emit_live(unit, self._output_label(now) if live is None else self._live_label(live[0], now))
             back = unit.index - self.pf.config.lag
             if smoothed is not None and back >= 0:
                 self._settle(back, smoothed, shown=live is None)
@@ -180,7 +184,7 @@ class Diarizer(Node):
             lab = self.oc.step(unit)
             self.raw.append(lab)
             live = self.live.step(unit) if isinstance(self.live, OnlineClusterer) else None
-            self._emit_label(unit.index, self._output_label(lab) if live is None else self._live_label(live, lab))
+            self._emit_live(unit, self._output_label(lab) if live is None else self._live_label(live, lab))
         self._onsets_follow(unit)
         if self.location and self.params.overlap:
             self._find_second(unit.index)
@@ -210,6 +214,24 @@ class Diarizer(Node):
         used = self._labels_in_use()
         return next(k for k in itertools.count() if k not in used)
 
+    def _emit_live(self, unit: Unit, lab: int) -> None:
+        """Send a new stretch under the live diariser's label ``lab``, or the one its run's voice names (voice check)."""
+        resend: list[int] = []
+        if self.voice_check is not None:
+            lab, resend = self.voice_check.label(unit, lab, lambda: self._voices_shown(unit.index))
+        self._emit_label(unit.index, lab)
+        for j in resend:
+            self._show(j, lab)
+
+    def _voices_shown(self, i: int) -> Voices:
+        """Each label's voice as shown before stretch ``i``: its stretches in the refinement horizon and, past
+        it, its remembered voice (for the live voice check)."""
+        first = self._first
+        past = {lab: (unit_vector(v.vec) * v.count, v.count) for lab, v in self.voices.items()}
+        if i <= first:
+            return mean_voices(np.zeros((0, 1)), [], past, self.voice_check.config.birth_quantile)
+        return mean_voices(np.stack([u.vector for u in self.units[first:i]]), self.out[first:i], past, self.voice_check.config.birth_quantile)
+
     def _live_label(self, j: int, raw: int) -> int:
         """The output label of the restarted filter's speaker ``j``; one born since the restart takes the first filter's label."""
         if j not in self.live_alias:
@@ -229,6 +251,8 @@ class Diarizer(Node):
         A segment's short opening stretch shows its segment's first full stretch's label instead
         (once that has come), and that full stretch takes its openers along when it changes.
         """
+        if self.voice_check is not None:
+            lab = self.voice_check.shown(i, lab)
         if i in self._leader:
             lab = self.out[self._leader[i]]
         if lab != self.out[i]:
@@ -425,6 +449,8 @@ class Diarizer(Node):
                 self._reconcile_second(i)
         if self.params.reseed and not final:
             self._reseed(units, new)
+        if self.voice_check is not None:
+            self.voice_check.reset()
 
     def _remember(self, u: Unit, lab: int) -> None:
         """Add a stretch leaving the refinement horizon to its speaker's voice.

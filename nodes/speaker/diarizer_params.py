@@ -1,7 +1,7 @@
 """The parameters of ``speaker.diarizer``, as a graph's JSON sets them (``meetflow nodes speaker.diarizer``).
 
 Defaults come from the configs of the parts they tune (particle filter, online clustering,
-Kalman-AHC, overlap finder), so a part's default is stated once, where it is explained.
+Kalman-AHC, overlap finder, live voice check), so a part's default is stated once, where it is explained.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from .kalman_ahc import AhcConfig
 from .online_clustering import OnlineClusteringConfig
 from .overlap import OverlapConfig
 from .particle_filter import ParticleConfig
+from .voice_check import VoiceCheckConfig
 
-_P, _A, _O, _V = ParticleConfig(), AhcConfig(), OnlineClusteringConfig(), OverlapConfig()
+_P, _A, _O, _V, _C = ParticleConfig(), AhcConfig(), OnlineClusteringConfig(), OverlapConfig(), VoiceCheckConfig()
 
 
 class DiarizerParams(BaseModel):
@@ -41,6 +42,18 @@ class DiarizerParams(BaseModel):
     remember: bool = Field(True, description="Refinement: every speaker heard before refine_horizon_s also takes part in each pass "
                            "as their voice there (the mean embedding of that speech), so a talker back after a longer silence gets "
                            "their label again, and speakers counts everyone in the meeting.")
+    voice_check: bool = Field(True, description="Live labels: each run of one live label within a speech segment is named, over "
+                              "its first voice_check_stretches stretches, by the speaker whose mean voice (as labels are shown) its "
+                              "embeddings are closest to; the live diariser alone names a run by its first, short window (and, with "
+                              "an array, where it was heard) (tools/diarization_notes.md, 'Live labels named by voice').")
+    voice_check_stretches: int = Field(_C.stretches, ge=1, description="Voice check: a run's first this many stretches (0.5 s "
+                                       "apart) decide its label; it then holds while the live diariser keeps the run's talker.")
+    voice_check_bonus: float = Field(_C.bonus, ge=0, description="Voice check: cosine added for the live diariser's own choice.")
+    voice_check_birth_quantile: float = Field(_C.birth_quantile, ge=0, le=100, description="Voice check: a run the live diariser "
+                                              "took for a new talker joins a known speaker only when its voice is as close to their mean "
+                                              "as this percentile of their own stretches is.")
+    voice_check_min_stretches: int = Field(_C.min_stretches, ge=1, description="Voice check: a speaker shown on fewer stretches "
+                                           "than this is not a candidate.")
     # particle filter
     particles: int = Field(_P.particles, ge=1, le=10000, description="Number of particles.")
     max_speakers: int = Field(_P.max_speakers, ge=1, le=64, description="Most speakers told apart: the live diariser's speaker "

@@ -1,0 +1,165 @@
+"""Live labels named by voice: a run of the live filter's label takes the speaker it sounds like.
+
+The live particle filter names each stretch as it comes, and a stretch that follows on in its
+speech segment stays with the talker of the one before (``p_stay``). So a run of one talker is
+named by its first stretch: a 0.75 s window, which says little about who speaks, and where it
+was heard, which says little about a walker back from a silence. On the 196 simulated meetings
+a talker back after 10 s or more showed their earlier label 1 s into the return in 57.6% of
+returns; an offline check that named those first stretches by the closest speaker's mean
+voice, over the labels shown at that moment, got 75.7%.
+
+So the label of each run (stretches of one live label inside one speech segment) is decided
+again at each of its first ``stretches`` stretches, from the sum of its embeddings so far: the
+speaker whose mean embedding over the stretches shown under their label (and their remembered
+voice, past the refinement horizon) it is closest to in cosine, the filter's own choice
+favoured by ``bonus``. A run the filter took for a new talker stays new unless its voice
+agrees with a known speaker's mean as well as that speaker's own stretches do (their
+``birth_quantile`` percentile): a new voice is closer to some known speaker than to nobody,
+and how close two people sound to the encoder depends on the room and the microphones (raw
+cosines across espeak voices in the simulated rooms about 0.66, across real far-field voices
+0.75 and more), so the bar is set by each speaker's own spread, not by one number. The decision then holds for the run; within its segment, the filter's label stands
+for that talker, so when the filter's fixed-lag smoothing moves a stretch from one of its
+labels to another, the stretch moves between the talkers those labels were found to be.
+Refinement passes relabel as before and start every run afresh. Measured side by side (bench mode
+``pf+kahc-novoicecheck``): see ``tools/diarization_notes.md``, "Live labels named by voice".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from .units import Unit
+
+
+@dataclass
+class VoiceCheckConfig:
+    stretches: int = 6  # a run's first this many stretches (0.5 s apart: its first 3 s) decide its label
+    bonus: float = 0.05  # cosine added for the live filter's own choice
+    birth_quantile: float = 25.0  # a run the filter took for a new talker joins a known speaker only as close to their mean
+    # as this percentile of their own stretches' cosines to it
+    min_stretches: int = 3  # a speaker with fewer stretches than this is not a candidate (too little voice to compare)
+
+
+class Voice(NamedTuple):
+    mean: np.ndarray  # unit vector of their mean embedding
+    stretches: int  # stretches behind it
+    fit: float  # how well their own stretches agree with it: a percentile of their cosines to it (nan: not measured)
+
+
+Voices = dict[int, Voice]
+
+
+@dataclass
+class _Run:
+    segment: str | None
+    filtered: int  # the live filter's label for the run (an output label)
+    voices: Voices  # the candidates, as shown when the run began
+    last: int  # its newest stretch
+    checked: list[int] = field(default_factory=list)  # the stretches whose voices decided it
+    total: np.ndarray | None = None  # sum of their unit embeddings
+    shown: int = -1
+
+
+def unit_vector(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+class RunVoiceCheck:
+    """Names the runs of a live labelling by voice; see the module docstring."""
+
+    def __init__(self, config: VoiceCheckConfig | None = None) -> None:
+        self.config = config or VoiceCheckConfig()
+        self._run: _Run | None = None
+        self._segment_of: dict[int, str | None] = {}  # recent stretch -> its segment, while the filter may still re-send it
+        self._alias: dict[tuple[str | None, int], int] = {}  # (segment, the filter's label there) -> the talker shown for it
+        self._order: deque[tuple[str | None, int]] = deque()  # the aliases' keys, oldest first
+        self.changed = 0  # runs whose label the voice changed from the filter's
+
+    def label(self, unit: Unit, filtered: int, voices: Callable[[], Voices]) -> tuple[int, list[int]]:
+        """The label to show for ``unit``, which the live filter labelled ``filtered``, and the
+        earlier stretches of its run to re-send under it (the run's label changed).
+
+        ``voices`` gives the candidates (label -> mean voice, stretches) from the labels shown
+        before this stretch; it is asked once per run.
+        """
+        run = self._run
+        if run is None or unit.segment != run.segment or filtered != run.filtered or unit.index != run.last + 1:
+            run = self._run = _Run(unit.segment, filtered, voices(), unit.index)
+        run.last = unit.index
+        self._segment_of[unit.index] = unit.segment
+        for old in [i for i in self._segment_of if i < unit.index - 64]:
+            del self._segment_of[old]
+        if len(run.checked) >= self.config.stretches:
+            return run.shown, []
+        v = unit_vector(unit.vector)
+        run.total = v if run.total is None else run.total + v
+        run.checked.append(unit.index)
+        before = run.shown
+        run.shown = self._choose(run)
+        key = (unit.segment, filtered)
+        if key not in self._alias:
+            self._order.append(key)
+            while len(self._order) > 64:
+                self._alias.pop(self._order.popleft(), None)
+        self._alias[key] = run.shown
+        if before < 0 or run.shown == before:
+            return run.shown, []
+        self.changed += 1
+        return run.shown, run.checked[:-1]
+
+    def _choose(self, run: _Run) -> int:
+        c = self.config
+        x = unit_vector(run.total)
+        known = {lab: v for lab, v in run.voices.items() if v.stretches >= c.min_stretches}
+        if not known:
+            return run.filtered
+        scores = {lab: float(v.mean @ x) + (c.bonus if lab == run.filtered else 0.0) for lab, v in known.items()}
+        best = max(scores, key=scores.__getitem__)
+        if run.filtered not in known and not scores[best] >= known[best].fit:  # (never, when the fit is not known)
+            return run.filtered  # the filter's new (or barely heard) talker, and no known voice close enough
+        return best
+
+    def shown(self, i: int, filtered: int) -> int:
+        """What stretch ``i`` shows when the live filter (re)labels it ``filtered`` (its fixed-lag smoothing):
+        within the stretch's segment, the talker the voice found the filter's label to be, else the filter's
+        label. So a filter that moves a stretch to another of its labels moves it to that run's talker."""
+        if i not in self._segment_of:
+            return filtered
+        return self._alias.get((self._segment_of[i], filtered), filtered)
+
+    def reset(self) -> None:
+        """A refinement pass relabelled the past: every run starts afresh from its labels."""
+        self._run = None
+        self._segment_of.clear()
+        self._alias.clear()
+        self._order.clear()
+
+
+def mean_voices(vectors: np.ndarray, labels: list[int], extra: dict[int, tuple[np.ndarray, int]] | None = None,
+                quantile: float = VoiceCheckConfig.birth_quantile) -> Voices:
+    """Each label's voice over ``vectors`` (rows, one per stretch shown under ``labels``), with ``extra`` voices
+    (label -> (sum of unit embeddings, stretches): remembered from before the horizon) added in.
+
+    A label's fit is the ``quantile`` percentile of its own stretches' cosines to their mean (three or more);
+    a label known only from ``extra`` is taken to agree with itself as the others do (their median fit).
+    """
+    sums: dict[int, tuple[np.ndarray, int]] = dict(extra or {})
+    fits: dict[int, float] = {}
+    if len(labels):
+        v = np.asarray(vectors, dtype=np.float64)
+        v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        lab = np.asarray(labels)
+        for k in np.unique(lab):
+            sel = lab == k
+            s, n = sums.get(int(k), (np.zeros(v.shape[1]), 0))
+            sums[int(k)] = (s + v[sel].sum(axis=0), n + int(sel.sum()))
+            if sel.sum() >= 3:
+                fits[int(k)] = float(np.percentile(v[sel] @ unit_vector(v[sel].sum(axis=0)), quantile))
+    typical = float(np.median(list(fits.values()))) if fits else float("nan")
+    return {k: Voice(unit_vector(s), n, fits.get(k, typical)) for k, (s, n) in sums.items() if n > 0}
