@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numpy as np
 
+from dz_feed import feed_diarizer
 from nodes.speaker.ahc_runs import follow_lone, location_cuts, voice_cuts
 from nodes.speaker.direction_track import Motion, Track, kalman_loglik, merged_loglik
 from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, Profile, _principal_axes, match_labels
@@ -595,24 +596,8 @@ def _dz_packets(rng: np.random.Generator) -> tuple[list[tuple[float, str, object
 
 def _run_diarizer(location: bool, **params: object) -> tuple[object, list[object]]:
     """A speaker.diarizer over the _dz_packets stream (directions only when ``location``); the node and every turn it sent, in order."""
-    from nodes.speaker.diarizer import Diarizer, DiarizerParams
-    from pipeline import Packet, RunContext, StreamInfo
-
-    node = Diarizer("dz", DiarizerParams(**params), RunContext())
-    node.configure({"embeddings": StreamInfo(), **({"directions": StreamInfo()} if location else {})})
-    node.open()
-    sent: list[object] = []
-    node.emit = lambda port, p: sent.append(p.payload)  # type: ignore[method-assign]
     stream, _ = _dz_packets(np.random.default_rng(4))
-    for _, port, x in stream:
-        if port == "directions":
-            if location:
-                t, est = x
-                node.process("directions", Packet(t, t + 0.16, est))
-        else:
-            node.process("embeddings", Packet(x.new_from, x.end, x))
-    node.flush()
-    return node, sent
+    return feed_diarizer(stream, location, **params)
 
 
 def test_diarizer_labels_a_second_talker_under_the_main_one() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dz_feed import feed_diarizer
 from nodes.speaker.units import Unit
 from nodes.speaker.voice_check import RunVoiceCheck, VoiceCheckConfig, mean_voices
 
@@ -130,22 +131,7 @@ def _seated_pair_stream(rng: np.random.Generator) -> list[tuple[float, str, obje
 
 
 def _diarize(**params: object) -> tuple[object, list[object]]:
-    from nodes.speaker.diarizer import Diarizer, DiarizerParams
-    from pipeline import Packet, RunContext, StreamInfo
-
-    node = Diarizer("dz", DiarizerParams(method="particle", **params), RunContext())
-    node.configure({"embeddings": StreamInfo(), "directions": StreamInfo()})
-    node.open()
-    sent: list[object] = []
-    node.emit = lambda port, p: sent.append(p.payload)  # type: ignore[method-assign]
-    for _, port, x in _seated_pair_stream(np.random.default_rng(5)):
-        if port == "directions":
-            t, est = x
-            node.process("directions", Packet(t, t + 0.16, est))
-        else:
-            node.process("embeddings", Packet(x.new_from, x.end, x))
-    node.flush()
-    return node, sent
+    return feed_diarizer(_seated_pair_stream(np.random.default_rng(5)), method="particle", **params)
 
 
 def test_diarizer_shows_a_talker_heard_from_anothers_seat_under_their_own_label_live() -> None:

@@ -221,16 +221,16 @@ class Diarizer(Node):
             lab, resend = self.voice_check.label(unit, lab, lambda: self._voices_shown(unit.index))
         self._emit_label(unit.index, lab)
         for j in resend:
-            self._show(j, lab)
+            self._show(j, lab, live=False)
 
     def _voices_shown(self, i: int) -> Voices:
         """Each label's voice as shown before stretch ``i``: its stretches in the refinement horizon and, past
         it, its remembered voice (for the live voice check)."""
-        first = self._first
+        first, q = self._first, self.params.voice_check_birth_quantile
         past = {lab: (unit_vector(v.vec) * v.count, v.count) for lab, v in self.voices.items()}
         if i <= first:
-            return mean_voices(np.zeros((0, 1)), [], past, self.voice_check.config.birth_quantile)
-        return mean_voices(np.stack([u.vector for u in self.units[first:i]]), self.out[first:i], past, self.voice_check.config.birth_quantile)
+            return mean_voices(np.zeros((0, 1)), [], past, q)
+        return mean_voices(np.stack([u.vector for u in self.units[first:i]]), self.out[first:i], past, q)
 
     def _live_label(self, j: int, raw: int) -> int:
         """The output label of the restarted filter's speaker ``j``; one born since the restart takes the first filter's label."""
@@ -245,13 +245,15 @@ class Diarizer(Node):
             if shown:
                 self._show(i, self._output_label(raw))
 
-    def _show(self, i: int, lab: int) -> None:
+    def _show(self, i: int, lab: int, live: bool = True) -> None:
         """Unit ``i`` should carry output label ``lab``: re-send it if it differs from what was sent.
 
-        A segment's short opening stretch shows its segment's first full stretch's label instead
-        (once that has come), and that full stretch takes its openers along when it changes.
+        ``live``: ``lab`` is the live diariser's label (its smoothing), which the voice check may name
+        otherwise; else it is a label already decided for display. A segment's short opening stretch
+        shows its segment's first full stretch's label instead (once that has come), and that full
+        stretch takes its openers along when it changes.
         """
-        if self.voice_check is not None:
+        if live and self.voice_check is not None:
             lab = self.voice_check.shown(i, lab)
         if i in self._leader:
             lab = self.out[self._leader[i]]
@@ -261,7 +263,7 @@ class Diarizer(Node):
                 self._reconcile_second(i)
         for j in self._followers.get(i, ()):
             if self.out[j] != self.out[i]:
-                self._show(j, self.out[i])
+                self._show(j, self.out[i], live=False)
 
     def _onsets_follow(self, u: Unit) -> None:
         """Let a segment's short opening stretches show the label of its first full stretch.
@@ -292,7 +294,7 @@ class Diarizer(Node):
             self._followers[u.index] = openers
             for j in openers:
                 self._leader[j] = u.index
-            self._show(u.index, self.out[u.index])
+            self._show(u.index, self.out[u.index], live=False)
 
     def _close(self, segment: str | None, end: float) -> None:
         """Segment ``segment`` closed at ``end``, before the point its windows had reached: its turns stop there.
