@@ -1,28 +1,30 @@
-"""Live labels named by voice: a run of the live filter's label takes the speaker it sounds like.
+"""Live labels named by voice: a run of the live diariser's label takes the speaker it sounds like.
 
-The live particle filter names each stretch as it comes, and a stretch that follows on in its
-speech segment stays with the talker of the one before (``p_stay``). So a run of one talker is
-named by its first stretch: a 0.75 s window, which says little about who speaks, and where it
-was heard, which says little about a walker back from a silence. On the 196 simulated meetings
-a talker back after 10 s or more showed their earlier label 1 s into the return in 57.6% of
-returns; on meetings 1-100, an offline check that named the stretches heard by then by the
-closest speaker's mean voice, over the labels shown at that moment, got 75.7% where the live
-labels got 59.8%; built, 63.8% on all 196 (2 s in: 83.2% -> 87.4%).
+The live diariser (the particle filter; online clustering for mono) names each stretch as it
+comes, and a stretch that follows on in its speech segment stays with the talker of the one
+before (``p_stay``, ``stay_bonus``). So a run of one talker is named by its first stretch: a
+0.75 s window, which says little about who speaks, and where it was heard, which says little
+about a walker back from a silence. On the 196 simulated meetings a talker back after 10 s or
+more showed their earlier label 1 s into the return in 57.6% of returns; on meetings 1-100, an
+offline check that named the stretches heard by then by the closest speaker's mean voice, over
+the labels shown at that moment, got 75.7% where the live labels got 59.8%; built, 63.8% on all
+196 (2 s in: 83.2% -> 87.4%; mono 42.5% -> 47.1% at 1 s).
 
 So the label of each run (stretches of one live label inside one speech segment) is decided
 again at each of its first ``stretches`` stretches, from the sum of its embeddings so far: the
 speaker whose mean embedding over the stretches shown under their label (and their remembered
-voice, past the refinement horizon) it is closest to in cosine, the filter's own choice
-favoured by ``bonus``. A run the filter took for a new talker stays new unless its voice
+voice, past the refinement horizon) it is closest to in cosine, the diariser's own choice
+favoured by ``bonus``. A run the diariser took for a new talker stays new unless its voice
 agrees with a known speaker's mean as well as that speaker's own stretches do (their
-``birth_quantile`` percentile): a new voice is closer to some known speaker than to nobody,
-and how close two people sound to the encoder depends on the room and the microphones (raw
-cosines across espeak voices in the simulated rooms about 0.66, across real far-field voices
-0.75 and more), so the bar is set by each speaker's own spread, not by one number. The decision then holds for the run; within its segment, the filter's label stands
-for that talker, so when the filter's fixed-lag smoothing moves a stretch from one of its
-labels to another, the stretch moves between the talkers those labels were found to be.
-Refinement passes relabel as before and start every run afresh. Measured side by side (bench mode
-``pf+kahc-novoicecheck``): see ``tools/diarization_notes.md``, "Live labels named by voice".
+``birth_quantile`` percentile): a new voice is closer to some known speaker than to nobody, and
+how close two people sound to the encoder depends on the room and the microphones (raw cosines
+across espeak voices in the simulated rooms about 0.66, across real far-field voices 0.75 and
+more), so the bar is set by each speaker's own spread, not by one number. The decision then
+holds for the run; within its segment, the diariser's label stands for that talker, so when its
+fixed-lag smoothing moves a stretch from one of its labels to another, the stretch moves between
+the talkers those labels were found to be. Refinement passes relabel as before and start every
+run afresh. Measured side by side (bench modes ``pf+kahc-novoicecheck``,
+``embedding+ahc-novoicecheck``): ``tools/diarization_notes.md``, "Live labels named by voice".
 """
 
 from __future__ import annotations
