@@ -20,8 +20,8 @@ from .kalman_ahc import AhcConfig, KalmanAhc, Profile, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
 from .overlap import OverlapConfig, OverlapFinder
 from .particle_filter import ParticleConfig, ParticleDiarizer
-from .units import Unit, circular_mean
-from .voice_check import RunVoiceCheck, VoiceCheckConfig, Voices, mean_voices, unit_vector
+from .units import Unit, circular_mean, unit_vector
+from .voice_check import RunVoiceCheck, VoiceCheckConfig, Voices, mean_voices
 
 #: The vector of a unit that has left the refinement horizon: a long meeting keeps every unit's
 #: label and times but not its embedding (1 KiB each, a few per second of speech).

@@ -78,7 +78,7 @@ import numpy as np
 
 from .ahc_runs import follow_lone, follow_onsets, location_cuts, mid, voice_cuts
 from .direction_track import Motion, Track, merged_loglik
-from .units import Unit, direction_var
+from .units import Unit, direction_var, unit_vector
 
 
 @dataclass
@@ -157,10 +157,6 @@ def _principal_axes(centred: np.ndarray, dims: int) -> np.ndarray | None:
         return None
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     return vt[:dims].T
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
 _time = itemgetter(0)
@@ -256,7 +252,7 @@ class KalmanAhc:
         # row and column instead of rebuilding a table of all pairs, so a pass over the last
         # ten minutes (hundreds of clusters) neither takes seconds nor leaves the heap grown.
         n = len(clusters)
-        unit_vecs = np.stack([_unit(cl.vec) for cl in clusters]) if n else np.zeros((0, 1))
+        unit_vecs = np.stack([unit_vector(cl.vec) for cl in clusters]) if n else np.zeros((0, 1))
         emb = unit_vecs @ unit_vecs.T - c.threshold
         loc = np.zeros((n, n))
         if any(cl.obs for cl in clusters) and c.loc_weight:
@@ -319,7 +315,7 @@ class KalmanAhc:
             alive[j] = False
             known[i] |= known[j]
             total[j, :] = total[:, j] = -np.inf
-            unit_vecs[i] = _unit(a.vec)
+            unit_vecs[i] = unit_vector(a.vec)
             others = np.flatnonzero(alive)
             others = others[others != i]
             emb[i, others] = emb[others, i] = unit_vecs[others] @ unit_vecs[i] - c.threshold
@@ -374,13 +370,13 @@ class KalmanAhc:
             for ri, r in enumerate(runs):
                 if len(r.members) < c.reassign_min_units or count[assign[ri]] < 2:
                     continue  # too short to move on, or a cluster of its own (clustering stopped before joining it to anyone)
-                rv = _unit(r.vec)
+                rv = unit_vector(r.vec)
                 scores = np.full(k, -np.inf)
                 for ki in range(k):
                     rest = sums[ki] - (r.vec if assign[ri] == ki else 0.0)
                     if not count[ki]:
                         continue  # emptied by earlier moves
-                    scores[ki] = float(_unit(rest) @ rv) - c.threshold
+                    scores[ki] = float(unit_vector(rest) @ rv) - c.threshold
                     if r.obs and c.loc_weight and tracks[ki]:
                         lo = bisect.bisect_left(times[ki], r.obs[0][0] - c.reassign_window_s)
                         hi = bisect.bisect_right(times[ki], r.obs[-1][0] + c.reassign_window_s)

@@ -37,6 +37,11 @@ def wrap_deg(d: float | np.ndarray) -> float | np.ndarray:
     return (np.asarray(d) + 180.0) % 360.0 - 180.0 if isinstance(d, np.ndarray) else (d + 180.0) % 360.0 - 180.0
 
 
+def unit_vector(v: np.ndarray) -> np.ndarray:
+    """``v`` scaled to length 1 (an embedding, or a sum of them, for cosines)."""
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
 def normal_logpdf(d: float | np.ndarray, var: float | np.ndarray) -> float | np.ndarray:
     return -0.5 * (np.square(d) / var + np.log(2 * math.pi * var))
 

@@ -29,14 +29,13 @@ run afresh. Measured side by side (bench modes ``pf+kahc-novoicecheck``,
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
-from .units import Unit
+from .units import Unit, unit_vector
 
 
 @dataclass
@@ -68,11 +67,6 @@ class _Run:
     shown: int = -1
 
 
-def unit_vector(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64)
-    return v / max(float(np.linalg.norm(v)), 1e-12)
-
-
 class RunVoiceCheck:
     """Names the runs of a live labelling by voice; see the module docstring."""
 
@@ -81,7 +75,6 @@ class RunVoiceCheck:
         self._run: _Run | None = None
         self._segment_of: dict[int, str | None] = {}  # recent stretch -> its segment, while the filter may still re-send it
         self._alias: dict[tuple[str | None, int], int] = {}  # (segment, the filter's label there) -> the talker shown for it
-        self._order: deque[tuple[str | None, int]] = deque()  # the aliases' keys, oldest first
         self.changed = 0  # runs whose label the voice changed from the filter's
 
     def label(self, unit: Unit, filtered: int, voices: Callable[[], Voices]) -> tuple[int, list[int]]:
@@ -96,21 +89,17 @@ class RunVoiceCheck:
             run = self._run = _Run(unit.segment, filtered, voices(), unit.index)
         run.last = unit.index
         self._segment_of[unit.index] = unit.segment
-        for old in [i for i in self._segment_of if i < unit.index - 64]:
-            del self._segment_of[old]
+        self._segment_of.pop(unit.index - 65, None)  # stretches come one index at a time: keep the last 65
         if len(run.checked) >= self.config.stretches:
             return run.shown, []
-        v = unit_vector(unit.vector)
+        v = unit_vector(np.asarray(unit.vector, dtype=np.float64))
         run.total = v if run.total is None else run.total + v
         run.checked.append(unit.index)
         before = run.shown
         run.shown = self._choose(run)
-        key = (unit.segment, filtered)
-        if key not in self._alias:
-            self._order.append(key)
-            while len(self._order) > 64:
-                self._alias.pop(self._order.popleft(), None)
-        self._alias[key] = run.shown
+        self._alias[(unit.segment, filtered)] = run.shown
+        while len(self._alias) > 64:  # the oldest first (a dict keeps the order keys came in)
+            del self._alias[next(iter(self._alias))]
         if before < 0 or run.shown == before:
             return run.shown, []
         self.changed += 1
@@ -141,7 +130,6 @@ class RunVoiceCheck:
         self._run = None
         self._segment_of.clear()
         self._alias.clear()
-        self._order.clear()
 
 
 def mean_voices(vectors: np.ndarray, labels: list[int], extra: dict[int, tuple[np.ndarray, int]] | None = None,
