@@ -567,16 +567,17 @@ def test_overlap_finder_names_the_second_talker_its_peaks_point_at() -> None:
     assert f.find(2.0, 3.6, 0, {0: 20.0}) == []  # nobody else known
 
 
-def _dz_packets(rng: np.random.Generator) -> tuple[list[tuple[float, str, object]], list[tuple[float, float]]]:
-    """Two talkers, A at 30 deg then B at -120 deg alone, then B again with A speaking under B for 2 s (12-14 s)."""
+def _dz_packets(rng: np.random.Generator, plan: tuple[tuple[int, float, float, float], ...] = ((0, 0.0, 6.0, 30.0), (1, 7.0, 10.0, -120.0),
+                                                                                           (1, 11.0, 15.0, -120.0)),
+                under: tuple[float, float, float] = (12.0, 14.0, 30.0)) -> tuple[list[tuple[float, str, object]], list[tuple[float, float]]]:
+    """Turns ``plan`` (talker, start, end, azimuth; one speech segment each) and, over ``under`` (start, end, azimuth), a
+    second direction peak of the talker speaking under the main one. By default two talkers, A at 30 deg then B at -120 deg
+    alone, then B again with A speaking under B for 2 s (12-14 s)."""
     from pipeline import DirectionEstimate, Embedding
 
     voices = _voices(rng, 2, dim=256)  # the diariser's particle filter expects the encoder's 256 dimensions
-    plan = [(0, 0.0, 6.0), (1, 7.0, 10.0), (1, 11.0, 15.0)]
-    under = (12.0, 14.0)  # A talks under B's second turn
-    place = {0: 30.0, 1: -120.0}
     out: list[tuple[float, str, object]] = []
-    for spk, a, b in plan:
+    for spk, a, b, az in plan:
         t = a
         while t < b - 1e-9:
             e = voices[spk] + 0.1 * np.abs(rng.normal(size=256))
@@ -584,14 +585,14 @@ def _dz_packets(rng: np.random.Generator) -> tuple[list[tuple[float, str, object
             t += 0.5
         t = a
         while t < b - 1e-9:
-            main = place[spk] + rng.normal(0, 2)
+            main = az + rng.normal(0, 2)
             if under[0] <= t < under[1]:
-                est = DirectionEstimate(np.array([main, place[0] + rng.normal(0, 2)]), np.array([0.8, 0.35]), 0.9)
+                est = DirectionEstimate(np.array([main, under[2] + rng.normal(0, 2)]), np.array([0.8, 0.35]), 0.9)
             else:
                 est = DirectionEstimate(np.array([main]), np.array([0.9]), 0.9)
             out.append((t + 0.16, "directions", (t, est)))
             t += 0.16
-    return sorted(out, key=lambda x: (x[0], x[1] == "embeddings")), [under]
+    return sorted(out, key=lambda x: (x[0], x[1] == "embeddings")), [under[:2]]
 
 
 def _run_diarizer(location: bool, **params: object) -> tuple[object, list[object]]:
@@ -617,6 +618,27 @@ def test_diarizer_labels_a_second_talker_under_the_main_one() -> None:
     assert covered >= 1.5  # most of A's 2 s under B carries A's label
     assert sum(t.t1 - t.t0 for t in second if not (11.5 <= t.t0 and t.t1 <= 14.5)) == 0  # nothing elsewhere
     assert not any(t.overlap for t in run(location=False).values())
+
+
+def test_diarizer_names_a_talker_under_the_main_one_by_where_they_are_heard_next() -> None:
+    """A talker who starts under another and has moved since they were last heard (A: 30 deg, back at 100 deg, 14-15 s
+    under B, then alone) is not where the overlap finder looks for them; once heard alone, the stretches behind get them
+    as a second talker (``overlap_behind_s``)."""
+    plan = ((0, 0.0, 6.0, 30.0), (1, 7.0, 10.0, -120.0), (1, 11.0, 15.0, -120.0), (0, 15.0, 18.0, 100.0))
+    stream, _ = _dz_packets(np.random.default_rng(4), plan, (14.0, 15.0, 100.0))
+
+    def under_b(**params: object) -> tuple[set[str], float]:
+        _, sent = feed_diarizer(stream, True, **params)
+        turns = {t.turn_id: t for t in sent}  # the newest revision of each turn
+        a = {t.speaker for t in turns.values() if not t.overlap and t.t1 > t.t0 and (t.t1 <= 6.0 or t.t0 >= 15.5)}
+        second = [t for t in turns.values() if t.overlap and t.t1 > t.t0]
+        assert all(13.5 <= t.t0 and t.t1 <= 15.5 for t in second)  # nothing elsewhere
+        return a, sum(t.t1 - t.t0 for t in second if t.speaker in a)
+
+    a, covered = under_b()
+    assert len(a) == 1  # A's return carries A's label
+    assert covered >= 0.5
+    assert under_b(overlap_behind_s=0.0)[1] == 0.0  # looking only where A was last heard finds nobody
 
 
 def test_diarizer_labels_new_speech_from_a_filter_restarted_at_each_refinement() -> None:

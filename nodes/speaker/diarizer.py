@@ -188,6 +188,8 @@ class Diarizer(Node):
         self._onsets_follow(unit)
         if self.location and self.params.overlap:
             self._find_second(unit.index)
+            if self.params.overlap_behind_s > 0:
+                self._find_second_behind(unit.index)
         if self.params.refine and t1 - self._last_refine >= self.params.refine_every_s:
             self._refine()
 
@@ -352,31 +354,72 @@ class Diarizer(Node):
         seen: dict[int, list[float]] = {}
         anchor: dict[int, int] = {}
         for j in range(i - 1, max(self._first, i - lookback) - 1, -1):
-            u = self.units[j]
-            if u.azimuth_deg is None or (u.azimuth_std or 0.0) > self.params.overlap_gate_deg / 2:
-                continue  # not located, or heard from two places at once (overlap mixes the mean)
+            az = self._clear_place(self.units[j])
+            if az is None:
+                continue
             lab = self.out[j]
             got = seen.setdefault(lab, [])
             if len(got) < per_label:
-                got.append(u.azimuth_deg)
+                got.append(az)
                 anchor.setdefault(lab, j)
         return {lab: (circular_mean(np.array(az), np.ones(len(az)))[0], anchor[lab]) for lab, az in seen.items()}
+
+    def _clear_place(self, u: Unit) -> float | None:
+        """Stretch ``u``'s azimuth when it was located from one place (None when unlocated, or heard from two places at
+        once: overlap mixes the mean)."""
+        return u.azimuth_deg if u.azimuth_deg is not None and (u.azimuth_std or 0.0) <= self.params.overlap_gate_deg / 2 else None
+
+    def _places_under(self, i: int) -> dict[int, tuple[float, int]]:
+        """``_places(i)``, and the main talker's place from stretch ``i`` itself when they have none yet (a new talker)."""
+        places = self._places(i)
+        u = self.units[i]
+        if self.out[i] not in places and u.azimuth_deg is not None:
+            places[self.out[i]] = (u.azimuth_deg, i)
+        return places
 
     def _find_second(self, i: int) -> None:
         """Label a second talker under unit ``i`` when the array's peaks keep pointing at their place."""
         u = self.units[i]
         if not self.overlap.two_heard(u.t0, u.t1):
             return  # one peak per block: nobody under the main talker (and no scan of the past)
-        places = self._places(i)
+        places = self._places_under(i)
         main = self.out[i]
-        if main not in places and u.azimuth_deg is not None:
-            places[main] = (u.azimuth_deg, i)  # a new talker: their place is this stretch's
         found = self.overlap.find(u.t0, u.t1, main, {k: az for k, (az, _) in places.items()})
         if found:
             lab = found[0]
             self.second[i] = (lab, places[lab][1], 0)
             self.overlaps += 1
             self._send_second(i, lab, places[lab][0])
+
+    def _find_second_behind(self, j: int) -> None:
+        """Label stretch ``j``'s talker under the stretches just before it, where the peaks point at ``j``'s place.
+
+        ``_find_second`` looks for known talkers where they were last heard, but a talker who
+        starts under the one before them has often moved since (a walker back from a silence)
+        or is new: where they stand shows only once they are heard alone. When a stretch is
+        located clearly, the stretches of the last ``overlap_behind_s`` seconds under another
+        label are checked again with that place: peaks there and at their main talker's place
+        in the same blocks mean both spoke, and ``j``'s label gets an overlap turn over them
+        (anchored on ``j``, so it follows ``j``'s relabels). Measured in
+        tools/diarization_notes.md ("Overlap named by where a talker is heard next").
+        """
+        u = self.units[j]
+        here = self._clear_place(u)
+        if here is None:
+            return
+        lab = self.out[j]
+        for i in range(j - 1, self._first - 1, -1):
+            v = self.units[i]
+            if v.t1 < u.t0 - self.params.overlap_behind_s:
+                break
+            if i in self.second or self.out[i] == lab or not self.overlap.two_heard(v.t0, v.t1):
+                continue
+            places = self._places_under(i)
+            places[lab] = (here, j)  # where they are heard now, not where they were heard before
+            if lab in self.overlap.find(v.t0, v.t1, self.out[i], {k: az for k, (az, _) in places.items()}):
+                self.second[i] = (lab, j, 0)
+                self.overlaps += 1
+                self._send_second(i, lab, here)
 
     def _send_second(self, i: int, lab: int | None, az: float | None = None) -> None:
         """(Re)send unit ``i``'s second talker; ``None`` retracts it (an empty turn, higher revision)."""

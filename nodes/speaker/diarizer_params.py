@@ -132,6 +132,9 @@ class DiarizerParams(BaseModel):
     overlap_gate_deg: float = Field(_V.gate_deg, gt=0, le=90, description="Overlap: a peak this close to a talker's place is theirs (deg).")
     overlap_min_blocks: int = Field(_V.min_blocks, ge=1, description="Overlap: direction blocks of a stretch that must point at the second talker.")
     overlap_share: float = Field(_V.share, ge=0, le=1, description="Overlap: ... and at least this share of the stretch's blocks.")
+    overlap_behind_s: float = Field(2.0, ge=0, le=10, description="Overlap: once a talker is located clearly, look this far back (s) "
+                                    "for stretches under another label whose peaks point at them too (a talker who began under "
+                                    "the one before; 0: off).")
 
     @model_validator(mode="after")
     def _check(self) -> DiarizerParams:
