@@ -75,3 +75,12 @@ def test_live_persistence_scores_the_labels_shown_at_each_mark() -> None:
     assert seen == {1.0: (0, 1), 2.0: (0, 1), "end": (1, 1)}
     # no label yet for the return at the mark: not kept
     assert bench.live_persistence(ref, history[:1])[1.0] == (0, 1)
+
+
+def test_overlap_coverage_counts_seconds_both_talkers_are_named() -> None:
+    # REF overlaps at 21-23 (A under B). Labels naming both over 21.5-23 and, wrongly, two labels at 40-41.
+    hyp = _turns((20.0, 26.0, "y"), (21.5, 23.0, "x"), (40.0, 44.0, "y"), (40.0, 41.0, "x"))
+    ref_s, hyp_s, both_s = bench.overlap_coverage(REF, hyp)
+    assert abs(ref_s - 2.0) < 0.02 and abs(hyp_s - 2.5) < 0.02 and abs(both_s - 1.5) < 0.02
+    # one talker's label twice at once is not two talkers
+    assert bench.overlap_coverage(REF, _turns((20.0, 26.0, "y"), (21.0, 23.0, "y")))[1] == 0.0

@@ -60,6 +60,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nodes  # noqa: F401  (registers node types)
@@ -303,6 +305,28 @@ def delays(ref: list[tuple[float, float, str]], turns: list[Any], first: dict[st
     return out
 
 
+def overlap_coverage(ref: list[tuple[float, float, str]], turns: list[Any], step: float = 0.01) -> tuple[float, float, float]:
+    """(seconds two or more reference talkers speak, seconds the turns name two or more talkers, seconds of both).
+
+    DER counts an overlapped second missed by one label per moment like any other; these say how
+    much of the overlapped speech the labels name both talkers for (recall: both / reference), and
+    how often two labels at once are right to be (precision: both / turns).
+    """
+    end = max([b for _, b, _ in ref] + [t.t1 for t in turns] + [0.0])
+    n = int(np.ceil(end / step)) + 1
+
+    def count(rows: list[tuple[float, float, str]]) -> np.ndarray:
+        talkers: dict[str, np.ndarray] = {}
+        for a, b, who in rows:
+            if b > a:
+                talkers.setdefault(who, np.zeros(n, dtype=bool))[int(round(a / step)):int(round(b / step))] = True
+        return np.sum(list(talkers.values()), axis=0) if talkers else np.zeros(n)
+
+    both_ref = count(ref) >= 2
+    both_hyp = count([(t.t0, t.t1, t.speaker) for t in turns]) >= 2
+    return float(both_ref.sum() * step), float(both_hyp.sum() * step), float((both_ref & both_hyp).sum() * step)
+
+
 #: A mode parameter set to this takes the meeting's true number of talkers (a user who says how many people take part).
 KNOWN = "known"
 
@@ -315,6 +339,7 @@ MODES = {
     "pf+kahc-noreseed": {"method": "particle", "refine": True, "reseed": False},  # live labels from the first filter alone
     "pf+kahc-noonset": {"method": "particle", "refine": True, "onsets_follow": False},  # opening windows keep their own live label
     "pf+kahc-novoicecheck": {"method": "particle", "refine": True, "voice_check": False},  # live runs named by the filter alone
+    "pf+kahc-nobehind": {"method": "particle", "refine": True, "overlap_behind_s": 0.0},  # second talkers sought only where last heard
     "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
     "pf+kahc-known": {"method": "particle", "refine": True, "speakers": KNOWN},  # the default told how many people take part
     "pf+kahc-forget": {"method": "particle", "refine": True, "remember": False},  # the default without voices past the horizon
@@ -344,7 +369,7 @@ def score_mode(front: dict[str, Any], ref: dict[str, list[tuple[float, float, st
     kept, own, total, lost_overlapped = persistence(flat, turns)
     live_kept = live_persistence(flat, history)
     d = delays(flat, turns, first)
-    return {"der": r.der, "miss": r.missed, "fa": r.false_alarm, "conf": r.confusion, "kept": kept, "own": own, "returns": total,
+    return {"overlap": overlap_coverage(flat, turns), "der": r.der, "miss": r.missed, "fa": r.false_alarm, "conf": r.confusion, "kept": kept, "own": own, "returns": total,
             "lost_overlapped": lost_overlapped, "delays": d,
             "speakers": len({x.speaker for x in turns}), "gapless": gapless(turns), "seconds": took, "live": live, "familiar": familiar,
             "live_kept": live_kept}
@@ -451,6 +476,13 @@ def main() -> int:
         last = sums[LIVE_DELAYS[-1]]
         share = last["new"][0] / max(last["new"][0] + last["known"][0], 1e-9)
         print(f"{name:<20}" + "".join(cells) + f"{share:>10.0%}")
+    print("\nOverlapped speech (two or more talkers at once): how much of it the final labels name two talkers for, and how"
+          "\noften two labels at once are right to be")
+    print(f"{'mode':<20}{'reference':>10}{'labelled':>10}{'both':>8}{'recall':>8}{'precision':>10}")
+    for name, rows in agg.items():
+        o_ref, o_hyp, o_both = (sum(r["overlap"][i] for r in rows) for i in range(3))
+        summary[name]["overlap"] = {"reference_s": o_ref, "labelled_s": o_hyp, "both_s": o_both}
+        print(f"{name:<20}{o_ref:>9.0f}s{o_hyp:>9.0f}s{o_both:>7.0f}s{o_both / max(o_ref, 1e-9):>8.1%}{o_both / max(o_hyp, 1e-9):>10.1%}")
     print("\nReturns kept as a live viewer saw them (talker back after >= 10 s; their speech so far and their previous turn under one\n"
           "label, both as shown at that moment): 1 s and 2 s after the return began, at its end, and finally")
     print(f"{'mode':<20}" + "".join(f"{(f'+{m:g} s' if m != 'end' else 'end'):>14}" for m in LIVE_RETURN_MARKS) + f"{'final':>14}")
