@@ -84,3 +84,15 @@ def test_overlap_coverage_counts_seconds_both_talkers_are_named() -> None:
     assert abs(ref_s - 2.0) < 0.02 and abs(hyp_s - 2.5) < 0.02 and abs(both_s - 1.5) < 0.02
     # one talker's label twice at once is not two talkers
     assert bench.overlap_coverage(REF, _turns((20.0, 26.0, "y"), (21.0, 23.0, "y")))[1] == 0.0
+
+
+def test_bench_refuses_a_run_with_nothing_to_measure(tmp_path: Path) -> None:
+    """``--meetings 0`` means the AMI excerpts alone; with ``--no-ami`` too, or a negative count, there is nothing to
+    run: a usage error naming why, not a division by zero after the fact."""
+    import subprocess
+
+    script = Path(bench.__file__)
+    for extra, why in ((["--meetings", "0", "--no-ami"], "nothing to run"), (["--meetings", "-1"], "--meetings must be 0 or more")):
+        res = subprocess.run([sys.executable, str(script), "--work", str(tmp_path), *extra], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2 and why in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert not any(tmp_path.iterdir())

@@ -302,6 +302,18 @@ def test_eval_diarization_der_undefined_without_reference_speech(tmp_path: Path)
     assert lines[2].split()[:3] == ["all", "DER", "0.0%"] and "DER is undefined for m" in res.stdout
 
 
+def test_eval_diarization_says_when_it_pairs_files_of_other_names(tmp_path: Path) -> None:
+    """One file on each side is scored as one meeting whatever the names (meetflow's 'meeting' against a reference named
+    after the recording); a user who gave the wrong hypothesis must be able to see that it happened."""
+    ref = _rttm(tmp_path / "ref.rttm", [("trn01", 0.0, 5.0, "MÉO069")])
+    hyp = _rttm(tmp_path / "hyp.rttm", [("meeting", 0.0, 5.0, "spk1")])
+    res = run_cli("eval", "diarization", "--ref", str(ref), "--hyp", str(hyp))
+    assert res.returncode == 0, res.stderr
+    assert "0.0%" in res.stdout and "'meeting', was scored against the reference's one file, 'trn01'" in res.stdout
+    res = run_cli("eval", "diarization", "--ref", str(ref), "--hyp", str(ref))
+    assert res.returncode == 0 and "note:" not in res.stdout, res.stdout
+
+
 @pytest.mark.parametrize("case,status,message", [
     ("tracks_not_jsonl", 3, "not a JSON line"),
     ("plot_not_image", 64, "name an image file"),

@@ -44,6 +44,7 @@
    told how many people take part.
 
 Run:  python tools/bench_diarization.py [--meetings 8] [--first 1] [--duration 90] [--json FILE]
+      python tools/bench_diarization.py --meetings 0        # the AMI excerpts alone (seconds)
 """
 
 from __future__ import annotations
@@ -393,48 +394,8 @@ def simulate(folder: Path, seed: int, talkers: int, duration: float, away: Seque
                    check=True, cwd=ROOT, capture_output=True)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--meetings", type=int, default=8)
-    ap.add_argument("--first", type=int, default=1, help="seed of the first meeting (meetings are seeds first .. first+meetings-1)")
-    ap.add_argument("--duration", type=float, default=90.0)
-    ap.add_argument("--work", default="/tmp/meetflow_bench_dz", help="simulations and cached front-end packets")
-    ap.add_argument("--away", action="append", default=[], metavar="TALKER:FROM:TO",
-                    help="simulate meetings where TALKER is out of the room from FROM to TO s (meetflow simulate --away); "
-                    "give a --work of their own, since cached meetings are not simulated again")
-    ap.add_argument("--json", help="write every number as JSON")
-    ap.add_argument("--no-ami", action="store_true")
-    ap.add_argument("--beam", default="superdirective", choices=["superdirective", "delay_and_sum", "none"],
-                    help="what the speaker branch hears: a beam steered at the strongest direction (as graphs/meeting.json), or none (the channel mean)")
-    args = ap.parse_args()
-    from nodes.speaker.evaluate import der, read_rttm, read_uem
-
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"meetings": {}, "ami": {}}
-    agg: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
-    for i in range(args.first, args.first + args.meetings):
-        folder = work / f"sim{i}"
-        simulate(folder, i, 3 + i % 2, args.duration, args.away)
-        fronts = {}
-        for beam in dict.fromkeys([args.beam, "none"]):
-            cache = folder / f"front_{beam}.pkl"
-            if cache.exists():
-                fronts[beam] = pickle.loads(cache.read_bytes())
-            else:
-                fronts[beam] = extract(folder / "meeting.wav", array=True, beam=beam)
-                cache.write_bytes(pickle.dumps(fronts[beam]))
-        ref = read_rttm(folder / "reference.rttm")
-        row = {}
-        for name, mode in MODES.items():
-            params = {k: v for k, v in mode.items() if k != "front"}
-            if params.get("speakers") == KNOWN:
-                params["speakers"] = len({spk for *_, spk in next(iter(ref.values()))})
-            row[name] = score_mode(fronts[mode.get("front", args.beam)], ref, params)
-            agg[name].append(row[name])
-        results["meetings"][folder.name] = row
-        print(f"{folder.name} ({3 + i % 2} talkers): " + "  ".join(f"{n} DER {r['der']:.1%}" for n, r in row.items()), flush=True)
-
+def report_simulated(agg: dict[str, list[dict[str, Any]]], results: dict[str, Any]) -> None:
+    """Print the simulated meetings' tables and the targets' verdicts, and add the summary to ``results``."""
     print("\nSimulated walking-talker meetings (circular7), DER collar +-0.25 s, overlap scored")
     print(f"{'mode':<20} {'DER':>7} {'miss':>6} {'FA':>6} {'conf':>6} {'x emb':>6} {'kept/returns':>13} {'own':>4} {'delay p50':>9} "
           f"{'p90':>6} {'<=1s':>6} {'gapless':>8} {'diariser s':>11} {'x default':>9}")
@@ -504,6 +465,57 @@ def main() -> int:
                                              for m in LIVE_RETURN_MARKS))
     print(f"target labels within 1 s of speech (median / p90): {best['delay_p50']:.2f} / {best['delay_p90']:.2f} s -> "
           f"{'PASS' if best['delay_p90'] <= 1.0 else ('PASS (median)' if best['delay_p50'] <= 1.0 else 'FAIL')}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--meetings", type=int, default=8, help="simulated meetings to run (0: the AMI excerpts only)")
+    ap.add_argument("--first", type=int, default=1, help="seed of the first meeting (meetings are seeds first .. first+meetings-1)")
+    ap.add_argument("--duration", type=float, default=90.0)
+    ap.add_argument("--work", default="/tmp/meetflow_bench_dz", help="simulations and cached front-end packets")
+    ap.add_argument("--away", action="append", default=[], metavar="TALKER:FROM:TO",
+                    help="simulate meetings where TALKER is out of the room from FROM to TO s (meetflow simulate --away); "
+                    "give a --work of their own, since cached meetings are not simulated again")
+    ap.add_argument("--json", help="write every number as JSON")
+    ap.add_argument("--no-ami", action="store_true")
+    ap.add_argument("--beam", default="superdirective", choices=["superdirective", "delay_and_sum", "none"],
+                    help="what the speaker branch hears: a beam steered at the strongest direction (as graphs/meeting.json), or none (the channel mean)")
+    args = ap.parse_args()
+    if args.meetings < 0:
+        ap.error(f"--meetings must be 0 or more, not {args.meetings}")
+    if args.meetings == 0 and (args.no_ami or not AMI.exists()):
+        ap.error("nothing to run: --meetings 0 leaves only the AMI excerpts, and "
+                 + ("--no-ami skips them" if args.no_ami else f"they are not at {AMI}"))
+    from nodes.speaker.evaluate import der, read_rttm, read_uem
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"meetings": {}, "ami": {}}
+    agg: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
+    for i in range(args.first, args.first + args.meetings):
+        folder = work / f"sim{i}"
+        simulate(folder, i, 3 + i % 2, args.duration, args.away)
+        fronts = {}
+        for beam in dict.fromkeys([args.beam, "none"]):
+            cache = folder / f"front_{beam}.pkl"
+            if cache.exists():
+                fronts[beam] = pickle.loads(cache.read_bytes())
+            else:
+                fronts[beam] = extract(folder / "meeting.wav", array=True, beam=beam)
+                cache.write_bytes(pickle.dumps(fronts[beam]))
+        ref = read_rttm(folder / "reference.rttm")
+        row = {}
+        for name, mode in MODES.items():
+            params = {k: v for k, v in mode.items() if k != "front"}
+            if params.get("speakers") == KNOWN:
+                params["speakers"] = len({spk for *_, spk in next(iter(ref.values()))})
+            row[name] = score_mode(fronts[mode.get("front", args.beam)], ref, params)
+            agg[name].append(row[name])
+        results["meetings"][folder.name] = row
+        print(f"{folder.name} ({3 + i % 2} talkers): " + "  ".join(f"{n} DER {r['der']:.1%}" for n, r in row.items()), flush=True)
+
+    if args.meetings:
+        report_simulated(agg, results)
 
     if not args.no_ami and AMI.exists():
         print("\nAMI excerpts (real, mono, 30 s each), DER collar +-0.25 s, overlap scored, within the UEM")

@@ -112,6 +112,8 @@ def _id_notes(args: argparse.Namespace, ref: dict, hyp: dict, uem: dict | None) 
     out = []
     if not hyp:
         out.append(f"{args.hyp} holds no turns")
+    elif len(ref) == 1 and len(hyp) == 1 and set(ref) != set(hyp):
+        out.append(f"{args.hyp}'s one file, {next(iter(hyp))!r}, was scored against the reference's one file, {next(iter(ref))!r}")
     elif len(ref) > 1 or len(hyp) > 1:
         if missing := set(ref) - set(hyp):
             out.append(f"{args.hyp} has no turns for {len(missing)} of the reference's {len(ref)} files ({some(missing)}): "
