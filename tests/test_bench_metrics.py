@@ -96,3 +96,29 @@ def test_bench_refuses_a_run_with_nothing_to_measure(tmp_path: Path) -> None:
         res = subprocess.run([sys.executable, str(script), "--work", str(tmp_path), *extra], capture_output=True, text=True, timeout=120)
         assert res.returncode == 2 and why in res.stderr and "Traceback" not in res.stderr, res.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_voice_bound_names_each_true_turn_by_the_closest_true_talker() -> None:
+    """The upper bound for voice: true turns and true talkers, so only the embeddings decide. A return whose turn sounds
+    like someone else is lost there too; an overlapped turn counts right in the second figure (one label per moment)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    voice = {"A": np.eye(8)[0] * 3, "B": np.eye(8)[1] * 3, "C": np.eye(8)[2] * 3, "D": np.eye(8)[3] * 3}
+
+    def windows(a: float, b: float, like: str) -> list[tuple[float, float, np.ndarray]]:
+        return [(t, t + 1.5, voice[like] + rng.normal(0, 0.3, 8)) for t in np.arange(a, b - 1.5 + 1e-9, 0.5)]
+
+    ref = [(0.0, 4.0, "A"), (5.0, 9.0, "B"), (10.0, 14.0, "B"), (15.0, 19.0, "C"), (20.0, 24.0, "A"), (25.0, 29.0, "B"),
+           (40.0, 44.0, "C")]
+    w = [x for a, b, s in ref for x in windows(a, b, s)]
+    assert bench.voice_bound(w, ref) == (3, 3, 3)
+    # B's return sounds like A: lost by the voice, and not excused (B spoke alone)
+    w = [x for a, b, s in ref for x in windows(a, b, "A" if (a, s) == (25.0, "B") else s)]
+    assert bench.voice_bound(w, ref) == (2, 2, 3)
+    # the same return overlapped by D (heard once): still lost by the voice, but counted right in the second figure
+    ref_ov = ref + [(26.0, 27.5, "D")]
+    w_ov = w + windows(26.0, 27.5, "D")
+    kept, generous, returns = bench.voice_bound(w_ov, ref_ov)
+    assert (kept, returns) == (2, 3) and generous == 3
+    assert bench.voice_bound([], ref) == (0, 0, 3)

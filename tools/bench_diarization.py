@@ -27,7 +27,8 @@
    its components, the ratio to the embedding-only DER, label persistence (a talker silent for
    >= 10 s gets, when speaking again, the label they had before; "own": and that label is the
    one DER's mapping gives them, so two talkers merged into one label do not count; and how many of the returns lost had a
-   turn spoken mostly under another talker, a diagnostic), the same as a live viewer saw it 1 s and 2 s into
+   turn spoken mostly under another talker, a diagnostic; and, once for all modes, how many returns the voice alone could
+   keep at best, with the true turns and talkers: ``voice_bound``), the same as a live viewer saw it 1 s and 2 s into
    the return and at its end (the labels sent by then), and label delay (media time
    from a reference turn's onset until a label for it is emitted; targets: <= 1 s), how many
    meetings' final labels read spk1..spkK without a gap ("gapless"), and the live view: DER
@@ -221,6 +222,54 @@ def persistence(ref: list[tuple[float, float, str]], turns: list[Any], silence_s
     return kept, own, total, lost_overlapped
 
 
+def voice_bound(windows: list[tuple[float, float, np.ndarray]], ref: list[tuple[float, float, str]],
+                silence_s: float = 10.0) -> tuple[int, int, int]:
+    """What the speaker encoder alone could keep at best: (kept, kept counting overlapped turns right, returns).
+
+    Every reference turn is named by the closest true talker (cosine of the sum of its windows'
+    centred embeddings to the sum of that talker's other turns'), so segmentation and clustering
+    are perfect and only the voice decides; a return is kept when its turns before and after are
+    both named right. Where the diariser falls short of this, the system lost returns the voice
+    could tell; where this falls short of every return, the voice cannot, and only location can
+    save them. ``windows``: (start, end, embedding) of the embedding node's sliding windows.
+    """
+    if not windows:
+        return 0, 0, len(_returns(ref, silence_s))
+    x = np.array([w[2] for w in windows], dtype=float)
+    x -= x.mean(axis=0)
+    vec: dict[tuple[float, float, str], np.ndarray | None] = {}
+    for a, b, spk in ref:
+        idx = [k for k, (s0, e0, _) in enumerate(windows) if s0 >= a - 0.3 and e0 <= b + 0.3] or \
+              [k for k, (s0, e0, _) in enumerate(windows) if e0 > a and s0 < b]
+        vec[(a, b, spk)] = x[idx].sum(axis=0) if idx else None
+    sums: dict[str, np.ndarray] = {}
+    for (_, _, spk), v in vec.items():
+        if v is not None:
+            sums[spk] = sums.get(spk, 0.0) + v
+
+    def named_right(turn: tuple[float, float, str]) -> bool:
+        v = vec[turn]
+        if v is None:
+            return True  # no window of its own to name it by: not the voice's failure
+        def cos(m: np.ndarray) -> float:
+            return float(v @ m / (np.linalg.norm(v) * np.linalg.norm(m) + 1e-12))
+        return max(sums, key=lambda spk: cos(sums[spk] - (v if spk == turn[2] else 0.0))) == turn[2]
+
+    kept = generous = 0
+    returns = _returns(ref, silence_s)
+    for spk, a0, b0, a1, b1 in returns:
+        t0, t1 = (a0, b0, spk), (a1, b1, spk)
+        r0, r1 = named_right(t0), named_right(t1)
+        kept += r0 and r1
+        generous += (r0 or _alone_share(ref, spk, a0, b0) < 1.0) and (r1 or _alone_share(ref, spk, a1, b1) < 1.0)
+    return kept, generous, len(returns)
+
+
+def front_windows(front: dict[str, Any]) -> list[tuple[float, float, np.ndarray]]:
+    """The sliding windows' (start, end, embedding) from a cached front end."""
+    return [(p.payload.start, p.payload.end, p.payload.vector) for _, _, p in front["emb"] if p.payload.kind == "window"]
+
+
 #: When a live viewer's labels are checked for a returning talker: this many seconds after their return began, and at its end.
 LIVE_RETURN_MARKS: tuple[float | str, ...] = (1.0, 2.0, "end")
 
@@ -394,7 +443,7 @@ def simulate(folder: Path, seed: int, talkers: int, duration: float, away: Seque
                    check=True, cwd=ROOT, capture_output=True)
 
 
-def report_simulated(agg: dict[str, list[dict[str, Any]]], results: dict[str, Any]) -> None:
+def report_simulated(agg: dict[str, list[dict[str, Any]]], results: dict[str, Any], bounds: list[tuple[int, int, int]]) -> None:
     """Print the simulated meetings' tables and the targets' verdicts, and add the summary to ``results``."""
     print("\nSimulated walking-talker meetings (circular7), DER collar +-0.25 s, overlap scored")
     print(f"{'mode':<20} {'DER':>7} {'miss':>6} {'FA':>6} {'conf':>6} {'x emb':>6} {'kept/returns':>13} {'own':>4} {'delay p50':>9} "
@@ -460,6 +509,11 @@ def report_simulated(agg: dict[str, list[dict[str, Any]]], results: dict[str, An
     print(f"target label kept after >= 10 s silence: {best['kept']}/{best['returns']} -> {'PASS' if best['kept'] == best['returns'] else 'FAIL'}"
           f"  (the talker's own label, not one shared with a talker merged into them: {best['own']}/{best['returns']}; of the "
           f"{best['returns'] - best['kept']} not kept, {best['lost_overlapped']} in a turn spoken mostly under another talker)")
+    vk, vg, vn = (sum(b[i] for b in bounds) for i in range(3))
+    results["voice_bound"] = {"kept": vk, "kept_overlap_right": vg, "returns": vn,
+                              "per_meeting": dict(zip(results["meetings"], bounds))}
+    print(f"  voice alone at best (the true turns, each named by the closest true talker's voice): {vk}/{vn} ({vg}/{vn} counting "
+          "overlapped turns right); returns lost there are beyond the encoder, and only location can keep them")
     lk = best["live_kept"]
     print("  live, as shown then: " + ", ".join(f"{lk[str(m)][0]}/{lk[str(m)][1]} {'at its end' if m == 'end' else f'{m:g} s after the return began'}"
                                              for m in LIVE_RETURN_MARKS))
@@ -492,6 +546,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"meetings": {}, "ami": {}}
     agg: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
+    bounds: list[tuple[int, int, int]] = []
     for i in range(args.first, args.first + args.meetings):
         folder = work / f"sim{i}"
         simulate(folder, i, 3 + i % 2, args.duration, args.away)
@@ -511,11 +566,13 @@ def main() -> int:
                 params["speakers"] = len({spk for *_, spk in next(iter(ref.values()))})
             row[name] = score_mode(fronts[mode.get("front", args.beam)], ref, params)
             agg[name].append(row[name])
+        bound = voice_bound(front_windows(fronts[args.beam]), next(iter(ref.values())))
+        bounds.append(bound)
         results["meetings"][folder.name] = row
         print(f"{folder.name} ({3 + i % 2} talkers): " + "  ".join(f"{n} DER {r['der']:.1%}" for n, r in row.items()), flush=True)
 
     if args.meetings:
-        report_simulated(agg, results)
+        report_simulated(agg, results, bounds)
 
     if not args.no_ami and AMI.exists():
         print("\nAMI excerpts (real, mono, 30 s each), DER collar +-0.25 s, overlap scored, within the UEM")
