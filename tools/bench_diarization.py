@@ -67,6 +67,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nodes  # noqa: F401  (registers node types)
+from nodes.speaker.units import unit_vector
 from pipeline import In, Node, Packet, RunContext, build_graph, run_graph
 from pipeline.ports import StreamInfo
 
@@ -233,33 +234,30 @@ def voice_bound(windows: list[tuple[float, float, np.ndarray]], ref: list[tuple[
     could tell; where this falls short of every return, the voice cannot, and only location can
     save them. ``windows``: (start, end, embedding) of the embedding node's sliding windows.
     """
+    returns = _returns(ref, silence_s)
     if not windows:
-        return 0, 0, len(_returns(ref, silence_s))
+        return 0, 0, len(returns)
     x = np.array([w[2] for w in windows], dtype=float)
     x -= x.mean(axis=0)
-    vec: dict[tuple[float, float, str], np.ndarray | None] = {}
+    vec: dict[tuple[float, float, str], np.ndarray] = {}
     for a, b, spk in ref:
         idx = [k for k, (s0, e0, _) in enumerate(windows) if s0 >= a - 0.3 and e0 <= b + 0.3] or \
               [k for k, (s0, e0, _) in enumerate(windows) if e0 > a and s0 < b]
-        vec[(a, b, spk)] = x[idx].sum(axis=0) if idx else None
+        if idx:
+            vec[(a, b, spk)] = x[idx].sum(axis=0)
     sums: dict[str, np.ndarray] = {}
     for (_, _, spk), v in vec.items():
-        if v is not None:
-            sums[spk] = sums.get(spk, 0.0) + v
+        sums[spk] = sums.get(spk, 0.0) + v
 
     def named_right(turn: tuple[float, float, str]) -> bool:
-        v = vec[turn]
-        if v is None:
+        if turn not in vec:
             return True  # no window of its own to name it by: not the voice's failure
-        def cos(m: np.ndarray) -> float:
-            return float(v @ m / (np.linalg.norm(v) * np.linalg.norm(m) + 1e-12))
-        return max(sums, key=lambda spk: cos(sums[spk] - (v if spk == turn[2] else 0.0))) == turn[2]
+        v = vec[turn]
+        return max(sums, key=lambda spk: float(unit_vector(v) @ unit_vector(sums[spk] - (v if spk == turn[2] else 0.0)))) == turn[2]
 
     kept = generous = 0
-    returns = _returns(ref, silence_s)
     for spk, a0, b0, a1, b1 in returns:
-        t0, t1 = (a0, b0, spk), (a1, b1, spk)
-        r0, r1 = named_right(t0), named_right(t1)
+        r0, r1 = named_right((a0, b0, spk)), named_right((a1, b1, spk))
         kept += r0 and r1
         generous += (r0 or _alone_share(ref, spk, a0, b0) < 1.0) and (r1 or _alone_share(ref, spk, a1, b1) < 1.0)
     return kept, generous, len(returns)
