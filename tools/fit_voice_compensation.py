@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Recipe: fit the diariser's voice compensation (WCCN of GE2E embeddings) on generated speech.
+
+1. For each of ``--rooms`` simulated rooms (pyroomacoustics, 5-8 x 4-6.5 m, RT60 0.3-0.6 s,
+   diffuse noise at 15-20 dB SNR), put a circular7 array near the middle and eight places
+   0.8-3 m from it.
+2. Each training voice (espeak-ng voices the simulated meetings never use: ``VOICES``) speaks
+   two sentences at every place; the seven channels go through the superdirective beam
+   steered at the place, as the speaker branch of graphs/meeting.json hears a talker.
+3. Embed 1.5 s windows every 0.5 s (the embedding node's windows) with the GE2E encoder.
+4. Fit the map on every window, grouped by voice: how one voice varies across rooms,
+   places and words (``compensation.fit_wccn``, shrinkage 1.0), and write it beside the
+   diariser (``nodes/speaker/voice_compensation.npz``), which loads it by default for arrays.
+
+Every room is seeded by its number, so the same command writes the same map. About 15 s a
+room on one core (24 rooms: 3 min with --jobs 2).
+
+Run:  python tools/fit_voice_compensation.py [--rooms 24] [--jobs 2] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nodes.speaker.compensation import BUNDLED, VoiceCompensation, fit_wccn  # noqa: E402
+
+#: Training voices: none of them is one of nodes.sim.speech.MEETING_VOICES, so the benchmark's meetings test the map on
+#: voices it never heard.
+VOICES = ("en-029+m2", "en-gb-x-gbclan+m4", "en-gb-x-gbcwmd+m6", "en-us-nyc+m5", "en-gb+m8",
+          "en-us+f2", "en-gb+f4", "en-029+klatt3", "en-us-nyc+f1", "en-gb-x-gbclan+klatt2")
+PLACES = 8
+WINDOW_FRAMES = 150  # 1.5 s of 10 ms mel frames
+HOP_FRAMES = 50
+
+
+def _circular7() -> np.ndarray:
+    ring = [[0.0425 * np.cos(k * np.pi / 3), 0.0425 * np.sin(k * np.pi / 3), 0.0] for k in range(6)]
+    return np.array([[0.0, 0.0, 0.0]] + ring)
+
+
+def room_windows(room: int) -> list[tuple[str, int, int, np.ndarray]]:
+    """(voice, room, place, embedding) of every speech window of one simulated room."""
+    from scipy.signal import fftconvolve
+
+    from nodes.array.beam import SteeredBeam
+    from nodes.array.geometry import azimuth_of
+    from nodes.sim.noise import diffuse_noise
+    from nodes.sim.room import RoomSpec, impulse_responses
+    from nodes.sim.sentences import SENTENCES
+    from nodes.sim.tts import synthesize
+    from nodes.speaker.encoder import PARTIAL_FRAMES, SpeakerEncoder, mel_spectrogram
+
+    enc = SpeakerEncoder()
+    mics = _circular7()
+    rng = np.random.default_rng(1000 + room)
+    size = (rng.uniform(5, 8), rng.uniform(4, 6.5), rng.uniform(2.7, 3.2))
+    spec = RoomSpec(size, float(rng.uniform(0.3, 0.6)))
+    centre = np.array([size[0] / 2 + rng.uniform(-0.5, 0.5), size[1] / 2 + rng.uniform(-0.5, 0.5), 0.75])
+    places: list[np.ndarray] = []
+    while len(places) < PLACES:
+        d, a = rng.uniform(0.8, 3.0), rng.uniform(0, 2 * np.pi)
+        p = centre + [d * np.cos(a), d * np.sin(a), 0.0]
+        p[2] = rng.uniform(1.15, 1.6)
+        if spec.inside(p, 0.4):
+            places.append(p)
+    responses = impulse_responses(spec, mics + centre, places)
+    snr_db = rng.uniform(15, 20)
+    out: list[tuple[str, int, int, np.ndarray]] = []
+    for vi, voice in enumerate(VOICES):
+        text = " ".join(SENTENCES[(room * 3 + vi * 2 + k) % len(SENTENCES)] for k in range(2))
+        dry = synthesize(text, voice)
+        for pi, (p, h) in enumerate(zip(places, responses)):
+            wet = np.stack([fftconvolve(dry, h[m])[: len(dry) + 4000] for m in range(len(mics))], axis=1)
+            noise = diffuse_noise(mics, len(wet), 16000, rng)
+            noise *= np.sqrt(np.mean(wet[:, 0] ** 2) / (np.mean(noise[:, 0] ** 2) * 10 ** (snr_db / 10)))
+            x = (wet + noise).astype(np.float32)
+            az = float(azimuth_of(p, centre))
+            beam = SteeredBeam(mics, 16000, "superdirective")
+            y = np.concatenate([beam.process(x[s : s + 320], az) for s in range(0, len(x), 320)] + [beam.flush(az)])
+            mel = mel_spectrogram(enc.normalize_volume(y.astype(np.float32)))
+            energy = mel.sum(axis=1)
+            loud = energy > np.percentile(energy, 40)
+            starts = [f for f in range(0, len(mel) - WINDOW_FRAMES, HOP_FRAMES) if loud[f : f + WINDOW_FRAMES].mean() > 0.6]
+            if not starts:
+                continue
+            batch = np.stack([np.pad(mel[f : f + WINDOW_FRAMES], ((0, PARTIAL_FRAMES - WINDOW_FRAMES), (0, 0))) for f in starts])
+            out += [(voice, room, pi, e) for e in enc._forward(batch.astype(np.float32))]
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rooms", type=int, default=24, help="simulated rooms (default 24)")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--shrink", type=float, default=1.0, help="shrinkage toward the identity (default 1.0)")
+    ap.add_argument("--out", type=Path, default=BUNDLED, help=f"where to write the map (default {BUNDLED})")
+    args = ap.parse_args()
+    if args.rooms < 1 or args.jobs < 1 or args.shrink < 0:
+        ap.error("--rooms and --jobs must be at least 1, --shrink not below 0")
+    t = time.perf_counter()
+    rows: list[tuple[str, int, int, np.ndarray]] = []
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for room, got in enumerate(pool.map(room_windows, range(args.rooms))):
+            rows += got
+            print(f"room {room + 1}/{args.rooms}: {len(got)} windows ({time.perf_counter() - t:.0f} s)", flush=True)
+    mu, a = fit_wccn(np.array([r[3] for r in rows]), [r[0] for r in rows], args.shrink)
+    info = {"voices": list(VOICES), "rooms": args.rooms, "places": PLACES, "windows": len(rows), "shrink": args.shrink,
+            "grouped_by": "voice", "front": "superdirective beam steered at the talker, circular7"}
+    VoiceCompensation(mu, a, info).save(args.out)
+    print(f"wrote {args.out}: {len(rows)} windows of {len(VOICES)} voices in {args.rooms} rooms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
