@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from pipeline import DirectionEstimate, Embedding, In, Node, Out, Packet, SpeakerTurn, StreamInfo
+from pipeline import ConfigError, DirectionEstimate, Embedding, In, Node, Out, Packet, SpeakerTurn, StreamInfo
 
 from ..array.mics import OFF_KEY
 from .ahc_runs import opening
+from .compensation import CompensationError, VoiceCompensation, resolve
 from .diarizer_params import DiarizerParams
 from .kalman_ahc import AhcConfig, KalmanAhc, Profile, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
@@ -60,10 +61,15 @@ class Diarizer(Node):
     def __init__(self, node_id: str, params: BaseModel, context: Any) -> None:
         super().__init__(node_id, params, context)
         self.location = False
+        self.compensation: VoiceCompensation | None = None
 
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         d = inputs.get("directions")
         self.location = d is not None and d.extra.get(OFF_KEY) is None
+        try:
+            self.compensation = resolve(self.params.voice_compensation, self.location)
+        except CompensationError as exc:
+            raise ConfigError(str(exc), "voice_compensation") from None
         info = inputs.get("embeddings", StreamInfo())
         return {"turns": info}
 
@@ -168,7 +174,8 @@ class Diarizer(Node):
         az, std = self._locate(t0, t1) if self.location else (None, None)
         if az is None and self.location:  # a short stretch: locate over the whole window
             az, std = self._locate(start, t1)
-        unit = Unit(len(self.units), t0, t1, np.asarray(emb.vector, dtype=np.float32), start, emb.segment_id, az, std)
+        vector = np.asarray(emb.vector, dtype=np.float32) if self.compensation is None else self.compensation(emb.vector)
+        unit = Unit(len(self.units), t0, t1, vector, start, emb.segment_id, az, std)
         self.units.append(unit)
         if self.mode == "particle":
             now, smoothed = self.pf.step(unit)
