@@ -16,6 +16,8 @@
                           label instead of following the segment's first full window (the peer of ``onsets_follow``),
      * ``pf+kahc-mean``   the default, but with embeddings of the channel mean instead of the beam
                           (``array.beam``) that graphs/meeting.json steers at the talker (the beam's peer),
+     * ``pf+kahc-nocomp`` the default, but with embeddings as the encoder gives them (``voice_compensation``
+                          off: the peer of the within-talker compensation, nodes/speaker/compensation.py),
      * ``pf+kahc-known``, ``embedding+ahc-known``  the default, and the mono one (refinement without
                           location), told how many people take part (``speakers``, from the reference).
      * ``pf+kahc-forget``, ``embedding+ahc-forget``  the default, and the mono one, but refinement keeps
@@ -67,6 +69,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nodes  # noqa: F401  (registers node types)
+from nodes.speaker.compensation import BUNDLED, VoiceCompensation
 from nodes.speaker.units import unit_vector
 from pipeline import In, Node, Packet, RunContext, build_graph, run_graph
 from pipeline.ports import StreamInfo
@@ -389,6 +392,7 @@ MODES = {
     "pf+kahc-novoicecheck": {"method": "particle", "refine": True, "voice_check": False},  # live runs named by the filter alone
     "pf+kahc-nobehind": {"method": "particle", "refine": True, "overlap_behind_s": 0.0},  # second talkers sought only where last heard
     "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
+    "pf+kahc-nocomp": {"method": "particle", "refine": True, "voice_compensation": "off"},  # embeddings as the encoder gives them
     "pf+kahc-known": {"method": "particle", "refine": True, "speakers": KNOWN},  # the default told how many people take part
     "pf+kahc-forget": {"method": "particle", "refine": True, "remember": False},  # the default without voices past the horizon
     "pf+kahc-allvoices": {"method": "particle", "refine": True, "ahc_profile_min_s": 0.0},  # ... every remembered voice kept apart
@@ -441,7 +445,8 @@ def simulate(folder: Path, seed: int, talkers: int, duration: float, away: Seque
                    check=True, cwd=ROOT, capture_output=True)
 
 
-def report_simulated(agg: dict[str, list[dict[str, Any]]], results: dict[str, Any], bounds: list[tuple[int, int, int]]) -> None:
+def report_simulated(agg: dict[str, list[dict[str, Any]]], results: dict[str, Any], bounds: list[tuple[int, int, int]],
+                     bounds_comp: list[tuple[int, int, int]] | None = None) -> None:
     """Print the simulated meetings' tables and the targets' verdicts, and add the summary to ``results``."""
     print("\nSimulated walking-talker meetings (circular7), DER collar +-0.25 s, overlap scored")
     print(f"{'mode':<20} {'DER':>7} {'miss':>6} {'FA':>6} {'conf':>6} {'x emb':>6} {'kept/returns':>13} {'own':>4} {'delay p50':>9} "
@@ -512,6 +517,10 @@ def report_simulated(agg: dict[str, list[dict[str, Any]]], results: dict[str, An
                               "per_meeting": dict(zip(results["meetings"], bounds))}
     print(f"  voice alone at best (the true turns, each named by the closest true talker's voice): {vk}/{vn} ({vg}/{vn} counting "
           "overlapped turns right); returns lost there are beyond the encoder, and only location can keep them")
+    if bounds_comp:
+        ck, cg, cn = (sum(b[i] for b in bounds_comp) for i in range(3))
+        results["voice_bound_compensated"] = {"kept": ck, "kept_overlap_right": cg, "returns": cn}
+        print(f"  ... through the voice compensation (as the default compares voices): {ck}/{cn} ({cg}/{cn})")
     lk = best["live_kept"]
     print("  live, as shown then: " + ", ".join(f"{lk[str(m)][0]}/{lk[str(m)][1]} {'at its end' if m == 'end' else f'{m:g} s after the return began'}"
                                              for m in LIVE_RETURN_MARKS))
@@ -545,6 +554,8 @@ def main() -> int:
     results: dict[str, Any] = {"meetings": {}, "ami": {}}
     agg: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
     bounds: list[tuple[int, int, int]] = []
+    bounds_comp: list[tuple[int, int, int]] = []  # the same through the bundled voice compensation
+    comp = VoiceCompensation.load(BUNDLED)
     for i in range(args.first, args.first + args.meetings):
         folder = work / f"sim{i}"
         simulate(folder, i, 3 + i % 2, args.duration, args.away)
@@ -564,13 +575,14 @@ def main() -> int:
                 params["speakers"] = len({spk for *_, spk in next(iter(ref.values()))})
             row[name] = score_mode(fronts[mode.get("front", args.beam)], ref, params)
             agg[name].append(row[name])
-        bound = voice_bound(front_windows(fronts[args.beam]), next(iter(ref.values())))
-        bounds.append(bound)
+        windows = front_windows(fronts[args.beam])
+        bounds.append(voice_bound(windows, next(iter(ref.values()))))
+        bounds_comp.append(voice_bound([(a, b, comp(v)) for a, b, v in windows], next(iter(ref.values()))))
         results["meetings"][folder.name] = row
         print(f"{folder.name} ({3 + i % 2} talkers): " + "  ".join(f"{n} DER {r['der']:.1%}" for n, r in row.items()), flush=True)
 
     if args.meetings:
-        report_simulated(agg, results, bounds)
+        report_simulated(agg, results, bounds, bounds_comp)
 
     if not args.no_ami and AMI.exists():
         print("\nAMI excerpts (real, mono, 30 s each), DER collar +-0.25 s, overlap scored, within the UEM")
