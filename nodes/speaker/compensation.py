@@ -93,4 +93,8 @@ def resolve(setting: str, location: bool) -> VoiceCompensation | None:
     """The map a diariser uses: ``auto`` (the bundled map when the input is an array), ``on``, ``off`` or a file."""
     if setting == "off" or (setting == "auto" and not location):
         return None
-    return VoiceCompensation.load(BUNDLED if setting in ("auto", "on") else setting)
+    if setting in ("auto", "on"):
+        return VoiceCompensation.load(BUNDLED)
+    if not Path(setting).is_file():
+        raise CompensationError(f"'{setting}' is neither auto, on, off nor a map file (no such file: {Path(setting).resolve()})")
+    return VoiceCompensation.load(setting)
