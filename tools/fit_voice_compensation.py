@@ -7,7 +7,10 @@
 2. Each training voice (espeak-ng voices the simulated meetings never use: ``VOICES``) speaks
    two sentences at every place; the seven channels go through the superdirective beam
    steered at the place, as the speaker branch of graphs/meeting.json hears a talker.
-3. Embed 1.5 s windows every 0.5 s (the embedding node's windows) with the GE2E encoder.
+3. Embed windows of 0.75, 1.25 and 1.5 s every 0.5 s with the GE2E encoder: the lengths the
+   embedding node gives (a segment's first two windows, then the sliding one). Fitted on 1.5 s
+   windows alone, the map made the first second of a returning talker's label worse (a 0.75 s
+   window varies in ways a 1.5 s one does not); tools/diarization_notes.md, "Voice compensation".
 4. Fit the map on every window, grouped by voice: how one voice varies across rooms,
    places and words (``compensation.fit_wccn``, shrinkage 1.0), and write it beside the
    diariser (``nodes/speaker/voice_compensation.npz``), which loads it by default for arrays.
@@ -37,7 +40,7 @@ from nodes.speaker.compensation import BUNDLED, VoiceCompensation, fit_wccn  # n
 VOICES = ("en-029+m2", "en-gb-x-gbclan+m4", "en-gb-x-gbcwmd+m6", "en-us-nyc+m5", "en-gb+m8",
           "en-us+f2", "en-gb+f4", "en-029+klatt3", "en-us-nyc+f1", "en-gb-x-gbclan+klatt2")
 PLACES = 8
-WINDOW_FRAMES = 150  # 1.5 s of 10 ms mel frames
+WINDOW_FRAMES = (75, 125, 150)  # 0.75, 1.25 and 1.5 s of 10 ms mel frames: every length the embedding node gives
 HOP_FRAMES = 50
 
 
@@ -88,11 +91,12 @@ def room_windows(room: int) -> list[tuple[str, int, int, np.ndarray]]:
             mel = mel_spectrogram(enc.normalize_volume(y.astype(np.float32)))
             energy = mel.sum(axis=1)
             loud = energy > np.percentile(energy, 40)
-            starts = [f for f in range(0, len(mel) - WINDOW_FRAMES, HOP_FRAMES) if loud[f : f + WINDOW_FRAMES].mean() > 0.6]
-            if not starts:
-                continue
-            batch = np.stack([np.pad(mel[f : f + WINDOW_FRAMES], ((0, PARTIAL_FRAMES - WINDOW_FRAMES), (0, 0))) for f in starts])
-            out += [(voice, room, pi, e) for e in enc._forward(batch.astype(np.float32))]
+            for frames in WINDOW_FRAMES:
+                starts = [f for f in range(0, len(mel) - frames, HOP_FRAMES) if loud[f : f + frames].mean() > 0.6]
+                if not starts:
+                    continue
+                batch = np.stack([np.pad(mel[f : f + frames], ((0, PARTIAL_FRAMES - frames), (0, 0))) for f in starts])
+                out += [(voice, room, pi, e) for e in enc._forward(batch.astype(np.float32))]
     return out
 
 
@@ -113,7 +117,8 @@ def main() -> int:
             print(f"room {room + 1}/{args.rooms}: {len(got)} windows ({time.perf_counter() - t:.0f} s)", flush=True)
     mu, a = fit_wccn(np.array([r[3] for r in rows]), [r[0] for r in rows], args.shrink)
     info = {"voices": list(VOICES), "rooms": args.rooms, "places": PLACES, "windows": len(rows), "shrink": args.shrink,
-            "grouped_by": "voice", "front": "superdirective beam steered at the talker, circular7"}
+            "grouped_by": "voice", "window_s": [f / 100 for f in WINDOW_FRAMES],
+            "front": "superdirective beam steered at the talker, circular7"}
     VoiceCompensation(mu, a, info).save(args.out)
     print(f"wrote {args.out}: {len(rows)} windows of {len(VOICES)} voices in {args.rooms} rooms")
     return 0
