@@ -61,13 +61,13 @@ def test_bundled_map_was_learnt_on_voices_the_meetings_never_use() -> None:
     assert float(comp(comp.mu) @ (comp.mu / np.linalg.norm(comp.mu))) > 0.9999
 
 
-def test_auto_compensates_array_input_only(tmp_path: Path) -> None:
-    assert resolve("auto", location=False) is None
-    assert resolve("off", location=True) is None
-    assert resolve("auto", location=True) is not None and resolve("on", location=False) is not None
+def test_auto_compensates_location_aware_diarisation_only(tmp_path: Path) -> None:
+    assert resolve("auto", location_aware=False) is None
+    assert resolve("off", location_aware=True) is None
+    assert resolve("auto", location_aware=True) is not None and resolve("on", location_aware=False) is not None
     path = tmp_path / "mine.npz"
     VoiceCompensation(np.zeros(4), 2 * np.eye(4), {"note": "test"}).save(path)
-    mine = resolve(str(path), location=False)
+    mine = resolve(str(path), location_aware=False)
     assert mine is not None and mine.info == {"note": "test"}
     assert np.allclose(mine(np.array([3.0, 0, 0, 4.0])), [0.6, 0, 0, 0.8])
 

@@ -66,8 +66,10 @@ class Diarizer(Node):
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         d = inputs.get("directions")
         self.location = d is not None and d.extra.get(OFF_KEY) is None
+        p = self.params
+        particle = p.method == "particle" or (p.method == "auto" and self.location)
         try:
-            self.compensation = resolve(self.params.voice_compensation, self.location)
+            self.compensation = resolve(p.voice_compensation, self.location and particle)
         except CompensationError as exc:
             raise ConfigError(str(exc), "voice_compensation") from None
         info = inputs.get("embeddings", StreamInfo())

@@ -30,7 +30,8 @@ class DiarizerParams(BaseModel):
     voice_compensation: str = Field("auto", min_length=1, description="Map every embedding through a within-talker compensation "
                                     "(WCCN learnt on voices the benchmark never uses, heard through the array's beam at many places; "
                                     "nodes/speaker/compensation.py) so that a walker's voice agrees with itself across the room: auto "
-                                    "(the bundled map when an array gives directions), on, off, or the path of a map written by "
+                                    "(the bundled map for the particle filter with an array's directions; embedding-only clustering "
+                                    "stays raw), on, off, or the path of a map written by "
                                     "tools/fit_voice_compensation.py (tools/diarization_notes.md, 'Voice compensation').")
     refine: bool = Field(True, description="Kalman-AHC refinement pass (2109.10598): re-clusters the recent past with location "
                          "likelihood ratios and relabels turns (higher revision).")
