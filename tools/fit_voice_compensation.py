@@ -44,17 +44,12 @@ WINDOW_FRAMES = (75, 125, 150)  # 0.75, 1.25 and 1.5 s of 10 ms mel frames: ever
 HOP_FRAMES = 50
 
 
-def _circular7() -> np.ndarray:
-    ring = [[0.0425 * np.cos(k * np.pi / 3), 0.0425 * np.sin(k * np.pi / 3), 0.0] for k in range(6)]
-    return np.array([[0.0, 0.0, 0.0]] + ring)
-
-
 def room_windows(room: int) -> list[tuple[str, int, int, np.ndarray]]:
     """(voice, room, place, embedding) of every speech window of one simulated room."""
     from scipy.signal import fftconvolve
 
     from nodes.array.beam import SteeredBeam
-    from nodes.array.geometry import azimuth_of
+    from nodes.array.geometry import PRESETS, azimuth_of
     from nodes.sim.noise import diffuse_noise
     from nodes.sim.room import RoomSpec, impulse_responses
     from nodes.sim.sentences import SENTENCES
@@ -62,7 +57,7 @@ def room_windows(room: int) -> list[tuple[str, int, int, np.ndarray]]:
     from nodes.speaker.encoder import PARTIAL_FRAMES, SpeakerEncoder, mel_spectrogram
 
     enc = SpeakerEncoder()
-    mics = _circular7()
+    mics = np.asarray(PRESETS["circular7"].xyz, dtype=float)
     rng = np.random.default_rng(1000 + room)
     size = (rng.uniform(5, 8), rng.uniform(4, 6.5), rng.uniform(2.7, 3.2))
     spec = RoomSpec(size, float(rng.uniform(0.3, 0.6)))

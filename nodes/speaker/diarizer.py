@@ -66,18 +66,20 @@ class Diarizer(Node):
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         d = inputs.get("directions")
         self.location = d is not None and d.extra.get(OFF_KEY) is None
-        p = self.params
-        particle = p.method == "particle" or (p.method == "auto" and self.location)
         try:
-            self.compensation = resolve(p.voice_compensation, self.location and particle)
+            self.compensation = resolve(self.params.voice_compensation, self.location and self._method() == "particle")
         except CompensationError as exc:
             raise ConfigError(str(exc), "voice_compensation") from None
         info = inputs.get("embeddings", StreamInfo())
         return {"turns": info}
 
+    def _method(self) -> str:
+        """The diariser that runs: ``method``, with ``auto`` resolved by whether an array gives directions."""
+        return self.params.method if self.params.method != "auto" else ("particle" if self.location else "embedding")
+
     def open(self) -> None:
         p = self.params
-        self.mode = p.method if p.method != "auto" else ("particle" if self.location else "embedding")
+        self.mode = self._method()
         if self.mode == "particle":
             names = set(ParticleConfig.__dataclass_fields__)
             self.pf = ParticleDiarizer(ParticleConfig(**{k: v for k, v in p.model_dump().items() if k in names}))
