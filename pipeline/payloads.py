@@ -266,6 +266,10 @@ class Embedding:
     #: Where the audio this window is the first to cover begins: the span [new_from, end]
     #: is what a streaming diariser labels with this window (None: the whole span).
     new_from: float | None = None
+    #: The talker's pitch over the audio: median log2 of the fundamental frequency (Hz) of its
+    #: voiced frames (None: too little voiced speech, or not measured), and those frames' seconds.
+    pitch: float | None = None
+    voiced_s: float = 0.0
 
 
 @dataclass(slots=True)

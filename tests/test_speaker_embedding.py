@@ -36,3 +36,33 @@ def test_windows_label_every_stretch_once_across_vad_splits(tmp_path: Path, meet
     assert sum(1 for a, b in pairs if b[0] > a[1] + 1e-9) == len(SCRIPT) - 1
     assert sum(1 for a, b in pairs if abs(b[0] - a[1]) < 1e-9 and a[2] != b[2]) >= 5  # sentences of 3-5 s split every 2 s or less
     assert [p.t0 for p in packets] == sorted(p.t0 for p in packets)
+
+
+def test_windows_carry_the_talkers_pitch(tmp_path: Path, meeting_wav) -> None:
+    """Each window says its talker's pitch: en-us+m3 (alice) speaks higher than en-gb-x-rp+m1 (bob)."""
+    import numpy as np
+
+    path, conv = meeting_wav
+
+    def run(port: str, pitch: bool, where: str) -> list:
+        (tmp_path / where).mkdir()
+        graph = [{"id": "src", "type": "io.audio_file", "params": {"path": str(path), "rate": 16000, "block_ms": 20}},
+                 {"id": "vad", "type": "speech.vad"},
+                 {"id": "embed", "type": "speaker.embedding", "params": {"segments": port == "segments", "pitch": pitch}},
+                 {"id": "sink"}]
+        edges = ["src.audio -> vad.audio", "vad.speech -> embed.speech", f"embed.{port} -> sink.in"]
+        return [p.payload for p in capture(graph, edges, tmp_path / where)[0]]
+
+    by: dict[str, list[float]] = {}
+    for e in run("windows", True, "on"):
+        if e.kind == "window" and e.pitch is not None:
+            assert 0.2 <= e.voiced_s <= e.end - e.start + 1e-6
+            who = [t.speaker for t in conv.turns if t.t0 - 0.1 <= e.start and e.end <= t.t1 + 0.1]
+            if who:
+                by.setdefault(who[0], []).append(e.pitch)
+    assert len(by["alice"]) >= 5 and len(by["bob"]) >= 5
+    assert np.median(by["alice"]) - np.median(by["bob"]) > 0.08  # octaves (about 105 against 95 Hz)
+    assert all(2**p > 60 for p in by["alice"] + by["bob"])
+    segments = run("segments", True, "segments")
+    assert segments and all(s.kind == "segment" and s.pitch is not None for s in segments)
+    assert all(e.pitch is None and e.voiced_s == 0.0 for e in run("windows", False, "off"))

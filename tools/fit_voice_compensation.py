@@ -44,8 +44,9 @@ WINDOW_FRAMES = (75, 125, 150)  # 0.75, 1.25 and 1.5 s of 10 ms mel frames: ever
 HOP_FRAMES = 50
 
 
-def room_windows(room: int) -> list[tuple[str, int, int, np.ndarray]]:
-    """(voice, room, place, embedding) of every speech window of one simulated room."""
+def room_windows(room: int) -> tuple[list[tuple[str, int, int, np.ndarray]], list[tuple[str, int, int, float, float]]]:
+    """(voice, room, place, embedding) of every speech window of one simulated room, and (voice, room, place,
+    log2 pitch, voiced seconds) of every 1.5 s window with a pitch."""
     from scipy.signal import fftconvolve
 
     from nodes.array.beam import SteeredBeam
@@ -55,6 +56,7 @@ def room_windows(room: int) -> list[tuple[str, int, int, np.ndarray]]:
     from nodes.sim.sentences import SENTENCES
     from nodes.sim.tts import synthesize
     from nodes.speaker.encoder import PARTIAL_FRAMES, SpeakerEncoder, mel_spectrogram
+    from nodes.speaker.pitch import window_pitch
 
     enc = SpeakerEncoder()
     mics = np.asarray(PRESETS["circular7"].xyz, dtype=float)
@@ -72,6 +74,7 @@ def room_windows(room: int) -> list[tuple[str, int, int, np.ndarray]]:
     responses = impulse_responses(spec, mics + centre, places)
     snr_db = rng.uniform(15, 20)
     out: list[tuple[str, int, int, np.ndarray]] = []
+    pitches: list[tuple[str, int, int, float, float]] = []
     for vi, voice in enumerate(VOICES):
         text = " ".join(SENTENCES[(room * 3 + vi * 2 + k) % len(SENTENCES)] for k in range(2))
         dry = synthesize(text, voice)
@@ -92,7 +95,38 @@ def room_windows(room: int) -> list[tuple[str, int, int, np.ndarray]]:
                     continue
                 batch = np.stack([np.pad(mel[f : f + frames], ((0, PARTIAL_FRAMES - frames), (0, 0))) for f in starts])
                 out += [(voice, room, pi, e) for e in enc._forward(batch.astype(np.float32))]
-    return out
+                if frames == WINDOW_FRAMES[-1]:
+                    for f in starts:
+                        pitch, voiced = window_pitch(y[f * 160 : (f + frames) * 160].astype(np.float32), 16000)
+                        if pitch is not None:
+                            pitches.append((voice, room, pi, pitch, voiced))
+    return out, pitches
+
+
+def pitch_spread(rows: list[tuple[str, int, int, float, float]]) -> tuple[float, float]:
+    """(sd per voiced second, floor) of ``PitchModel`` from windows' pitches, grouped by utterance (voice, room, place).
+
+    Within an utterance a window's pitch varies about the utterance's level as intonation does,
+    with variance ``sd**2 / voiced seconds``; between utterances of one voice the level itself
+    moves by ``floor`` (what remains of their means' spread after the windows' own noise).
+    """
+    groups: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
+    for voice, room, place, pitch, voiced in rows:
+        groups.setdefault((voice, room, place), []).append((pitch, voiced))
+    scaled, levels = [], {}
+    for key, got in groups.items():
+        p, v = np.array(got).T
+        if len(p) < 2:
+            continue
+        level = float(np.average(p, weights=v))
+        scaled += list(np.square(p - level) * v * len(p) / (len(p) - 1))
+        levels.setdefault(key[0], []).append((level, float(np.sum(v))))
+    sd = float(np.sqrt(np.mean(scaled)))
+    excess = []
+    for got in levels.values():
+        lv, vs = np.array(got).T
+        excess.append(np.var(lv, ddof=1) - np.mean(sd**2 / (vs / 3.0)))  # 1.5 s windows every 0.5 s: each second heard thrice
+    return sd, float(np.sqrt(max(float(np.mean(excess)), 0.0)))
 
 
 def main() -> int:
@@ -106,10 +140,14 @@ def main() -> int:
         ap.error("--rooms and --jobs must be at least 1, --shrink not below 0")
     t = time.perf_counter()
     rows: list[tuple[str, int, int, np.ndarray]] = []
+    pitches: list[tuple[str, int, int, float, float]] = []
     with ProcessPoolExecutor(args.jobs) as pool:
-        for room, got in enumerate(pool.map(room_windows, range(args.rooms))):
+        for room, (got, pitched) in enumerate(pool.map(room_windows, range(args.rooms))):
             rows += got
+            pitches += pitched
             print(f"room {room + 1}/{args.rooms}: {len(got)} windows ({time.perf_counter() - t:.0f} s)", flush=True)
+    sd, floor = pitch_spread(pitches)
+    print(f"pitch (speaker.diarizer's PitchModel): {len(pitches)} windows; sd per voiced second {sd:.4f} octaves, floor {floor:.4f} octaves")
     mu, a = fit_wccn(np.array([r[3] for r in rows]), [r[0] for r in rows], args.shrink)
     info = {"voices": list(VOICES), "rooms": args.rooms, "places": PLACES, "windows": len(rows), "shrink": args.shrink,
             "grouped_by": "voice", "window_s": [f / 100 for f in WINDOW_FRAMES],

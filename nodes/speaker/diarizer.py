@@ -92,6 +92,7 @@ class Diarizer(Node):
                                        onsets_follow=p.ahc_onsets_follow, lone_follow=p.ahc_lone_follow,
                                        split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
                                        change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s, profile_min_s=p.ahc_profile_min_s,
+                                       pitch_weight=p.ahc_pitch_weight,
                                        max_clusters=p.speakers or p.max_speakers))
         self.voice_check = (RunVoiceCheck(VoiceCheckConfig(p.voice_check_stretches, p.voice_check_bonus, p.voice_check_birth_quantile,
                                                            p.voice_check_min_stretches))
@@ -179,7 +180,7 @@ class Diarizer(Node):
         if az is None and self.location:  # a short stretch: locate over the whole window
             az, std = self._locate(start, t1)
         vector = np.asarray(emb.vector, dtype=np.float32) if self.compensation is None else self.compensation(emb.vector)
-        unit = Unit(len(self.units), t0, t1, vector, start, emb.segment_id, az, std)
+        unit = Unit(len(self.units), t0, t1, vector, start, emb.segment_id, az, std, emb.pitch, emb.voiced_s)
         self.units.append(unit)
         if self.mode == "particle":
             now, smoothed = self.pf.step(unit)
@@ -520,13 +521,17 @@ class Diarizer(Node):
         """
         w = max(u.window_s, 0.1)
         v = self.voices.get(lab)
+        pw = u.pitch_weight
         if v is None:
-            self.voices[lab] = Profile(w * u.vector.astype(np.float64), w, u.t1 - u.t0, 1)
+            self.voices[lab] = v = Profile(w * u.vector.astype(np.float64), w, u.t1 - u.t0, 1)
         else:
             v.vec += w * u.vector
             v.weight += w
             v.speech += u.t1 - u.t0
             v.count += 1
+        if pw:
+            v.pitch_sum += pw * u.pitch
+            v.pitch_w += pw
 
     def _reseed(self, units: list[Unit], labels: list[int]) -> None:
         """(Re)start the live diariser from a refinement's labels (the max_speakers most recently heard speakers)."""

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pipeline import ConfigError, Embedding, In, Node, Out, Packet, SpeechAudio, StreamInfo, media_time
 
 from .encoder import SAMPLE_RATE
+from .pitch import window_pitch
 
 
 class EmbeddingParams(BaseModel):
@@ -25,6 +26,8 @@ class EmbeddingParams(BaseModel):
     normalize: bool = Field(True, description="Raise quiet audio to the encoder's training loudness (-30 dBFS) first.")
     weights: str | None = Field(None, description="GE2E weights (pretrained.pt); default: the one bundled by resemblyzer.")
     threads: int = Field(1, ge=0, le=16, description="Torch threads for the encoder (0: leave torch's setting).")
+    pitch: bool = Field(True, description="Also measure each window's pitch (median fundamental frequency of its voiced frames, "
+                        "YIN): a voice cue that, unlike the embedding, does not move with where the talker stands.")
 
     @model_validator(mode="after")
     def _check(self) -> EmbeddingParams:
@@ -106,6 +109,9 @@ class SpeakerEmbeddingNode(Node):
             x = self.encoder.normalize_volume(x)
         return self.encoder.embed(x)
 
+    def _pitch(self, x: np.ndarray) -> tuple[float | None, float]:
+        return window_pitch(x, SAMPLE_RATE) if self.params.pitch else (None, 0.0)
+
     def _send(self, port: str, emb: Embedding) -> None:
         # A window's packet starts where its new stretch does (not where its audio does), so a
         # join downstream (the diariser's directions) is held back by hop_s, not by window_s.
@@ -117,10 +123,13 @@ class SpeakerEmbeddingNode(Node):
     def _window(self, sid: int, seg: _Seg, upto: int) -> None:
         """Embed the window ending at ``upto`` (samples from the segment's start); its new part starts at ``seg.labelled``."""
         a = max(0, upto - self._win)
-        vec = self._embed(seg.samples(a, upto))
+        audio = seg.samples(a, upto)
+        vec = self._embed(audio)
+        pitch, voiced = self._pitch(audio)
         rate = SAMPLE_RATE
         emb = Embedding(vec, segment_id=str(sid), kind="window", start=media_time(seg.start + a, rate),
-                        end=media_time(seg.start + upto, rate), new_from=media_time(seg.start + seg.labelled, rate))
+                        end=media_time(seg.start + upto, rate), new_from=media_time(seg.start + seg.labelled, rate),
+                        pitch=pitch, voiced_s=voiced)
         seg.labelled = upto
         self._covered = max(self._covered, seg.start + upto)
         self._send("windows", emb)
@@ -160,10 +169,12 @@ class SpeakerEmbeddingNode(Node):
             marker = Embedding(np.zeros(0, np.float32), segment_id=str(chunk.segment_id), kind="end", start=at, end=at, new_from=at)
             self._send("windows", marker)
         if self.params.segments and "segments" in self.wired:  # a whole segment costs up to 25 s of encoder input
-            vec = self._embed(seg.samples(0, end))
+            audio = seg.samples(0, end)
+            vec = self._embed(audio)
+            pitch, voiced = self._pitch(audio)
             self._send("segments", Embedding(vec, segment_id=str(chunk.segment_id), kind="segment",
                                              start=media_time(seg.start, SAMPLE_RATE), end=media_time(seg.start + end, SAMPLE_RATE),
-                                             new_from=media_time(seg.start, SAMPLE_RATE)))
+                                             new_from=media_time(seg.start, SAMPLE_RATE), pitch=pitch, voiced_s=voiced))
         self._promise(packet.t1)
 
     def _promise(self, t_in: float) -> None:

@@ -78,6 +78,7 @@ import numpy as np
 
 from .ahc_runs import follow_lone, follow_onsets, location_cuts, mid, voice_cuts
 from .direction_track import Motion, Track, merged_loglik
+from .pitch import PitchModel
 from .units import Unit, direction_var, unit_vector
 
 
@@ -113,6 +114,10 @@ class AhcConfig:
     change_cos: float = -0.3  # "runs": a run is also cut where the voice before and after differs this much (cosine; -1: never)
     change_min_s: float = 2.5  # ... leaving at least this much of the run (s) on either side
     profile_min_s: float = 5.0  # a remembered voice is a person told apart (kept apart, never dissolved) only with this much speech
+    pitch_weight: float = 0.11  # weight of the pitch score (cosine units per nat, as the location's; 0: pitch unused)
+    pitch_sd_per_s: float = PitchModel.sd_per_s  # spread (octaves) of one voiced second's median pitch about its talker's level
+    pitch_floor: float = PitchModel.floor  # drift (octaves) of a talker's level between turns
+    pitch_cap_sd: float = PitchModel.cap_sd  # a pitch difference beyond this many standard deviations counts as this many
 
 
 @dataclass
@@ -121,6 +126,8 @@ class Cluster:
     vec: np.ndarray  # sum of embeddings (weighted by window length)
     obs: list[tuple[float, float, float]] = field(default_factory=list)  # (t, azimuth, variance), time order
     track: Track | None = None  # the filter over ``obs`` (set before any location score)
+    pitch_sum: float = 0.0  # voiced-second-weighted sum of log2 pitch
+    pitch_w: float = 0.0  # voiced seconds (each counted once)
 
 
 @dataclass
@@ -137,6 +144,8 @@ class Profile:
     weight: float
     speech: float
     count: int  # stretches summed
+    pitch_sum: float = 0.0  # voiced-second-weighted sum of log2 pitch (pitch is a trait of the voice, not the place)
+    pitch_w: float = 0.0
 
 
 def _principal_axes(centred: np.ndarray, dims: int) -> np.ndarray | None:
@@ -173,6 +182,7 @@ class KalmanAhc:
         self.stopped_at: float | None = None
         self.moved = 0  # runs moved by the last reassignment
         self._motion = Motion.of(self.config)  # the direction filter's constants, refreshed each pass (the config may change)
+        self._pitch = PitchModel(self.config.pitch_sd_per_s, self.config.pitch_floor, self.config.pitch_cap_sd)
 
     def _location(self, a: Cluster, b: Cluster) -> float:
         """The location part of two clusters' affinity: weighted per-hand-over LLR (0 without directions)."""
@@ -183,6 +193,13 @@ class KalmanAhc:
         merged, handovers = merged_loglik(a.track, b.track, self._motion)
         per = (merged - a.track.loglik - b.track.loglik) / max(handovers, 1)
         return c.loc_weight * max(-c.loc_clip, min(c.loc_clip, float(per)))
+
+    def _pitch_row(self, sums: np.ndarray, weights: np.ndarray, i: int) -> np.ndarray:
+        """The pitch part of cluster ``i``'s affinity to every cluster: the weighted ``PitchModel`` score."""
+        c = self.config
+        if not c.pitch_weight:
+            return np.zeros(len(sums))
+        return c.pitch_weight * self._pitch.penalties(sums, weights, i)
 
     def cluster(self, units: list[Unit], initial: list[int], profiles: Sequence[Profile] = ()) -> list[int]:
         """Cluster ``units`` starting from runs of equal ``initial`` labels; returns one cluster id per unit, then one per profile.
@@ -195,6 +212,7 @@ class KalmanAhc:
         """
         c = self.config
         self._motion = Motion.of(c)
+        self._pitch = PitchModel(c.pitch_sd_per_s, c.pitch_floor, c.pitch_cap_sd)
         clusters: list[Cluster] = []
         by_label: dict[int, Cluster] = {}
         x = np.stack([u.vector for u in units]).astype(np.float64) if units else np.zeros((0, 1))
@@ -228,26 +246,34 @@ class KalmanAhc:
             w = max(u.window_s, 0.1)
             vec = x[i]
             ob = [(mid(u), u.azimuth_deg, direction_var(u.azimuth_std, c.meas_std_deg))] if u.azimuth_deg is not None else []
+            pw = u.pitch_weight
+            ps = pw * u.pitch if pw else 0.0
             prev = units[i - 1] if i else None
             if c.start == "labels" and initial[i] in by_label:
                 cl = by_label[initial[i]]
                 cl.members.append(i)
                 cl.vec = cl.vec + w * vec
                 cl.obs.extend(ob)
+                cl.pitch_sum += ps
+                cl.pitch_w += pw
             elif c.start == "runs" and clusters and prev is not None and initial[i] == initial[i - 1] and u.segment == prev.segment \
                     and not cuts[i]:
                 cl = clusters[-1]
                 cl.members.append(i)
                 cl.vec = cl.vec + w * vec
                 cl.obs.extend(ob)
+                cl.pitch_sum += ps
+                cl.pitch_w += pw
             else:
-                clusters.append(Cluster([i], w * vec, list(ob)))
+                clusters.append(Cluster([i], w * vec, list(ob), pitch_sum=ps, pitch_w=pw))
                 by_label[initial[i]] = clusters[-1]
         for cl in clusters:
             cl.track = Track(cl.obs, self._motion)
-        runs = [Cluster(list(cl.members), cl.vec.copy(), list(cl.obs), cl.track) for cl in clusters] if c.reassign_passes else []
+        runs = [Cluster(list(cl.members), cl.vec.copy(), list(cl.obs), cl.track, cl.pitch_sum, cl.pitch_w)
+                for cl in clusters] if c.reassign_passes else []
         n_units, n_runs = len(units), len(clusters)
-        clusters += [Cluster([n_units + k], px[k]) for k in range(len(profiles))]  # members past the units: profiles
+        clusters += [Cluster([n_units + k], px[k], pitch_sum=pr.pitch_sum, pitch_w=pr.pitch_w)  # members past the units: profiles
+                     for k, pr in enumerate(profiles)]
         # Affinities live in one matrix (upper and lower triangle alike): a merge updates one
         # row and column instead of rebuilding a table of all pairs, so a pass over the last
         # ten minutes (hundreds of clusters) neither takes seconds nor leaves the heap grown.
@@ -259,7 +285,10 @@ class KalmanAhc:
             for x in range(n):
                 for y in range(x + 1, n):
                     loc[x, y] = loc[y, x] = self._location(clusters[x], clusters[y])
-        total = emb + loc
+        psum = np.array([cl.pitch_sum for cl in clusters])
+        pweight = np.array([cl.pitch_w for cl in clusters])
+        pit = np.stack([self._pitch_row(psum, pweight, x) for x in range(n)]) if n else np.zeros((0, 0))
+        total = emb + loc + pit
         np.fill_diagonal(total, -np.inf)
         # Holds a profile: two of these never merge (told apart when heard), and none is dissolved as a
         # small piece or as the speaker with least speech (they are people heard before). A voice with
@@ -304,7 +333,7 @@ class KalmanAhc:
                 else:
                     break
             i, j = min(i, j), max(i, j)
-            self.merges.append((best, float(emb[i, j]), float(loc[i, j])))
+            self.merges.append((best, float(emb[i, j]), float(loc[i, j]), float(pit[i, j])))
             speech[i] += speech[j]
             last[i] = max(last[i], last[j])
             a, b = clusters[i], clusters[j]
@@ -312,6 +341,8 @@ class KalmanAhc:
             a.vec = a.vec + b.vec
             a.obs = _merge_obs(a.obs, b.obs)
             a.track = Track(a.obs, self._motion)
+            psum[i] += psum[j]
+            pweight[i] += pweight[j]
             alive[j] = False
             known[i] |= known[j]
             total[j, :] = total[:, j] = -np.inf
@@ -321,7 +352,8 @@ class KalmanAhc:
             emb[i, others] = emb[others, i] = unit_vecs[others] @ unit_vecs[i] - c.threshold
             for o in others:
                 loc[i, o] = loc[o, i] = self._location(a, clusters[o])
-            total[i, others] = total[others, i] = emb[i, others] + loc[i, others]
+            pit[i, others] = pit[others, i] = self._pitch_row(psum, pweight, i)[others]
+            total[i, others] = total[others, i] = emb[i, others] + loc[i, others] + pit[i, others]
             if known[i]:
                 total[i, others[known[others]]] = total[others[known[others]], i] = -np.inf
         alive = [k for k in range(n) if alive[k]]
@@ -330,10 +362,11 @@ class KalmanAhc:
             for m in clusters[ci].members:
                 labels[m] = cid
         if runs and len(alive) > 1:
-            labels = self._reassign(runs, labels, len(alive), px)
+            labels = self._reassign(runs, labels, len(alive), px, profiles)
         return labels
 
-    def _reassign(self, runs: list[Cluster], labels: list[int], k: int, profiles: np.ndarray) -> list[int]:
+    def _reassign(self, runs: list[Cluster], labels: list[int], k: int, profiles: np.ndarray,
+                  voices: Sequence[Profile] = ()) -> list[int]:
         """Move each run to the cluster it fits best (embedding affinity plus location LLR) until none moves.
 
         Greedy merging never undoes a merge: a run joined to the wrong talker early (their voices
@@ -352,12 +385,17 @@ class KalmanAhc:
         assign = [labels[r.members[0]] for r in runs]
         sums = np.zeros((k, runs[0].vec.shape[0]))
         count = np.zeros(k, dtype=int)
+        psum, pweight = np.zeros(k), np.zeros(k)
         for r, a in zip(runs, assign):
             sums[a] += r.vec
             count[a] += 1
-        for pv, a in zip(profiles, labels[len(labels) - len(profiles):]):  # a talker heard before: part of their cluster, never moved
+            psum[a] += r.pitch_sum
+            pweight[a] += r.pitch_w
+        for pv, pr, a in zip(profiles, voices, labels[len(labels) - len(profiles):]):  # a talker heard before: never moved
             sums[a] += pv
             count[a] += 1
+            psum[a] += pr.pitch_sum
+            pweight[a] += pr.pitch_w
         self.moved = 0
         for _ in range(c.reassign_passes):
             tracks: list[list[tuple[float, float, float, int]]] = [[] for _ in range(k)]
@@ -377,6 +415,10 @@ class KalmanAhc:
                     if not count[ki]:
                         continue  # emptied by earlier moves
                     scores[ki] = float(unit_vector(rest) @ rv) - c.threshold
+                    if c.pitch_weight and r.pitch_w:
+                        own = assign[ri] == ki
+                        scores[ki] += c.pitch_weight * self._pitch.penalty(
+                            r.pitch_sum, r.pitch_w, psum[ki] - (r.pitch_sum if own else 0.0), pweight[ki] - (r.pitch_w if own else 0.0))
                     if r.obs and c.loc_weight and tracks[ki]:
                         lo = bisect.bisect_left(times[ki], r.obs[0][0] - c.reassign_window_s)
                         hi = bisect.bisect_right(times[ki], r.obs[-1][0] + c.reassign_window_s)
@@ -388,6 +430,10 @@ class KalmanAhc:
                 if best != assign[ri] and scores[best] > scores[assign[ri]] + c.reassign_margin:
                     sums[assign[ri]] -= r.vec
                     sums[best] += r.vec
+                    psum[assign[ri]] -= r.pitch_sum
+                    psum[best] += r.pitch_sum
+                    pweight[assign[ri]] -= r.pitch_w
+                    pweight[best] += r.pitch_w
                     count[assign[ri]] -= 1
                     count[best] += 1
                     assign[ri] = best

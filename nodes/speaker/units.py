@@ -15,7 +15,9 @@ class Unit:
     ``vector`` is the speaker embedding of the window ending at ``t1`` (it reaches back to
     ``window_start``); ``azimuth_deg``/``azimuth_std`` the talker's direction over the stretch
     when an array heard one (None for mono input or when no clear direction was found);
-    ``segment`` the speech segment it belongs to.
+    ``segment`` the speech segment it belongs to; ``pitch`` the window's median log2
+    fundamental frequency (None: too little voiced speech, or not measured) over ``voiced_s``
+    seconds of voiced frames.
     """
 
     index: int
@@ -26,10 +28,21 @@ class Unit:
     segment: str | None = None
     azimuth_deg: float | None = None
     azimuth_std: float | None = None
+    pitch: float | None = None
+    voiced_s: float = 0.0
 
     @property
     def window_s(self) -> float:
         return self.t1 - self.window_start
+
+    @property
+    def pitch_weight(self) -> float:
+        """Seconds of voiced speech this stretch's pitch stands for, each counted once: its window's voiced
+        seconds times the share of the window that is new (windows overlap, so a second of speech is heard
+        by several of them)."""
+        if self.pitch is None or self.window_s <= 0:
+            return 0.0
+        return self.voiced_s * min(1.0, (self.t1 - self.t0) / self.window_s)
 
 
 def wrap_deg(d: float | np.ndarray) -> float | np.ndarray:
