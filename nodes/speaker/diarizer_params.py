@@ -128,9 +128,9 @@ class DiarizerParams(BaseModel):
                                      "clustered like any other (0: every remembered speaker is kept apart; better with a "
                                      "refine_horizon_s far below the default, where a participant's first seconds are such a piece).")
     ahc_pitch_weight: float = Field(_A.pitch_weight, ge=0, description="Refinement: weight (cosine units per nat, as the "
-                                    "location's) of the log-likelihood that one talker's pitch (median fundamental frequency, measured "
-                                    "by speaker.embedding) gave two clusters' pitches; it only argues apart, since two talkers may share "
-                                    "a pitch (0: pitch unused; tools/diarization_notes.md, 'Pitch').")
+                                    "location's) of the log-likelihood that one talker gave two clusters' pitches (median fundamental "
+                                    "frequency, measured by speaker.embedding), centred to be zero on average for one talker and "
+                                    "capped at three standard deviations (0: pitch unused; tools/diarization_notes.md, 'Pitch').")
     # directions
     min_activity: float = Field(0.3, ge=0, le=1, description="Direction blocks quieter than this are ignored (0-1).")
     min_strength: float = Field(0.3, ge=0, le=1, description="Direction peaks weaker than this are ignored (0-1).")
