@@ -9,9 +9,11 @@ speaker recognition and diarisation). Two talkers may share a pitch, so agreeing
 only a little for one talker, and differing ones more for two (``PitchModel``).
 
 The estimator is YIN (de Cheveigné and Kawahara, 2002): the cumulative-mean-normalised
-difference function of each 50 ms frame, its first dip below ``threshold`` within the lags of
-``fmin``-``fmax``, refined by a parabola. Frames much quieter than the window's loudest are
-unvoiced (pauses, breath), and so are frames with no clear dip.
+difference function of each 50 ms frame and, within the lags of ``fmin``-``fmax``, its deepest
+dip below ``threshold`` (YIN takes the first; in reverberant speech the deepest has fewer
+octave errors), refined by a parabola. The threshold is 0.35 rather than the paper's 0.1-0.15 for
+dry speech: through a room and a beam, a low voice's dips rarely reach 0.15. Frames much quieter
+than the window's loudest are unvoiced (pauses, breath), and so are frames with no dip under it.
 """
 
 from __future__ import annotations
