@@ -14,9 +14,13 @@
 4. Fit the map on every window, grouped by voice: how one voice varies across rooms,
    places and words (``compensation.fit_wccn``, shrinkage 1.0), and write it beside the
    diariser (``nodes/speaker/voice_compensation.npz``), which loads it by default for arrays.
+5. Also measure the pitch of every 1.5 s window (``nodes/speaker/pitch.py``) and print the
+   spread refinement's pitch score assumes (``PitchModel.sd_per_s``: how far one voiced
+   second's median pitch strays from its utterance's level; printed 0.0546 octave) and the
+   drift of a voice's level between utterances (printed 0: a synthetic voice holds it).
 
 Every room is seeded by its number, so the same command writes the same map. About 15 s a
-room on one core (24 rooms: 3 min with --jobs 2).
+room on one core (24 rooms: 3 to 6 min with --jobs 2).
 
 Run:  python tools/fit_voice_compensation.py [--rooms 24] [--jobs 2] [--out FILE]
 """
