@@ -31,7 +31,6 @@ class PitchConfig:
     frame_s: float = 0.05  # analysis frame (s): at least two periods of fmin
     hop_s: float = 0.01
     threshold: float = 0.35  # YIN's absolute threshold on the normalised difference (0.1-0.15 in the paper, for dry speech)
-    first_dip: bool = False  # the first dip below threshold (YIN); else the deepest (fewer octave-up errors in reverberant speech)
     floor_db: float = -30.0  # frames this far below the window's loudest frame are unvoiced
     min_voiced_s: float = 0.2  # a window with less voiced speech than this gives no pitch
 
@@ -61,7 +60,7 @@ def frame_f0(x: np.ndarray, rate: int, config: PitchConfig = PitchConfig()) -> n
     frames = np.lib.stride_tricks.sliding_window_view(x, n)[::hop][:count]
     frames = frames - frames.mean(axis=1, keepdims=True)
     energy = np.einsum("ij,ij->i", frames[:, :w], frames[:, :w])
-    loud = energy > energy.max() * 10 ** (c.floor_db / 10) if len(energy) else energy > 0
+    loud = energy > energy.max() * 10 ** (c.floor_db / 10)  # (at least one frame: len(x) >= n)
     # d(tau) = sum_j (x_j - x_{j+tau})^2 over j < w = E(0) + E(tau) - 2 r(tau)
     size = 1 << int(math.ceil(math.log2(n + w)))
     spec = np.fft.rfft(frames, size, axis=1)
@@ -78,10 +77,9 @@ def frame_f0(x: np.ndarray, rate: int, config: PitchConfig = PitchConfig()) -> n
     out = np.full(count, np.nan)
     for i in np.flatnonzero(loud):
         row = cmnd[i]
-        below = np.flatnonzero(row[min_lag:max_lag] < c.threshold)
-        if not len(below):
+        tau = int(np.argmin(row[min_lag:max_lag])) + min_lag  # the deepest dip, if it is under the threshold
+        if row[tau] >= c.threshold:
             continue
-        tau = int(below[0]) + min_lag if c.first_dip else int(np.argmin(row[min_lag:max_lag])) + min_lag
         while tau + 1 < max_lag and row[tau + 1] < row[tau]:  # down to the bottom of the dip
             tau += 1
         a, b, cc = row[tau - 1], row[tau], row[tau + 1] if tau + 1 <= max_lag else row[tau]
@@ -120,15 +118,16 @@ class PitchModel:
         sums of log2 pitch and ``w_*`` their voiced seconds; either without voiced speech says nothing (0)."""
         if w_a <= 0 or w_b <= 0:
             return 0.0
-        d = sum_a / w_a - sum_b / w_b
-        var = self.sd_per_s**2 * (1.0 / w_a + 1.0 / w_b) + 2.0 * self.floor**2
-        return -0.5 * (min(d * d / var, self.cap_sd**2) - 1.0)
+        return float(self._score(sum_a / w_a - sum_b / w_b, 1.0 / w_a + 1.0 / w_b))
 
     def penalties(self, sums: np.ndarray, weights: np.ndarray, i: int) -> np.ndarray:
         """``penalty`` of cluster ``i`` against every cluster (vectorised; 0 where either has no voiced speech)."""
         ok = (weights > 0) & (weights[i] > 0)
         w = np.where(ok, weights, 1.0)
         wi = weights[i] if weights[i] > 0 else 1.0
-        d = sums / w - sums[i] / wi
-        var = self.sd_per_s**2 * (1.0 / w + 1.0 / wi) + 2.0 * self.floor**2
-        return np.where(ok, -0.5 * (np.minimum(d * d / var, self.cap_sd**2) - 1.0), 0.0)
+        return np.where(ok, self._score(sums / w - sums[i] / wi, 1.0 / w + 1.0 / wi), 0.0)
+
+    def _score(self, d: float | np.ndarray, inverse_weights: float | np.ndarray) -> np.ndarray:
+        """The centred, capped score of a pitch difference ``d`` between two means; ``inverse_weights``: 1/w_a + 1/w_b."""
+        var = self.sd_per_s**2 * inverse_weights + 2.0 * self.floor**2
+        return -0.5 * (np.minimum(np.square(d) / var, self.cap_sd**2) - 1.0)
