@@ -806,9 +806,9 @@ def test_ahc_links_a_talker_back_after_the_horizon_to_their_voice() -> None:
     rng = np.random.default_rng(11)
     gone = _voices(rng, 1, twin=None)[0]
     twin = gone + 0.05 * np.abs(rng.normal(size=gone.size))
-    noisy = [v + 0.35 * np.abs(rng.normal(size=v.size)) / 2 for v in [gone] * 12 + [twin] * 12]  # as _meeting's stretches
+    noisy = [v + 0.35 * np.abs(rng.normal(size=v.size)) / 2 for v in [gone] * 24 + [twin] * 24]  # as _meeting's stretches
     noisy = [(v / np.linalg.norm(v)).astype(np.float32) for v in noisy]
-    profiles = [_profile([u.vector for u in past]), _profile(noisy[:12]), _profile(noisy[12:])]
+    profiles = [_profile([u.vector for u in past]), _profile(noisy[:24]), _profile(noisy[24:])]  # 12 s each: people apart
     for k, u in enumerate(window):
         u.index = k
     cfg = dict(threshold=0.2, loc_weight=0.1, walk_std_dps=12, max_std_deg=60)  # the default threshold
@@ -844,12 +844,13 @@ def test_ahc_takes_a_remembered_voice_of_a_few_seconds_for_a_piece_not_a_person(
         u.index = k
     person, piece = _profile([u.vector for u in past[4:]]), _profile([u.vector for u in past[:4]])  # ... and 2 s of them
     assert person.speech >= 5.0 > piece.speech
-    cfg = dict(threshold=0.2, loc_weight=0.1, walk_std_dps=12, max_std_deg=60)
+    # profile_min_s 5 (the default is 10): this meeting has only 7.5 s of talker 2 before the horizon
+    cfg = dict(threshold=0.2, loc_weight=0.1, walk_std_dps=12, max_std_deg=60, profile_min_s=5.0)
     labels = KalmanAhc(AhcConfig(**cfg)).cluster(window, list(range(len(window))), [person, piece])
     ours, p_person, p_piece = labels[:len(window)], *labels[len(window):]
     assert p_piece == p_person  # one talker, one label
     assert {lab for lab, s in zip(ours, wtruth) if s == 2} == {p_person} and _accuracy(ours, wtruth) >= 0.95
-    apart = KalmanAhc(AhcConfig(profile_min_s=0.0, **cfg)).cluster(window, list(range(len(window))), [person, piece])
+    apart = KalmanAhc(AhcConfig(**{**cfg, "profile_min_s": 0.0})).cluster(window, list(range(len(window))), [person, piece])
     assert apart[-1] != apart[-2]
     # two remembered people are still never merged on their voices, however alike
     twin = _profile([u.vector for u in past])

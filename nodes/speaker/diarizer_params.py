@@ -125,8 +125,8 @@ class DiarizerParams(BaseModel):
                                 "ahc_min_speaker_s applies.")
     ahc_profile_min_s: float = Field(_A.profile_min_s, ge=0, description="Refinement (remember): a speaker heard only before the "
                                      "horizon is kept apart from the others only with this much speech (s); less is a piece, "
-                                     "clustered like any other (0: every remembered speaker is kept apart; better with a "
-                                     "refine_horizon_s far below the default, where a participant's first seconds are such a piece).")
+                                     "clustered like any other (0: every remembered speaker is kept apart). Twice ahc_min_speaker_s: "
+                                     "a remembered speaker kept apart is never merged again, so it wants more evidence.")
     ahc_pitch_weight: float = Field(_A.pitch_weight, ge=0, description="Refinement: weight (cosine units per nat, as the "
                                     "location's) of the log-likelihood that one talker gave two clusters' pitches (median fundamental "
                                     "frequency, measured by speaker.embedding), centred to be zero on average for one talker and "

@@ -48,7 +48,7 @@ never merge (they were told apart when heard), none is dissolved as a small piec
 one itself, below), and ``max_clusters`` counts them (the people in the meeting, not in the
 horizon). They count in the centre and the principal axes as their stretches would.
 
-A remembered voice with less than ``profile_min_s`` (5 s) of speech is not a person told apart:
+A remembered voice with less than ``profile_min_s`` (10 s) of speech is not a person told apart:
 it is the kind of piece ``min_speaker_s`` folds away inside the horizon (a stretch or two that a
 pass left under a label of its own), and it takes part as any cluster does: it may join another
 remembered voice, and it may be folded into its closest. Kept apart, such a piece became a
@@ -59,11 +59,24 @@ pass). Beside the same code keeping every remembered voice apart (bench peer
 was written): DER 4.90% -> 3.86%, seven meetings better (sim906 19.1% -> 7.8%, sim904 19.2% ->
 13.9%), none worse, returns kept 918 of 940 either way; mono refinement 9.76% -> 9.48% (sim904
 11.8% -> 5.3%, sim920 5.5% -> 6.0%), 907 -> 908 returns. Meetings shorter than the horizon have
-no remembered voices and do not change. With a horizon far shorter than the default, a real
-participant's first seconds become such a voice: the 30 s stress test (meetings 1-36) went 7.39%
--> 7.66%, 218 -> 214 of 232 returns; set ``profile_min_s`` to 0 there. Letting two remembered
-voices of any size merge once each had 10-20 s of located speech in the horizon was tried first:
-sim906 unchanged, sim903 2.4% -> 6.9%.
+no remembered voices and do not change. Letting two remembered voices of any size merge once
+each had 10-20 s of located speech in the horizon was tried first: sim906 unchanged, sim903
+2.4% -> 6.9%.
+
+Why 10 s, twice ``min_speaker_s``: inside the horizon a cluster of 5-10 s that clustering left
+apart is still only a cluster, and the next pass may merge it; once it leaves the horizon as a
+person told apart, nothing ever merges it again. An irreversible decision wants more evidence
+than a reversible one. With the pitch score, passes leave a few-second stretch of a talker apart
+more often (its pitch a sentence's end, lower than the talker's level): in sim904 a 6 s piece of
+the main talker stayed apart at 600 s by -0.11 (its pitch 98 Hz against his 107 Hz), became a
+remembered "person" at 5 s, and drew 80-150 of his stretches in every later pass (32.4% DER).
+Measured 2026-12-05 against 5 s (both with pitch): the 12 meetings with talkers away 5.85% ->
+3.50% DER (sim904 32.4% -> 13.3%, sim906 13.2% -> 4.0%, none worse), 260 of 268 returns either
+way; the 11 of 11 minutes unchanged (2.40%, 664 of 672); 20 s gave the same as 10 s. With a 30 s
+horizon (where every participant's first seconds become remembered voices: the stress test)
+meetings 1-36 4.89% -> 4.61%, 223 -> 224 of 232 returns, and 197-260 5.29% -> 5.22%, 364 of 393
+either way (0, every remembered voice apart, which the default was said to need there: 5.43% and
+220, 5.69% and 365).
 """
 
 from __future__ import annotations
@@ -113,7 +126,7 @@ class AhcConfig:
     split_vague_k: float = 3.0  # ... a run that so far has only vaguer stretches is cut at a well-located one beyond this many of their stds (0: never)
     change_cos: float = -0.3  # "runs": a run is also cut where the voice before and after differs this much (cosine; -1: never)
     change_min_s: float = 2.5  # ... leaving at least this much of the run (s) on either side
-    profile_min_s: float = 5.0  # a remembered voice is a person told apart (kept apart, never dissolved) only with this much speech
+    profile_min_s: float = 10.0  # a remembered voice is a person told apart (kept apart, never dissolved) only with this much speech
     pitch_weight: float = 0.11  # weight of the pitch score (cosine units per nat, as the location's; 0: pitch unused)
     pitch_sd_per_s: float = PitchModel.sd_per_s  # spread (octaves) of one voiced second's median pitch about its talker's level
     pitch_floor: float = PitchModel.floor  # drift (octaves) of a talker's level between turns
