@@ -416,6 +416,27 @@ def test_refinement_cuts_a_run_where_the_voice_changes() -> None:
     assert voice_cuts(short, short_initial, x, AhcConfig(change_min_s=0.0))
 
 
+def test_reassignment_does_not_let_a_small_cluster_take_a_big_ones_runs() -> None:
+    """Moves correct single runs; a piece of 1 s that half of a 20 s talker's runs lean towards (spoken near the place
+    the piece was) takes in at most as much as it held (reassign_max_gain 1), not all ten (sim904: a 6 s piece took over
+    a fifth of the main talker's speech in every other pass)."""
+    from nodes.speaker.kalman_ahc import Cluster
+
+    def vec(x: float, y: float) -> np.ndarray:
+        return np.array([x, y, 0.05, 0.05])
+
+    runs = [Cluster([2 * r, 2 * r + 1], 2 * vec(1.0, 0.0)) for r in range(10)]  # the talker, heard from the room at large
+    runs += [Cluster([2 * r, 2 * r + 1], 2 * vec(0.3, 0.95)) for r in range(10, 20)]  # ... and near one place
+    runs += [Cluster([40, 41], 2 * vec(0.0, 1.0))]  # the piece merging left apart
+    labels = [0] * 40 + [1, 1]
+    held = np.array([20.0, 1.0])
+    run_s = [1.0] * len(runs)
+    for gain, most in ((0.0, 10), (1.0, 1), (3.0, 3)):
+        ahc = KalmanAhc(AhcConfig(threshold=0.2, loc_weight=0.0, pitch_weight=0.0, reassign_max_gain=gain))
+        out = ahc._reassign(runs, labels, 2, np.zeros((0, 4)), (), held, run_s)
+        assert ahc.moved == most and sum(lab == out[40] for lab in out[:40]) == 2 * most
+
+
 def test_reassignment_undoes_a_greedy_merge() -> None:
     # Talkers A (e1) and B (e2); run X is A's but leans to B, run Y is B's but leans to A, and the
     # two are each other's closest: greedy AHC merges them first and the pair then joins A.

@@ -88,7 +88,8 @@ class Diarizer(Node):
                                                              max_speakers=p.max_speakers))
         self.ahc = KalmanAhc(AhcConfig(threshold=p.ahc_threshold, loc_weight=p.ahc_loc_weight, meas_std_deg=p.meas_std_deg, walk_std_dps=p.walk_std_dps,
                                        max_std_deg=p.max_std_deg, start=p.ahc_start, split_deg=p.ahc_split_deg,
-                                       reassign_passes=p.ahc_reassign_passes, pca_dims=p.ahc_pca_dims,
+                                       reassign_passes=p.ahc_reassign_passes, reassign_max_gain=p.ahc_reassign_max_gain,
+                                       pca_dims=p.ahc_pca_dims,
                                        onsets_follow=p.ahc_onsets_follow, lone_follow=p.ahc_lone_follow,
                                        split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
                                        change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s, profile_min_s=p.ahc_profile_min_s,

@@ -118,6 +118,9 @@ class DiarizerParams(BaseModel):
     ahc_reassign_passes: int = Field(_A.reassign_passes, ge=0, le=20, description="Refinement: once merging stops, each run moves "
                                      "to the finished cluster it fits best (embedding and location), at most this many passes: "
                                      "undoes early merges that greedy clustering cannot (0: never).")
+    ahc_reassign_max_gain: float = Field(_A.reassign_max_gain, ge=0, description="Refinement: a cluster takes in by those moves at "
+                                         "most this many times the speech merging left it, so that a small piece of a talker "
+                                         "cannot draw half of them over (0: no bound).")
     ahc_min_speaker_s: float = Field(_A.min_speaker_s, ge=0, description="Refinement: once clustering stops, a speaker with less "
                                      "speech than this (s) in the horizon joins the closest speaker (0: never); only after "
                                      "ahc_settle_s without them, so a new talker is not swallowed as they start.")

@@ -117,6 +117,7 @@ class AhcConfig:
     reassign_margin: float = 0.05  # ... when they fit it better by this much (affinity units)
     reassign_window_s: float = 20.0  # ... scoring location against the cluster's directions this near in time
     reassign_min_units: int = 2  # ... runs of fewer stretches stay (one 0.5 s stretch is too little to move on)
+    reassign_max_gain: float = 1.0  # ... a cluster receives at most this many times the speech merging left it (0: no bound)
     pca_dims: int = 24  # compare embeddings in the span of their first principal axes over the stretches clustered (0: all dimensions)
     split_deg: float = 25.0  # "runs": a run is cut where a well-located stretch lies this far from where its talker should be (0: never)
     split_std_deg: float = 10.0  # ... "well-located": direction spread at most this
@@ -375,11 +376,13 @@ class KalmanAhc:
             for m in clusters[ci].members:
                 labels[m] = cid
         if runs and len(alive) > 1:
-            labels = self._reassign(runs, labels, len(alive), px, profiles)
+            held = speech[alive]  # each finished cluster's speech, as merging left it
+            run_s = [sum(units[m].t1 - units[m].t0 for m in r.members) for r in runs]
+            labels = self._reassign(runs, labels, len(alive), px, profiles, held, run_s)
         return labels
 
     def _reassign(self, runs: list[Cluster], labels: list[int], k: int, profiles: np.ndarray,
-                  voices: Sequence[Profile] = ()) -> list[int]:
+                  voices: Sequence[Profile] = (), held: np.ndarray | None = None, run_s: Sequence[float] = ()) -> list[int]:
         """Move each run to the cluster it fits best (embedding affinity plus location LLR) until none moves.
 
         Greedy merging never undoes a merge: a run joined to the wrong talker early (their voices
@@ -393,6 +396,22 @@ class KalmanAhc:
         axes): 1-24 DER 4.52% -> 4.49%, held out 25-36 7.2% -> 6.3% (one meeting whose two walkers'
         voices are alike, 22% -> 12%), label persistence 149/152 and 76 -> 77/80; a pass over 630 s
         (1,100 stretches) took 2.35 s instead of 1.95 s.
+
+        A cluster takes in at most ``reassign_max_gain`` times the speech merging left it
+        (``held``, seconds per finished cluster; ``run_s``, per run). Moves correct single runs;
+        they are not meant to build a talker out of another. A small cluster's mean is a few
+        seconds of one place: runs of the big cluster spoken near that place fit it a little
+        better than the big cluster's mean over the whole room, each run moved makes it fit the
+        next better, and in three passes the piece has become a second talker. In sim904 (12.7
+        minutes) a cluster of 13 of the main talker's stretches (with a 2 s remembered piece) took
+        120-150 more in every other pass, so each stretch kept whichever label it had when it left
+        the horizon (13.3% DER). Bounded at 1x (2026-12-05, against no bound): the 12 meetings with
+        talkers away 3.50% -> 2.61% DER (sim904 13.3% -> 3.5%, sim906 4.0% -> 3.4%, sim922 2.5% ->
+        2.3%, none worse), 260 -> 262 of 268 returns; 0.5x and 2x gave 2.58% and 2.67%; the 11 of
+        11 minutes unchanged (2.40%, 664 of 672); meetings 1-196 and 197-388 the same final labels
+        (2.73% and 3.03%, 1,263 and 1,168 kept). Bounding the target's size instead (no moves into
+        a cluster of under 10 s) helped the long meetings as much but lost a return in sim361,
+        whose quiet talker had 8.5 s and needed a run back.
         """
         c = self.config
         assign = [labels[r.members[0]] for r in runs]
@@ -409,6 +428,8 @@ class KalmanAhc:
             count[a] += 1
             psum[a] += pr.pitch_sum
             pweight[a] += pr.pitch_w
+        bounded = bool(c.reassign_max_gain) and held is not None and len(run_s) == len(runs)
+        received = np.zeros(k)  # speech each cluster has gained by moves (less what it gave)
         self.moved = 0
         for _ in range(c.reassign_passes):
             tracks: list[list[tuple[float, float, float, int]]] = [[] for _ in range(k)]
@@ -427,6 +448,8 @@ class KalmanAhc:
                     rest = sums[ki] - (r.vec if assign[ri] == ki else 0.0)
                     if not count[ki]:
                         continue  # emptied by earlier moves
+                    if bounded and ki != assign[ri] and received[ki] + run_s[ri] > c.reassign_max_gain * held[ki]:
+                        continue  # it has taken in as much as merging gave it
                     scores[ki] = float(unit_vector(rest) @ rv) - c.threshold
                     if c.pitch_weight and r.pitch_w:
                         own = assign[ri] == ki
@@ -449,6 +472,9 @@ class KalmanAhc:
                     pweight[best] += r.pitch_w
                     count[assign[ri]] -= 1
                     count[best] += 1
+                    if bounded:
+                        received[best] += run_s[ri]
+                        received[assign[ri]] -= run_s[ri]
                     assign[ri] = best
                     moved += 1
             self.moved += moved
