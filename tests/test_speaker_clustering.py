@@ -416,6 +416,37 @@ def test_refinement_cuts_a_run_where_the_voice_changes() -> None:
     assert voice_cuts(short, short_initial, x, AhcConfig(change_min_s=0.0))
 
 
+def test_ahc_folds_a_small_cluster_just_short_of_merging_but_keeps_a_quiet_talker() -> None:
+    """After stopping, a settled cluster of under piece_max_s (10 s) whose best affinity is above -piece_margin (0.1)
+    joins that cluster: a piece of a talker (7 s at cosine 0.15, affinity -0.05 to them); a quiet talker's 7 s at
+    cosine 0 (affinity -0.2 to everyone) stays apart, and so does the piece with piece_margin 0."""
+    rng = np.random.default_rng(5)
+    basis = np.eye(8)
+    voice = {"A": basis[0], "B": basis[1], "Q": basis[2], "P": 0.15 * basis[0] + math.sqrt(1 - 0.15 ** 2) * basis[3]}
+    plan = ["P", "A", "Q", "B", "P", "A", "Q", "B", "P", "Q", "A", "B", "P", "Q", "A", "B", "A", "B", "A", "B", "A", "B"]
+    units: list[Unit] = []
+    truth: list[str] = []
+    initial: list[int] = []
+    t = 0.0
+    for turn, who in enumerate(plan):
+        for _ in range(4 if who in "AB" else 3 + (turn < 8)):  # P and Q: 7 s each, all in the first 45 s
+            v = voice[who] + 0.01 * rng.normal(size=8)
+            units.append(Unit(len(units), t, t + 0.5, (v / np.linalg.norm(v)).astype(np.float32), t - 1.0, str(turn)))
+            truth.append(who)
+            initial.append(turn)
+            t += 0.5
+        t += 1.0
+    speech = {w: 0.5 * truth.count(w) for w in voice}
+    assert speech["P"] == speech["Q"] == 7.0 and units[-1].t1 - max(u.t1 for u, w in zip(units, truth) if w in "PQ") > 10.0
+    cfg = dict(threshold=0.2, loc_weight=0.0, pitch_weight=0.0, center=False, pca_dims=0, reassign_passes=0)
+    labels = KalmanAhc(AhcConfig(**cfg)).cluster(units, initial)
+    of = {w: {lab for lab, x in zip(labels, truth) if x == w} for w in voice}
+    assert all(len(v) == 1 for v in of.values())
+    assert of["P"] == of["A"] and len({*of["A"], *of["B"], *of["Q"]}) == 3
+    apart = KalmanAhc(AhcConfig(**cfg, piece_margin=0.0)).cluster(units, initial)
+    assert len(set(apart)) == 4
+
+
 def test_reassignment_does_not_let_a_small_cluster_take_a_big_ones_runs() -> None:
     """Moves correct single runs; a piece of 1 s that half of a 20 s talker's runs lean towards (spoken near the place
     the piece was) takes in at most as much as it held (reassign_max_gain 1), not all ten (sim904: a 6 s piece took over
@@ -518,7 +549,7 @@ def _odd_turn(units: list[Unit], truth: list[int], at: int, seconds: float, az: 
 
 
 def test_ahc_small_speakers_join_their_closest_once_settled() -> None:
-    cfg = dict(threshold=0.0, loc_weight=0.1, walk_std_dps=12, max_std_deg=60)
+    cfg = dict(threshold=0.0, loc_weight=0.1, walk_std_dps=12, max_std_deg=60, piece_margin=0.0)  # min_speaker_s alone
     for at_end in (False, True):
         units, truth = _meeting(4)
         rng = np.random.default_rng(4)

@@ -398,6 +398,7 @@ MODES = {
     "pf+kahc-forget": {"method": "particle", "refine": True, "remember": False},  # the default without voices past the horizon
     "pf+kahc-allvoices": {"method": "particle", "refine": True, "ahc_profile_min_s": 0.0},  # ... every remembered voice kept apart
     "pf+kahc-unbounded": {"method": "particle", "refine": True, "ahc_reassign_max_gain": 0.0},  # reassignment may grow a cluster without bound
+    "pf+kahc-nopiece": {"method": "particle", "refine": True, "ahc_piece_margin": 0.0},  # small clusters just short of merging stay apart
     "embedding+ahc-novoicecheck": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "voice_check": False},  # ... mono
     "embedding+ahc-forget": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "remember": False},  # ... mono
     "embedding+ahc-known": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "speakers": KNOWN},  # ... mono

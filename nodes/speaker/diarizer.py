@@ -92,6 +92,7 @@ class Diarizer(Node):
                                        pca_dims=p.ahc_pca_dims,
                                        onsets_follow=p.ahc_onsets_follow, lone_follow=p.ahc_lone_follow,
                                        split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
+                                       piece_max_s=p.ahc_piece_max_s, piece_margin=p.ahc_piece_margin,
                                        change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s, profile_min_s=p.ahc_profile_min_s,
                                        pitch_weight=p.ahc_pitch_weight,
                                        max_clusters=p.speakers or p.max_speakers))

@@ -126,6 +126,11 @@ class DiarizerParams(BaseModel):
                                      "ahc_settle_s without them, so a new talker is not swallowed as they start.")
     ahc_settle_s: float = Field(_A.settle_s, ge=0, description="Refinement: seconds since a small speaker's last stretch before "
                                 "ahc_min_speaker_s applies.")
+    ahc_piece_max_s: float = Field(_A.piece_max_s, ge=0, description="Refinement: once clustering stops, a settled speaker "
+                                   "with less speech than this (s) ...")
+    ahc_piece_margin: float = Field(_A.piece_margin, ge=0, description="... joins the closest speaker when their affinity is "
+                                    "above minus this: it stopped just short of merging, a piece of them (0: never; set 0 "
+                                    "with a refine_horizon_s far below the default, where everyone's speech is that short).")
     ahc_profile_min_s: float = Field(_A.profile_min_s, ge=0, description="Refinement (remember): a speaker heard only before the "
                                      "horizon is kept apart from the others only with this much speech (s); less is a piece, "
                                      "clustered like any other (0: every remembered speaker is kept apart). Twice ahc_min_speaker_s: "
