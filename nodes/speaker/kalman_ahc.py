@@ -83,7 +83,7 @@ Why 10 s, twice ``min_speaker_s``: inside the horizon a cluster of 5-10 s that c
 apart is still only a cluster, and the next pass may merge it; once it leaves the horizon as a
 person told apart, nothing ever merges it again. An irreversible decision wants more evidence
 than a reversible one. With the pitch score, passes leave a few-second stretch of a talker apart
-more often (its pitch a sentence's end, lower than the talker's level): in sim904 a 6 s piece of
+more often (a few seconds' pitch can stray from the talker's level): in sim904 a 6 s piece of
 the main talker stayed apart at 600 s by -0.11 (its pitch 98 Hz against his 107 Hz), became a
 remembered "person" at 5 s, and drew 80-150 of his stretches in every later pass (32.4% DER).
 Measured 2026-12-05 against 5 s (both with pitch): the 12 meetings with talkers away 5.85% ->
