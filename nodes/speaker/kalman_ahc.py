@@ -335,6 +335,7 @@ class KalmanAhc:
                           + [pr.speech for pr in profiles])
         last = np.array([max(units[m].t1 for m in cl.members) for cl in clusters[:n_runs]] + [-np.inf] * len(profiles))
         newest = float(last.max()) if n_runs else 0.0
+        run_s = speech[:n_runs].copy()  # each run's speech (``runs`` are the clusters before merging)
         while int(alive.sum()) > max(c.min_clusters, 1):
             flat = int(np.argmax(total))
             i, j = divmod(flat, n)
@@ -345,17 +346,16 @@ class KalmanAhc:
                 # Stopped: a talker with only a few seconds of speech in the whole horizon is far
                 # more often a split-off piece of someone (overlap, a cough, a turn's edge) than a
                 # new participant, so such a settled cluster joins the one it is closest to.
-                small = np.flatnonzero(alive & ~known & (speech < c.min_speaker_s) & (last <= newest - c.settle_s))
-                if len(small):
-                    rows = total[small]
-                    k = int(np.argmax(rows))
-                    i, j = int(small[k // n]), k % n
-                    best = float(total[i, j])
-                    if not np.isfinite(best):
+                settled = alive & ~known & (last <= newest - c.settle_s)
+                small = settled & (speech < c.min_speaker_s)
+                if small.any():
+                    pair = self._closest(total, small, np.inf)
+                    if pair is None:
                         break
-                elif c.piece_margin and (piece := self._piece(total, alive & ~known & (speech < c.piece_max_s)
-                                                             & (last <= newest - c.settle_s), c.piece_margin)):
-                    i, j = piece
+                    i, j = pair
+                    best = float(total[i, j])
+                elif c.piece_margin and (pair := self._closest(total, settled & (speech < c.piece_max_s), c.piece_margin)):
+                    i, j = pair
                     best = float(total[i, j])
                 elif c.max_clusters and int(alive.sum()) > c.max_clusters and (alive & ~known).any():
                     # More clusters than there are people: one of them is a piece of someone. The one
@@ -399,12 +399,11 @@ class KalmanAhc:
                 labels[m] = cid
         if runs and len(alive) > 1:
             held = speech[alive]  # each finished cluster's speech, as merging left it
-            run_s = [sum(units[m].t1 - units[m].t0 for m in r.members) for r in runs]
             labels = self._reassign(runs, labels, len(alive), px, profiles, held, run_s)
         return labels
 
     @staticmethod
-    def _piece(total: np.ndarray, few: np.ndarray, margin: float) -> tuple[int, int] | None:
+    def _closest(total: np.ndarray, few: np.ndarray, margin: float) -> tuple[int, int] | None:
         """The cluster among ``few`` (a mask) closest to another, and that other, when their affinity is above ``-margin``."""
         rows = np.flatnonzero(few)
         if not len(rows):
