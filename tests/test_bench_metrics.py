@@ -122,3 +122,11 @@ def test_voice_bound_names_each_true_turn_by_the_closest_true_talker() -> None:
     kept, generous, returns = bench.voice_bound(w_ov, ref_ov)
     assert (kept, returns) == (2, 3) and generous == 3
     assert bench.voice_bound([], ref) == (0, 0, 3)
+
+
+def test_next_turns_kept_are_counted_by_the_silence_between() -> None:
+    # A: 0-4, 5-9 (1 s of silence), 21-25 (12 s), 50-52 (25 s); the 12 s return is lost
+    ref = [(0.0, 4.0, "A"), (5.0, 9.0, "A"), (21.0, 25.0, "A"), (50.0, 52.0, "A"), (30.0, 34.0, "B"), (36.0, 38.0, "B")]
+    hyp = _turns((0.0, 9.0, "x"), (21.0, 25.0, "y"), (30.0, 38.0, "z"), (50.0, 52.0, "y"))
+    assert bench.kept_by_silence(ref, hyp) == [(2, 2), (0, 0), (0, 1), (1, 1)]
+    assert bench.persistence(ref, hyp)[:3:2] == (1, 2)  # the target's count: the 10 s and 25 s returns

@@ -201,10 +201,34 @@ def _alone_share(ref: list[tuple[float, float, str]], spk: str, a: float, b: flo
     return 1.0 - covered / max(b - a, 1e-9)
 
 
+def _next_turns(ref: list[tuple[float, float, str]]) -> list[tuple[str, float, float, float, float]]:
+    """Every pair of a talker's consecutive turns: (talker, turn before a0, b0, turn after a1, b1)."""
+    return [(spk, a0, b0, a1, b1) for spk, runs in _mapping_runs(ref).items() for (a0, b0), (a1, b1) in zip(runs, runs[1:])]
+
+
 def _returns(ref: list[tuple[float, float, str]], silence_s: float) -> list[tuple[str, float, float, float, float]]:
     """Every return of a talker after >= silence_s of their own silence: (talker, turn before a0, b0, turn after a1, b1)."""
-    return [(spk, a0, b0, a1, b1) for spk, runs in _mapping_runs(ref).items()
-            for (a0, b0), (a1, b1) in zip(runs, runs[1:]) if a1 - b0 >= silence_s]
+    return [r for r in _next_turns(ref) if r[3] - r[2] >= silence_s]
+
+
+#: Lower edges (s) of the bins of a talker's own silence that ``kept_by_silence`` counts over.
+SILENCE_BINS: tuple[float, ...] = (0.0, 3.0, 10.0, 20.0)
+
+
+def kept_by_silence(ref: list[tuple[float, float, str]], turns: list[Any]) -> list[tuple[int, int]]:
+    """Per bin of ``SILENCE_BINS``: (talkers' next turns under the label of the turn before, such pairs).
+
+    The persistence target counts returns after 10 s or more of silence; the same count over
+    shorter silences tells whether a long one costs anything of its own (a diariser that forgets
+    a quiet talker) or whether a return is lost as often as any turn is given to someone else.
+    """
+    out = [[0, 0] for _ in SILENCE_BINS]
+    for _, a0, b0, a1, b1 in _next_turns(ref):
+        k = sum(a1 - b0 >= lo for lo in SILENCE_BINS[1:])  # a negative silence (overlapping turns) counts in the first bin
+        before, after = _majority(turns, a0, b0), _majority(turns, a1, b1)
+        out[k][0] += int(before is not None and before == after)
+        out[k][1] += 1
+    return [(k, n) for k, n in out]
 
 
 def persistence(ref: list[tuple[float, float, str]], turns: list[Any], silence_s: float = 10.0) -> tuple[int, int, int, int]:
@@ -423,12 +447,13 @@ def score_mode(front: dict[str, Any], ref: dict[str, list[tuple[float, float, st
     flat = next(iter(ref.values()))
     familiar = live_by_familiarity(flat, history, turns)
     kept, own, total, lost_overlapped = persistence(flat, turns)
+    by_silence = kept_by_silence(flat, turns)
     live_kept = live_persistence(flat, history)
     d = delays(flat, turns, first)
     return {"overlap": overlap_coverage(flat, turns), "der": r.der, "miss": r.missed, "fa": r.false_alarm, "conf": r.confusion, "kept": kept, "own": own, "returns": total,
             "lost_overlapped": lost_overlapped, "delays": d,
             "speakers": len({x.speaker for x in turns}), "gapless": gapless(turns), "seconds": took, "live": live, "familiar": familiar,
-            "live_kept": live_kept}
+            "live_kept": live_kept, "kept_by_silence": by_silence}
 
 
 def gapless(turns: list[Any]) -> bool:
@@ -516,6 +541,11 @@ def report_simulated(agg: dict[str, list[dict[str, Any]]], results: dict[str, An
     print(f"target label kept after >= 10 s silence: {best['kept']}/{best['returns']} -> {'PASS' if best['kept'] == best['returns'] else 'FAIL'}"
           f"  (the talker's own label, not one shared with a talker merged into them: {best['own']}/{best['returns']}; of the "
           f"{best['returns'] - best['kept']} not kept, {best['lost_overlapped']} in a turn spoken mostly under another talker)")
+    bins = [[sum(r["kept_by_silence"][k][i] for r in agg["particle+kahc"]) for i in (0, 1)] for k in range(len(SILENCE_BINS))]
+    best["kept_by_silence"] = {f"{lo:g}": v for lo, v in zip(SILENCE_BINS, bins)}
+    edges = [f"{lo:g}-{hi:g} s" for lo, hi in zip(SILENCE_BINS, SILENCE_BINS[1:])] + [f">= {SILENCE_BINS[-1]:g} s"]
+    print("  a talker's next turn under their last turn's label, by their silence between: "
+          + ", ".join(f"{e} {k}/{n} ({k / max(n, 1):.1%})" for e, (k, n) in zip(edges, bins)))
     vk, vg, vn = (sum(b[i] for b in bounds) for i in range(3))
     results["voice_bound"] = {"kept": vk, "kept_overlap_right": vg, "returns": vn,
                               "per_meeting": dict(zip(results["meetings"], bounds))}
