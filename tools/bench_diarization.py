@@ -30,7 +30,9 @@
    >= 10 s gets, when speaking again, the label they had before; "own": and that label is the
    one DER's mapping gives them, so two talkers merged into one label do not count; and how many of the returns lost had a
    turn spoken mostly under another talker, a diagnostic; and, once for all modes, how many returns the voice alone could
-   keep at best, with the true turns and talkers: ``voice_bound``), the same as a live viewer saw it 1 s and 2 s into
+   keep at best, with the true turns and talkers: ``voice_bound``; and, for the default, every talker's next turn
+   under their last turn's label by the silence between, 0-3 / 3-10 / 10-20 / 20+ s: ``kept_by_silence``, which
+   tells forgetting a quiet talker from misnaming a turn), the same as a live viewer saw it 1 s and 2 s into
    the return and at its end (the labels sent by then), and label delay (media time
    from a reference turn's onset until a label for it is emitted; targets: <= 1 s), how many
    meetings' final labels read spk1..spkK without a gap ("gapless"), and the live view: DER
