@@ -192,6 +192,12 @@ def _majority(turns: list[Any], a: float, b: float) -> str | None:
     return max(acc.items(), key=lambda kv: kv[1])[0] if acc else None
 
 
+def _kept(turns: list[Any], a0: float, b0: float, a1: float, b1: float) -> tuple[bool, str | None]:
+    """Whether the turn [a1, b1] carries the label of the turn [a0, b0] (each by its majority label), and that earlier label."""
+    before = _majority(turns, a0, b0)
+    return before is not None and before == _majority(turns, a1, b1), before
+
+
 def _alone_share(ref: list[tuple[float, float, str]], spk: str, a: float, b: float) -> float:
     """Share of ``spk``'s turn [a, b] during which no other reference talker speaks."""
     others = sorted((max(x, a), min(y, b)) for x, y, s in ref if s != spk and y > a and x < b)
@@ -227,8 +233,7 @@ def kept_by_silence(ref: list[tuple[float, float, str]], turns: list[Any]) -> li
     out = [[0, 0] for _ in SILENCE_BINS]
     for _, a0, b0, a1, b1 in _next_turns(ref):
         k = sum(a1 - b0 >= lo for lo in SILENCE_BINS[1:])  # a negative silence (overlapping turns) counts in the first bin
-        before, after = _majority(turns, a0, b0), _majority(turns, a1, b1)
-        out[k][0] += int(before is not None and before == after)
+        out[k][0] += int(_kept(turns, a0, b0, a1, b1)[0])
         out[k][1] += 1
     return [(k, n) for k, n in out]
 
@@ -243,9 +248,8 @@ def persistence(ref: list[tuple[float, float, str]], turns: list[Any], silence_s
     kept = own = total = lost_overlapped = 0
     mine = speaker_mapping(ref, [(t.t0, t.t1, t.speaker) for t in turns if t.t1 > t.t0])
     for spk, a0, b0, a1, b1 in _returns(ref, silence_s):
-        before, after = _majority(turns, a0, b0), _majority(turns, a1, b1)
+        same, before = _kept(turns, a0, b0, a1, b1)
         total += 1
-        same = before is not None and before == after
         kept += int(same)
         own += int(same and mine.get(spk) == before)
         lost_overlapped += int(not same and min(_alone_share(ref, spk, a0, b0), _alone_share(ref, spk, a1, b1)) < 0.5)
@@ -328,8 +332,7 @@ def live_persistence(ref: list[tuple[float, float, str]], history: list[tuple[fl
         for _, a0, b0, a1, b1 in returns:
             at = b1 if mark == "end" else min(b1, a1 + float(mark))
             view = snapshot(history, at)
-            before, after = _majority(view, a0, b0), _majority(view, a1, at)
-            kept += int(before is not None and before == after)
+            kept += int(_kept(view, a0, b0, a1, at)[0])
         out[mark] = (kept, len(returns))
     return out
 

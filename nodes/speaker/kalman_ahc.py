@@ -459,7 +459,7 @@ class KalmanAhc:
             count[a] += 1
             psum[a] += pr.pitch_sum
             pweight[a] += pr.pitch_w
-        bounded = bool(c.reassign_max_gain) and held is not None and len(run_s) == len(runs)
+        bounded = bool(c.reassign_max_gain) and held is not None  # then ``run_s`` holds each run's speech
         received = np.zeros(k)  # speech each cluster has gained by moves (less what it gave)
         self.moved = 0
         for _ in range(c.reassign_passes):
