@@ -27,6 +27,10 @@ class HecParams(BaseModel):
     context_s: float = Field(15.0, ge=0, le=20, description="Seconds of previous finals' audio decoded before each utterance, their text forced as prefix (0: none).")
     pad_s: float = Field(5.0, ge=1, le=20, description="Silence appended after an utterance in its short decoding window.")
     full_window: bool = Field(False, description="Decode every utterance in Whisper's full 30 s window (slower; for comparison).")
+    tail_decodes: int = Field(2, ge=0, le=8, description="When an utterance's words stop 1 s or more before its audio does (Whisper ended "
+                              "early), decode the rest again after the words so far, up to this many times (0: never).")
+    spill_s: float = Field(1.0, ge=0.0, description="Cut words the decoder places this many seconds or more inside the previous "
+                           "utterances' audio (its left context): they were heard there, not in this utterance.")
     initial_prompt: str | None = Field(None, description="Text that primes the decoder (names, jargon, style).")
     vocabulary: list[str] = Field([], description="Custom words and phrases: given to Whisper as a glossary prompt and to the aligner's dictionary.")
     vocabulary_file: str | None = Field(None, description="UTF-8 file with one vocabulary word or phrase per line.")
@@ -125,7 +129,8 @@ class HecSecondPass(Node):
             except FileNotFoundError as exc:
                 raise ConfigError(f"{exc} (or set align: false)", "align") from None
         prompt = " ".join(x for x in (p.initial_prompt, vocabulary.prompt()) if x) or None
-        options = WindowOptions(beam_size=p.beam_size, context_s=p.context_s, pad_s=p.pad_s, full_window=p.full_window, prompt=prompt)
+        options = WindowOptions(beam_size=p.beam_size, context_s=p.context_s, pad_s=p.pad_s, full_window=p.full_window, prompt=prompt,
+                                tail_decodes=p.tail_decodes, spill_s=p.spill_s)
         self.second = SecondPass(model, options, aligner, calibrator, timing, p.language)
         live = self.context.live or self.context.realtime
         self.asynchronous = p.asynchronous if p.asynchronous is not None else live
