@@ -39,15 +39,16 @@ def test_covered_until_does_not_trust_a_stretched_last_word() -> None:
     assert covered_until(words) == pytest.approx(2.68 + 0.3 + 0.12)
     assert covered_until([WindowWord("schedule.", 1.0, 1.6)]) == pytest.approx(1.6)
     assert covered_until([]) is None
+    assert covered_until([WindowWord("no", 0.0, 0.0), WindowWord("times", 0.0, 0.0)]) is None  # alignment failed: nothing to go on
 
 
 def test_joined_shifts_the_tail_and_keeps_every_word() -> None:
-    words = [WindowWord("Hello", 0.1, 0.4), WindowWord("there", 0.4, 0.7)]
+    words = [WindowWord("Hello", 0.1, 0.4), WindowWord("there", 0.4, 5.0)]  # "there" stretched over the rest
     head = WindowResult("Hello there", words, avg_logprob=-0.2, alternatives=["Hallo there"])
     tail = WindowResult("friends.", [WindowWord("friends.", 0.2, 0.6)], avg_logprob=-0.5, alternatives=["friend."])
     out = _joined(head, tail, 3.0)
     assert out.text == "Hello there friends."
-    assert [(w.text, w.t0, w.t1) for w in out.words] == [("Hello", 0.1, 0.4), ("there", 0.4, 0.7), ("friends.", 3.2, 3.6)]
+    assert [(w.text, w.t0, w.t1) for w in out.words] == [("Hello", 0.1, 0.4), ("there", 0.4, 3.0), ("friends.", 3.2, 3.6)]
     assert out.alternatives == ["Hallo there friend."]
     assert out.avg_logprob == pytest.approx((-0.2 * 2 - 0.5) / 3)
     assert out.tails == 1

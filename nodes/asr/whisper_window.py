@@ -342,19 +342,25 @@ def _merge_punctuation(words: list[WindowWord]) -> list[WindowWord]:
 
 
 def covered_until(words: Sequence[WindowWord]) -> float | None:
-    """Where a segment's words stop (s), or None without words.
+    """Where a segment's words stop (s), or None without words or without times for them.
 
     A word's end counts only up to a plausible length for it (0.3 s plus 0.12 s a
     character): when Whisper stops early, cross-attention alignment stretches the last word
-    over the untranscribed rest (a 2.7 s "of"), which would hide the early stop.
+    over the untranscribed rest (a 2.7 s "of"), which would hide the early stop. Words that all
+    end at 0 s have no times (the alignment failed), not an early stop at the start.
     """
-    if not words:
+    if not words or all(w.t1 <= 0.0 for w in words):
         return None
     return max(min(w.t1, w.t0 + 0.3 + 0.12 * len(w.text)) for w in words)
 
 
 def _joined(head: WindowResult, tail: WindowResult, at: float) -> WindowResult:
-    """``head`` followed by ``tail``, a decode of the audio from ``at`` s on (its word times shifted there)."""
+    """``head`` followed by ``tail``, a decode of the audio from ``at`` s on (its word times shifted there).
+
+    A head word stretched past ``at`` (see ``covered_until``) ends there: the tail's words follow it.
+    """
+    for w in head.words:
+        w.t1 = max(w.t0, min(w.t1, at))
     for w in tail.words:
         w.t0 += at
         w.t1 += at
