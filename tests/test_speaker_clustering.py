@@ -690,7 +690,57 @@ def test_diarizer_names_a_talker_under_the_main_one_by_where_they_are_heard_next
     a, covered = under_b()
     assert len(a) == 1  # A's return carries A's label
     assert covered >= 0.5
-    assert under_b(overlap_behind_s=0.0)[1] == 0.0  # looking only where A was last heard finds nobody
+    assert under_b(overlap_behind_s=0.0, overlap_around_s=0.0)[1] == 0.0  # looking only where A was last heard finds nobody
+
+
+def test_diarizer_finds_a_moved_talker_under_the_main_one_from_the_refined_labels_around() -> None:
+    """A talker back under another at a new place (A: 30 deg, then 95 deg under B for 2.5 s, then alone at 100 deg) is
+    found after the next refinement from where the refined labels place A on both sides (``overlap_around_s``), without
+    the live look-back (``overlap_behind_s``), which reaches only 2 s behind A's first clear stretch."""
+    plan = ((0, 0.0, 6.0, 30.0), (1, 7.0, 10.0, -120.0), (1, 11.0, 15.0, -120.0), (0, 15.5, 19.0, 100.0))
+    stream, _ = _dz_packets(np.random.default_rng(4), plan, (12.5, 15.0, 95.0))
+
+    def under_b(**params: object) -> float:
+        _, sent = feed_diarizer(stream, True, overlap_behind_s=0.0, **params)
+        turns = {t.turn_id: t for t in sent}  # the newest revision of each turn
+        a = {t.speaker for t in turns.values() if not t.overlap and t.t1 > t.t0 and (t.t1 <= 6.0 or t.t0 >= 16.0)}
+        assert len(a) == 1  # A's return carries A's label
+        second = [t for t in turns.values() if t.overlap and t.t1 > t.t0]
+        assert all(12.0 <= t.t0 and t.t1 <= 15.5 for t in second)  # nothing elsewhere
+        return sum(t.t1 - t.t0 for t in second if t.speaker in a)
+
+    assert under_b() >= 2.0
+    assert under_b(overlap_around_s=0.0) == 0.0  # where A was last heard (30 deg) nobody speaks under B
+
+
+def test_a_second_talker_relabelled_as_the_main_one_leaves_the_first_main_talker_second() -> None:
+    """Two talkers heard at once, the second named under the main one; when refinement gives the stretch to the
+    second talker, the first main talker (heard there too) becomes the second instead of the overlap being retracted."""
+    node, sent = _run_diarizer(True)
+    under = sorted(i for i, (lab, *_) in node.second.items() if lab >= 0)
+    assert under
+    i = under[0]
+    main, second = node.out[i], node.second[i][0]
+    node._show(i, second, live=False)  # as a refinement relabelling the stretch would
+    latest = [t for t in sent if t.turn_id == f"dz-{i:06d}-o"][-1]
+    assert latest.t1 > latest.t0 and latest.speaker == f"spk{main + 1}"
+    node._show(i, main, live=False)  # and back
+    latest = [t for t in sent if t.turn_id == f"dz-{i:06d}-o"][-1]
+    assert latest.t1 > latest.t0 and latest.speaker == f"spk{second + 1}"
+
+
+def test_places_between_follows_a_walker_and_names_them_by_the_nearer_stretch() -> None:
+    from nodes.speaker.overlap import places_between
+
+    heard = [(1.0, 0, 10, 170.0), (2.0, 1, 11, 20.0), (3.0, 0, 12, -170.0), (9.0, 1, 13, 60.0)]
+    places = places_between(2.5, 3.0, heard)
+    assert set(places) == {0, 1}
+    az, anchor = places[0]  # three quarters of the way from 170 to -170, the short way round: -175, the later stretch nearer
+    assert abs(wrap_deg(az + 175.0)) < 1e-6 and anchor == 12
+    assert places[1] == (20.0, 11)  # heard only before within 3 s
+    az, anchor = places_between(1.5, 3.0, heard)[0]
+    assert abs(wrap_deg(az - 175.0)) < 1e-6 and anchor == 10  # a quarter of the way: nearer the first stretch
+    assert places_between(20.0, 3.0, heard) == {}
 
 
 def test_diarizer_labels_new_speech_from_a_filter_restarted_at_each_refinement() -> None:

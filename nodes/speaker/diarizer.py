@@ -19,7 +19,7 @@ from .compensation import CompensationError, VoiceCompensation, resolve
 from .diarizer_params import DiarizerParams
 from .kalman_ahc import AhcConfig, KalmanAhc, Profile, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
-from .overlap import OverlapConfig, OverlapFinder
+from .overlap import OverlapConfig, OverlapFinder, places_between
 from .particle_filter import ParticleConfig, ParticleDiarizer
 from .units import Unit, circular_mean, unit_vector
 from .voice_check import RunVoiceCheck, VoiceCheckConfig, Voices, mean_voices
@@ -102,7 +102,8 @@ class Diarizer(Node):
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
         self.overlap = OverlapFinder(OverlapConfig(min_strength=p.overlap_min_strength, gate_deg=p.overlap_gate_deg,
                                                    min_blocks=p.overlap_min_blocks, share=p.overlap_share))
-        self.second: dict[int, tuple[int, int, int]] = {}  # unit -> (second talker's label as sent (-1: retracted), anchor unit, revision)
+        # unit -> (second talker's label as sent (-1: retracted), anchor unit naming them, revision, anchor unit naming the main talker)
+        self.second: dict[int, tuple[int, int, int, int]] = {}
         self.overlaps = 0
         self._dir_t = -math.inf  # directions have been seen up to here
         self._waiting: deque[tuple[Packet, Embedding]] = deque()
@@ -223,7 +224,7 @@ class Diarizer(Node):
         column ``gapless``: 18 of 36 and 13 of 32 meetings read spk1..spkK).
         """
         used = set(self.out) | set(self.alias.values()) | set(self.live_alias.values())
-        used.update(lab for lab, _, _ in self.second.values() if lab >= 0)
+        used.update(lab for lab, *_ in self.second.values() if lab >= 0)
         return used
 
     def _free_label(self) -> int:
@@ -401,7 +402,7 @@ class Diarizer(Node):
         found = self.overlap.find(u.t0, u.t1, main, {k: az for k, (az, _) in places.items()})
         if found:
             lab = found[0]
-            self.second[i] = (lab, places[lab][1], 0)
+            self.second[i] = (lab, places[lab][1], 0, places[main][1])
             self.overlaps += 1
             self._send_second(i, lab, places[lab][0])
 
@@ -431,9 +432,55 @@ class Diarizer(Node):
             places = self._places_under(i)
             places[lab] = (here, j)  # where they are heard now, not where they were heard before
             if lab in self.overlap.find(v.t0, v.t1, self.out[i], {k: az for k, (az, _) in places.items()}):
-                self.second[i] = (lab, j, 0)
+                self.second[i] = (lab, j, 0, places[self.out[i]][1])
                 self.overlaps += 1
                 self._send_second(i, lab, here)
+
+    def _find_second_around(self, first: int) -> None:
+        """After a refinement, look again under each recent stretch with no second talker yet,
+        with every talker's place taken from the refined labels on both sides of it in time.
+
+        The live finders place a talker where their stretches were last heard under the labels
+        of the moment (``_find_second``) or, once they are heard clearly, just behind
+        (``_find_second_behind``); both miss a walker who had moved since (the main talker's own
+        place, too, drifts 10-20 deg over an overlap), and both go by live labels a refinement
+        may change. Here each label's place at a stretch is interpolated between its nearest
+        clear stretches before and after (within ``overlap_around_s``), under the labels just
+        refined. Only stretches whose direction blocks the finder still holds are examined: a
+        stretch is looked at again by every pass until it has a second talker or its blocks are
+        gone (10 s). Measured in tools/diarization_notes.md ("seventeenth session").
+        """
+        w = self.params.overlap_around_s
+        since = self.overlap.oldest
+        if w <= 0 or since is None:
+            return
+        start = len(self.units)
+        while start > first and self.units[start - 1].t1 >= since:
+            start -= 1
+        if start == len(self.units):
+            return
+        lo = start
+        while lo > first and self.units[lo - 1].t0 >= self.units[start].t0 - w:
+            lo -= 1
+        clear: list[tuple[float, int, float]] = []  # (time, stretch, azimuth) of the clearly located stretches
+        for k in range(lo, len(self.units)):
+            az = self._clear_place(self.units[k])
+            if az is not None:
+                clear.append((0.5 * (self.units[k].t0 + self.units[k].t1), k, az))
+        for i in range(start, len(self.units)):
+            u = self.units[i]
+            if i in self.second or not self.overlap.two_heard(u.t0, u.t1):
+                continue
+            places = places_between(0.5 * (u.t0 + u.t1), w, [(t, self.out[k], k, az) for t, k, az in clear])
+            main = self.out[i]
+            if main not in places:
+                continue
+            found = self.overlap.find(u.t0, u.t1, main, {k: az for k, (az, _) in places.items()})
+            if found:
+                lab = found[0]
+                self.second[i] = (lab, places[lab][1], 0, places[main][1])
+                self.overlaps += 1
+                self._send_second(i, lab, places[lab][0])
 
     def _send_second(self, i: int, lab: int | None, az: float | None = None) -> None:
         """(Re)send unit ``i``'s second talker; ``None`` retracts it (an empty turn, higher revision)."""
@@ -445,18 +492,20 @@ class Diarizer(Node):
 
     def _reconcile_second(self, i: int) -> None:
         """Unit ``i`` or the stretch that named its second talker was relabelled: follow (or retract)."""
-        lab, anchor, _ = self.second[i]
-        now = self.out[anchor]
-        new = now if now != self.out[i] else None  # the second talker is now the main one: retract
+        lab, anchor, _, main_anchor = self.second[i]
+        if self.out[anchor] == self.out[i]:  # the second talker is now the main one: the first main talker was heard there too
+            anchor = main_anchor
+        new = self.out[anchor] if self.out[anchor] != self.out[i] else None  # both now carry the main label: retract
         if new == (lab if lab >= 0 else None):
             return
         self._revise_second(i, new)
 
     def _revise_second(self, i: int, lab: int | None) -> None:
         """Re-send unit ``i``'s second talker one revision up, as ``lab`` (None: retracted)."""
-        _, anchor, rev = self.second[i]
-        self.second[i] = (lab if lab is not None else -1, anchor, rev + 1)
-        self._send_second(i, lab, self.units[anchor].azimuth_deg)
+        _, anchor, rev, main_anchor = self.second[i]
+        self.second[i] = (lab if lab is not None else -1, anchor, rev + 1, main_anchor)
+        heard = main_anchor if lab is not None and self.out[anchor] != lab else anchor  # the anchor that carries their label now
+        self._send_second(i, lab, self.units[heard].azimuth_deg)
 
     def _refine(self, final: bool = False) -> None:
         """Kalman-AHC over the recent past; relabel the stretches whose label changes.
@@ -506,6 +555,8 @@ class Diarizer(Node):
                 del self.second[i]  # past the horizon: settled
             else:
                 self._reconcile_second(i)
+        if self.location and self.params.overlap:
+            self._find_second_around(first)
         if self.params.reseed and not final:
             self._reseed(units, new)
         if self.voice_check is not None:

@@ -153,6 +153,9 @@ class DiarizerParams(BaseModel):
     overlap_behind_s: float = Field(2.0, ge=0, le=10, description="Overlap: once a talker is located clearly, look this far back (s) "
                                     "for stretches under another label whose peaks point at them too (a talker who began under "
                                     "the one before; 0: off).")
+    overlap_around_s: float = Field(3.0, ge=0, le=10, description="Overlap: after each refinement, look again under recent stretches "
+                                    "with every talker's place interpolated between their clear stretches up to this far (s) before "
+                                    "and after, under the refined labels (0: off).")
 
     @model_validator(mode="after")
     def _check(self) -> DiarizerParams:

@@ -7,7 +7,9 @@ in the other talker's direction (on the simulated meetings a second peak within 
 the other talker in 50-90% of the overlapped blocks, while a single talker's blocks rarely
 have one stronger than 0.05). ``OverlapFinder`` keeps the direction peaks of recent blocks
 and, for a labelled stretch, says which other known talkers' places its peaks keep pointing
-at: those get a second turn over the stretch, marked ``overlap``.
+at: those get a second turn over the stretch, marked ``overlap``. ``places_between`` says where
+each talker stood at a moment from where they were heard clearly just before and after it (the
+diariser's look again after each refinement, when a walker's last place is stale).
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ class OverlapFinder:
         self._blocks.append((t, keep))
         while self._blocks and self._blocks[0][0] < t - self.keep_s:
             self._blocks.popleft()
+
+    @property
+    def oldest(self) -> float | None:
+        """Time of the oldest block still held (None: none yet): stretches before it can no longer be checked."""
+        return self._blocks[0][0] if self._blocks else None
 
     def _span(self, t0: float, t1: float) -> list[np.ndarray]:
         return [az for t, az in self._blocks if t0 <= t <= t1]
@@ -82,3 +89,34 @@ class OverlapFinder:
                 for k in heard - {main}:
                     votes[k] = votes.get(k, 0) + 1
         return sorted(k for k, v in votes.items() if v >= c.min_blocks and v >= c.share * len(blocks))
+
+
+def places_between(t: float, within_s: float, heard: list[tuple[float, int, int, float]]) -> dict[int, tuple[float, int]]:
+    """Where each talker stood at time ``t``, from where they were heard clearly around it.
+
+    ``heard``: (time, label, stretch index, azimuth) of clearly located stretches, in time
+    order. Per label, the nearest such stretch before ``t`` and after it, within
+    ``within_s``: with both, the place is interpolated between them in time (a walker moves
+    between the two); with one, it is that stretch's place. Returns label -> (azimuth, the
+    nearer stretch's index: the anchor that names the talker).
+    """
+    before: dict[int, tuple[float, int, float]] = {}
+    after: dict[int, tuple[float, int, float]] = {}
+    for when, lab, k, az in heard:
+        gap = abs(when - t)
+        if gap > within_s:
+            continue
+        side = before if when <= t else after
+        if lab not in side or gap < side[lab][0]:
+            side[lab] = (gap, k, az)
+    out: dict[int, tuple[float, int]] = {}
+    for lab in before.keys() | after.keys():
+        b, a = before.get(lab), after.get(lab)
+        if b is not None and a is not None:
+            f = b[0] / (b[0] + a[0]) if b[0] + a[0] > 0 else 0.0
+            out[lab] = (float(wrap_deg(b[2] + f * wrap_deg(a[2] - b[2]))), b[1] if b[0] <= a[0] else a[1])
+        else:
+            g = b if b is not None else a
+            assert g is not None
+            out[lab] = (g[2], g[1])
+    return out
