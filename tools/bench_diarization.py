@@ -419,7 +419,8 @@ MODES = {
     "pf+kahc-noreseed": {"method": "particle", "refine": True, "reseed": False},  # live labels from the first filter alone
     "pf+kahc-noonset": {"method": "particle", "refine": True, "onsets_follow": False},  # opening windows keep their own live label
     "pf+kahc-novoicecheck": {"method": "particle", "refine": True, "voice_check": False},  # live runs named by the filter alone
-    "pf+kahc-nobehind": {"method": "particle", "refine": True, "overlap_behind_s": 0.0},  # second talkers sought only where last heard
+    "pf+kahc-nobehind": {"method": "particle", "refine": True, "overlap_behind_s": 0.0},  # second talkers not sought behind a clear stretch
+    "pf+kahc-noaround": {"method": "particle", "refine": True, "overlap_around_s": 0.0},  # second talkers not sought again after each refinement
     "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
     "pf+kahc-nocomp": {"method": "particle", "refine": True, "voice_compensation": "off"},  # embeddings as the encoder gives them
     "pf+kahc-nopitch": {"method": "particle", "refine": True, "ahc_pitch_weight": 0.0},  # refinement without the talkers' pitch
@@ -580,7 +581,14 @@ def main() -> int:
     ap.add_argument("--no-ami", action="store_true")
     ap.add_argument("--beam", default="superdirective", choices=["superdirective", "delay_and_sum", "none"],
                     help="what the speaker branch hears: a beam steered at the strongest direction (as graphs/meeting.json), or none (the channel mean)")
+    ap.add_argument("--modes", default="", metavar="NAME,NAME",
+                    help="score only these peers (comma-separated; the embedding-only baseline and the default, particle+kahc, "
+                    "always run, as the targets compare them): a quick check of one change, with its peer, instead of every mode")
     args = ap.parse_args()
+    chosen = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if unknown := [m for m in chosen if m not in MODES]:
+        ap.error(f"unknown mode(s) {', '.join(unknown)}; the modes are: {', '.join(MODES)}")
+    modes = {n: m for n, m in MODES.items() if not chosen or n in chosen or n in ("embedding", "particle+kahc")}
     if args.meetings < 0:
         ap.error(f"--meetings must be 0 or more, not {args.meetings}")
     if args.meetings == 0 and (args.no_ami or not AMI.exists()):
@@ -591,7 +599,7 @@ def main() -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"meetings": {}, "ami": {}}
-    agg: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
+    agg: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     bounds: list[tuple[int, int, int]] = []
     bounds_comp: list[tuple[int, int, int]] = []  # the same through the bundled voice compensation
     comp = VoiceCompensation.load(BUNDLED)
@@ -608,7 +616,7 @@ def main() -> int:
                 cache.write_bytes(pickle.dumps(fronts[beam]))
         ref = read_rttm(folder / "reference.rttm")
         row = {}
-        for name, mode in MODES.items():
+        for name, mode in modes.items():
             params = {k: v for k, v in mode.items() if k != "front"}
             if params.get("speakers") == KNOWN:
                 params["speakers"] = len({spk for *_, spk in next(iter(ref.values()))})
