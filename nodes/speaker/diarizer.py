@@ -437,8 +437,8 @@ class Diarizer(Node):
                 self._send_second(i, lab, here)
 
     def _find_second_around(self, first: int) -> None:
-        """After a refinement, look again under each recent stretch with no second talker yet,
-        with every talker's place taken from the refined labels on both sides of it in time.
+        """After a refinement, look again under each recent stretch for a second talker, with every
+        talker's place taken from the refined labels on both sides of it in time.
 
         The live finders place a talker where their stretches were last heard under the labels
         of the moment (``_find_second``) or, once they are heard clearly, just behind
@@ -446,9 +446,10 @@ class Diarizer(Node):
         place, too, drifts 10-20 deg over an overlap), and both go by live labels a refinement
         may change. Here each label's place at a stretch is interpolated between its nearest
         clear stretches before and after (within ``overlap_around_s``), under the labels just
-        refined. Only stretches whose direction blocks the finder still holds are examined: a
-        stretch is looked at again by every pass until it has a second talker or its blocks are
-        gone (10 s). Measured in tools/diarization_notes.md ("seventeenth session").
+        refined. A talker found this way replaces a different one the live finders named (it
+        goes by better places); where it finds nobody, what they named stays. Only stretches
+        whose direction blocks the finder still holds (10 s) are examined, so each is looked at
+        by one or two passes. Measured in tools/diarization_notes.md ("seventeenth session").
         """
         w = self.params.overlap_around_s
         since = self.overlap.oldest
@@ -469,7 +470,7 @@ class Diarizer(Node):
                 clear.append((0.5 * (self.units[k].t0 + self.units[k].t1), k, az))
         for i in range(start, len(self.units)):
             u = self.units[i]
-            if i in self.second or not self.overlap.two_heard(u.t0, u.t1):
+            if not self.overlap.two_heard(u.t0, u.t1):
                 continue
             places = places_between(0.5 * (u.t0 + u.t1), w, [(t, self.out[k], k, az) for t, k, az in clear])
             main = self.out[i]
@@ -478,8 +479,14 @@ class Diarizer(Node):
             found = self.overlap.find(u.t0, u.t1, main, {k: az for k, (az, _) in places.items()})
             if found:
                 lab = found[0]
-                self.second[i] = (lab, places[lab][1], 0, places[main][1])
-                self.overlaps += 1
+                if i in self.second:
+                    if self.second[i][0] == lab:
+                        continue
+                    rev = self.second[i][2] + 1
+                else:
+                    rev = 0
+                    self.overlaps += 1
+                self.second[i] = (lab, places[lab][1], rev, places[main][1])
                 self._send_second(i, lab, places[lab][0])
 
     def _send_second(self, i: int, lab: int | None, az: float | None = None) -> None:
