@@ -24,6 +24,11 @@
                           nothing of the speech before its horizon (``remember`` off; the same on meetings shorter than it).
      * ``pf+kahc-15s``, ``embedding+ahc-15s``  the default, and the mono one, refining every 15 s instead of
                           every 5 s (``refine_every_s``: sooner passes correct live labels sooner and cost more).
+     * ``pf+kahc-nobehind``, ``pf+kahc-noaround``  the default without one way of finding a second talker
+                          under the main one (``overlap_behind_s``: behind a clear stretch, live; ``overlap_around_s``:
+                          again after each refinement, with places on both sides in time). The other peers
+                          (``-nopitch``, ``-nopiece``, ...) are listed with their parameters in ``MODES``;
+                          ``--modes`` runs only the ones named beside the baseline and the default.
    Every mode but ``pf+kahc-mean`` hears the speech through the beam (``--beam``; ``none``: the channel mean).
    Reported per mode: DER (pyannote.metrics, collar 0.5 s total = +-0.25 s, overlap scored),
    its components, the ratio to the embedding-only DER, label persistence (a talker silent for
