@@ -402,9 +402,7 @@ class Diarizer(Node):
         found = self.overlap.find(u.t0, u.t1, main, {k: az for k, (az, _) in places.items()})
         if found:
             lab = found[0]
-            self.second[i] = (lab, places[lab][1], 0, places[main][1])
-            self.overlaps += 1
-            self._send_second(i, lab, places[lab][0])
+            self._name_second(i, lab, places[lab][1], places[main][1], places[lab][0])
 
     def _find_second_behind(self, j: int) -> None:
         """Label stretch ``j``'s talker under the stretches just before it, where the peaks point at ``j``'s place.
@@ -432,9 +430,7 @@ class Diarizer(Node):
             places = self._places_under(i)
             places[lab] = (here, j)  # where they are heard now, not where they were heard before
             if lab in self.overlap.find(v.t0, v.t1, self.out[i], {k: az for k, (az, _) in places.items()}):
-                self.second[i] = (lab, j, 0, places[self.out[i]][1])
-                self.overlaps += 1
-                self._send_second(i, lab, here)
+                self._name_second(i, lab, j, places[self.out[i]][1], here)
 
     def _find_second_around(self, first: int) -> None:
         """After a refinement, look again under each recent stretch for a second talker, with every
@@ -463,31 +459,34 @@ class Diarizer(Node):
         lo = start
         while lo > first and self.units[lo - 1].t0 >= self.units[start].t0 - w:
             lo -= 1
-        clear: list[tuple[float, int, float]] = []  # (time, stretch, azimuth) of the clearly located stretches
+        clear: list[tuple[float, int, int, float]] = []  # (time, label, stretch, azimuth) of the clearly located stretches
         for k in range(lo, len(self.units)):
             az = self._clear_place(self.units[k])
             if az is not None:
-                clear.append((0.5 * (self.units[k].t0 + self.units[k].t1), k, az))
+                clear.append((0.5 * (self.units[k].t0 + self.units[k].t1), self.out[k], k, az))
         for i in range(start, len(self.units)):
             u = self.units[i]
             if not self.overlap.two_heard(u.t0, u.t1):
                 continue
-            places = places_between(0.5 * (u.t0 + u.t1), w, [(t, self.out[k], k, az) for t, k, az in clear])
+            places = places_between(0.5 * (u.t0 + u.t1), w, clear)
             main = self.out[i]
             if main not in places:
                 continue
             found = self.overlap.find(u.t0, u.t1, main, {k: az for k, (az, _) in places.items()})
-            if found:
+            if found and (i not in self.second or self.second[i][0] != found[0]):
                 lab = found[0]
-                if i in self.second:
-                    if self.second[i][0] == lab:
-                        continue
-                    rev = self.second[i][2] + 1
-                else:
-                    rev = 0
-                    self.overlaps += 1
-                self.second[i] = (lab, places[lab][1], rev, places[main][1])
-                self._send_second(i, lab, places[lab][0])
+                self._name_second(i, lab, places[lab][1], places[main][1], places[lab][0])
+
+    def _name_second(self, i: int, lab: int, anchor: int, main_anchor: int, az: float) -> None:
+        """Name ``lab`` the second talker under unit ``i`` (anchored on stretch ``anchor``, the main
+        talker on ``main_anchor``) and send it: a new overlap turn, or the next revision of one."""
+        if i in self.second:
+            rev = self.second[i][2] + 1
+        else:
+            rev = 0
+            self.overlaps += 1
+        self.second[i] = (lab, anchor, rev, main_anchor)
+        self._send_second(i, lab, az)
 
     def _send_second(self, i: int, lab: int | None, az: float | None = None) -> None:
         """(Re)send unit ``i``'s second talker; ``None`` retracts it (an empty turn, higher revision)."""
