@@ -468,6 +468,48 @@ def test_reassignment_does_not_let_a_small_cluster_take_a_big_ones_runs() -> Non
         assert ahc.moved == most and sum(lab == out[40] for lab in out[:40]) == 2 * most
 
 
+def test_reassignment_moves_the_run_that_spoils_a_cluster_first() -> None:
+    """Run X (talker C's voice and place) sits in talker M's cluster just before M's run Y, 110 deg
+    away: scored against M's directions, Y's hand-over from X looks impossible and Y leans to the
+    seated talker A, who sits where Y is. X fits C by far more, so X moves first and Y, scored
+    again, stays with M: one move. Scored from where the runs stood when a pass began, Y went to A
+    beside X and came back a pass later; in sim291 and sim189 two such runs swapped back and forth
+    in every pass, the labels left as the number of passes' parity had them."""
+    from nodes.speaker.kalman_ahc import Cluster
+
+    config = AhcConfig(threshold=0.2, pitch_weight=0.0)
+    motion = Motion.of(config)
+    voice = {"A": np.array([1.0, 0.0, 0.0]), "C": np.array([0.0, 1.0, 0.0]), "M": np.array([0.0, 0.0, 1.0])}
+
+    def run(who: str, az: float, times: list[float], like: str | None = None) -> Cluster:
+        vec = len(times) * (voice[like or who] + 0.1)
+        obs = [(t, az, 64.0) for t in times]
+        return Cluster(list(range(len(times))), vec, obs, Track(obs, motion))
+
+    def meeting(x_stretches: int) -> tuple[list[Cluster], list[int]]:
+        runs = [run("A", -157.0, [1.0, 1.5]), run("A", -157.0, [15.0, 15.5]), run("A", -157.0, [30.0, 30.5]),
+                run("C", 99.0, [20.0, 20.5]), run("C", 99.0, [40.0, 40.5]),
+                run("M", 126.0, [28.0, 28.5, 29.0]), run("M", 126.0, [33.0, 33.5]),
+                run("M", 99.0, [4.0, 4.5, 5.0][-x_stretches:], like="C"),  # X
+                run("M", -151.0, [5.5 + 0.5 * i for i in range(8)])]  # Y
+        start = 0
+        for r in runs:  # unit indices in order, as cluster() numbers them
+            r.members = list(range(start, start + len(r.members)))
+            start += len(r.members)
+        owner = [0, 0, 0, 1, 1, 2, 2, 2, 2]
+        return runs, [owner[i] for i, r in enumerate(runs) for _ in r.members]
+
+    def reassign(x_stretches: int) -> tuple[int, int, int]:
+        """Where X and Y end (0: A, 1: C, 2: M) and how many runs moved."""
+        runs, labels = meeting(x_stretches)
+        ahc = KalmanAhc(config)
+        out = ahc._reassign(runs, labels, 3, np.zeros((0, 3)))
+        return out[runs[7].members[0]], out[runs[8].members[0]], ahc.moved
+
+    assert reassign(1) == (2, 0, 1)  # X of one stretch may not move: spoiled by it, M's cluster loses Y to A
+    assert reassign(3) == (1, 2, 1)  # X moves to C first, and Y stays with M
+
+
 def test_reassignment_undoes_a_greedy_merge() -> None:
     # Talkers A (e1) and B (e2); run X is A's but leans to B, run Y is B's but leans to A, and the
     # two are each other's closest: greedy AHC merges them first and the pair then joins A.

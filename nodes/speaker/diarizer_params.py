@@ -115,9 +115,10 @@ class DiarizerParams(BaseModel):
                                     "of the run (s) on either side (shorter pieces are too little speech to cluster on their own).")
     ahc_pca_dims: int = Field(_A.pca_dims, ge=0, le=256, description="Refinement: compare embeddings over their first this many "
                               "principal axes within the horizon (drops what was said and the room from the cosine; 0: all).")
-    ahc_reassign_passes: int = Field(_A.reassign_passes, ge=0, le=20, description="Refinement: once merging stops, each run moves "
-                                     "to the finished cluster it fits best (embedding and location), at most this many passes: "
-                                     "undoes early merges that greedy clustering cannot (0: never).")
+    ahc_reassign_passes: int = Field(_A.reassign_passes, ge=0, le=20, description="Refinement: once merging stops, runs move "
+                                     "one at a time, the clearest first, to the finished cluster they fit best (embedding and "
+                                     "location), at most this many moves per run in all: undoes early merges that greedy "
+                                     "clustering cannot (0: never).")
     ahc_reassign_max_gain: float = Field(_A.reassign_max_gain, ge=0, description="Refinement: a cluster takes in by those moves at "
                                          "most this many times the speech merging left it, so that a small piece of a talker "
                                          "cannot draw half of them over (0: no bound).")
