@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from dz_feed import feed_diarizer
-from nodes.speaker.ahc_runs import follow_lone, location_cuts, voice_cuts
+from nodes.speaker.ahc_runs import follow_lone, location_cuts, remembered_voice_cuts, voice_cuts
 from nodes.speaker.direction_track import Motion, Track, kalman_loglik, merged_loglik
 from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, Profile, _principal_axes, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
@@ -414,6 +414,34 @@ def test_refinement_cuts_a_run_where_the_voice_changes() -> None:
     x = np.stack([u.vector for u in short]).astype(np.float64) - np.stack([u.vector for u in short]).mean(axis=0)
     assert voice_cuts(short, short_initial, x, AhcConfig()) == []
     assert voice_cuts(short, short_initial, x, AhcConfig(change_min_s=0.0))
+
+
+def test_refinement_remembers_a_voice_cut_while_the_run_allows_it() -> None:
+    """A pass that hears the voice change cuts the run and marks the stretch; a later pass, whose space
+    of compared embeddings no longer scores the change under ``change_cos`` (sim226), still cuts there,
+    as long as the run leaves ``change_min_s`` on either side."""
+    units, truth, initial = _same_place_handovers(1, noise=0.1)
+    cfg = dict(threshold=0.0, loc_weight=0.1, split_deg=25)
+    KalmanAhc(AhcConfig(**cfg)).cluster(units, initial)  # the earlier pass
+    marked = [u.index for u in units if u.voice_cut]
+    changes = [i for i in range(1, len(units)) if truth[i] != truth[i - 1] and units[i].segment == units[i - 1].segment]
+    assert marked == changes
+    deaf = dict(cfg, change_cos=-0.999)  # a later pass in which no score falls under the threshold
+    assert _accuracy(KalmanAhc(AhcConfig(**deaf)).cluster(units, initial), truth) >= 0.95
+    fresh, _, _ = _same_place_handovers(1, noise=0.1)
+    assert _accuracy(KalmanAhc(AhcConfig(**deaf)).cluster(fresh, initial), truth) < 0.8
+    # the length rule, against the runs as they are now
+    c = AhcConfig()
+    no_cuts = [False] * len(fresh)
+    early = fresh[2]  # 1 s into its segment's run
+    early.voice_cut = True
+    assert not any(remembered_voice_cuts(fresh, initial, no_cuts, c))
+    early.voice_cut = False
+    fresh[changes[0]].voice_cut = True  # 4 s in, 4 s left
+    assert remembered_voice_cuts(fresh, initial, no_cuts, c) == [i == changes[0] for i in range(len(fresh))]
+    cut_before = list(no_cuts)
+    cut_before[changes[0] - 4] = True  # another cut 2 s before it leaves too little
+    assert remembered_voice_cuts(fresh, initial, cut_before, c) == cut_before
 
 
 def test_ahc_folds_a_small_cluster_just_short_of_merging_but_keeps_a_quiet_talker() -> None:

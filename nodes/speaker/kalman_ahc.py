@@ -105,7 +105,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from .ahc_runs import follow_lone, follow_onsets, location_cuts, mid, voice_cuts
+from .ahc_runs import follow_lone, follow_onsets, location_cuts, mid, remembered_voice_cuts, voice_cuts
 from .direction_track import Motion, Track, merged_loglik
 from .pitch import PitchModel
 from .units import Unit, direction_var, unit_vector
@@ -274,6 +274,8 @@ class KalmanAhc:
         if c.start == "runs" and c.change_cos > -1:
             for i in voice_cuts(units, initial, x, c):
                 cuts[i] = True
+                units[i].voice_cut = True  # remembered by the stretch for later passes
+            cuts = remembered_voice_cuts(units, initial, cuts, c)
         for i, u in enumerate(units):
             w = max(u.window_s, 0.1)
             vec = x[i]

@@ -30,6 +30,7 @@ class Unit:
     azimuth_std: float | None = None
     pitch: float | None = None
     voiced_s: float = 0.0
+    voice_cut: bool = False  # a refinement pass heard the voice change at this stretch (``ahc_runs.remembered_voice_cuts``)
 
     @property
     def window_s(self) -> float:
