@@ -458,8 +458,8 @@ class KalmanAhc:
         197-388 2.70 -> 2.68% DER, 1,173 -> 1,174 of 1,195 returns (sim291 8.9 -> 4.6%); 11
         minutes 2.25 -> 2.21%, 664 -> 665 of 672 (sim909); away 2.51 -> 2.48% (sim906); 1-196
         unchanged, meeting by meeting (moving the runs in time order, each seeing the moves
-        before it, lost a return in sim189 instead). No meeting worse; the diariser's CPU over the 11-minute sim901 the same
-        (18.2-18.3 s).
+        before it, lost a return in sim189 instead). No meeting worse; the diariser's CPU over
+        the 11-minute sim901 the same (18.2-18.3 s).
         """
         c = self.config
         assign = [labels[r.members[0]] for r in runs]
