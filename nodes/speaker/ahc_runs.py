@@ -199,11 +199,10 @@ def remembered_voice_cuts(units: list[Unit], labels: list[int], cuts: list[bool]
     from where he stopped, 0.3 s later, in one speech segment and one online label) scored
     -0.41 and -0.39 in the passes at 10 and 15 s, and was cut, but -0.15 to -0.26 in every
     later pass, so the final labels gave both turns one talker (10.7% DER, a return lost). A
-    change heard once
-    stays heard: the cut is kept, and merging still joins the two sides when one talker
-    spoke both. The length rule is checked again against the runs as they are now (the
-    runs' labels and other cuts may have shortened them): kept without it, a remembered cut
-    left a 1.5 s piece in sim904 that became a spurious talker. Measured in
+    change heard once stays heard: the cut is kept, and merging still joins the two sides when
+    one talker spoke both. The length rule is checked again against the runs as they are now
+    (the runs' labels and other cuts may have shortened them): kept without it, a remembered
+    cut left a 1.5 s piece in sim904 that became a spurious talker. Measured in
     tools/diarization_notes.md ("eighteenth session").
     """
     out = list(cuts)

@@ -420,7 +420,7 @@ class KalmanAhc:
 
         Greedy merging never undoes a merge: a run joined to the wrong talker early (their voices
         alike, the location not yet telling) stays there however clear the finished clusters make
-        it. One pass asks every run again which finished cluster it fits. The location part
+        it. Every run is asked again which finished cluster it fits. The location part
         scores the run against the cluster's directions near it in time (``reassign_window_s``
         either side, and at least the nearest on each side), which is what a Kalman track says
         about where that talker was then. A run that is a cluster of its own stays (clustering
@@ -476,7 +476,8 @@ class KalmanAhc:
             count[a] += 1
             psum[a] += pr.pitch_sum
             pweight[a] += pr.pitch_w
-        cap = c.reassign_max_gain * np.asarray(held) if c.reassign_max_gain and held is not None else None  # then ``run_s`` holds each run's speech
+        # the most speech each cluster may take in by moves (``run_s``: each run's speech); None: no bound
+        cap = c.reassign_max_gain * np.asarray(held) if c.reassign_max_gain and held is not None else None
         received = np.zeros(k)  # speech each cluster has gained by moves (less what it gave)
         self.moved = 0
         # Each cluster's directions (time, azimuth, variance, run), kept current as runs move.
