@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+
 import numpy as np
 
 from dz_feed import feed_diarizer
@@ -833,11 +835,12 @@ def test_diarizer_labels_new_speech_from_a_filter_restarted_at_each_refinement()
 
 
 def _mono_diarizer(packets: list, **params: object) -> tuple[object, list]:
-    """An embedding-only speaker.diarizer without refinement fed ``packets``; the node and every turn it sent, in order."""
+    """An embedding-only speaker.diarizer (without refinement unless ``params`` ask) fed ``packets``; the node and every
+    turn it sent, in order."""
     from nodes.speaker.diarizer import Diarizer, DiarizerParams
     from pipeline import RunContext, StreamInfo
 
-    node = Diarizer("dz", DiarizerParams(method="embedding", refine=False, **params), RunContext())
+    node = Diarizer("dz", DiarizerParams(**{"method": "embedding", "refine": False, **params}), RunContext())
     node.configure({"embeddings": StreamInfo()})
     node.open()
     sent: list = []
@@ -1062,3 +1065,61 @@ def test_diarizer_gives_a_talker_back_after_the_refinement_horizon_their_label()
     back = {lab for tid, lab in labels.items() if final[tid].t0 >= 62.0}
     assert len(first) == 1 and back == first
     assert len(set(labels.values())) == 3
+
+
+def test_a_change_the_voice_placed_moves_one_stretch_earlier() -> None:
+    """``move_voice_handovers``: inside one segment, a label change between stretches heard within ``max_deg``
+    of each other (or without a direction) moves one stretch earlier; one the direction placed (talkers far
+    apart), one across a pause, and a one-stretch run stay; changes never chain."""
+    from nodes.speaker.handover import move_voice_handovers
+
+    def stretches(azimuths: list[float | None], segments: str) -> list[Unit]:
+        return [Unit(k, 0.5 * k, 0.5 * k + 0.5, np.zeros(4), 0.5 * k - 1.0, segments[k], az, 3.0 if az is not None else None)
+                for k, az in enumerate(azimuths)]
+
+    same = stretches([30.0, 31.0, 33.0, 29.0, 32.0, 30.0], "aaaaaa")
+    assert move_voice_handovers(same, [0, 0, 0, 1, 1, 1]) == [0, 0, 1, 1, 1, 1]
+    assert move_voice_handovers(same, [0, 0, 0, 1, 1, 1], max_deg=0) == [0, 0, 0, 1, 1, 1]
+    far = stretches([30.0, 31.0, 33.0, 120.0, 121.0, 119.0], "aaaaaa")  # the direction turned with the talker: on time
+    assert move_voice_handovers(far, [0, 0, 0, 1, 1, 1]) == [0, 0, 0, 1, 1, 1]
+    mono = stretches([None] * 6, "aaaaaa")
+    assert move_voice_handovers(mono, [0, 0, 0, 1, 1, 1]) == [0, 0, 1, 1, 1, 1]
+    paused = stretches([None] * 6, "aaabbb")  # the change is where the pause is
+    assert move_voice_handovers(paused, [0, 0, 0, 1, 1, 1]) == [0, 0, 0, 1, 1, 1]
+    assert move_voice_handovers(mono, [0, 1, 1, 2, 2, 2]) == [0, 1, 2, 2, 2, 2]  # the lone first stretch is left alone
+    assert move_voice_handovers(mono, [0, 0, 1, 1, 2, 2]) == [0, 1, 1, 2, 2, 2]  # each change once, from the labels given
+
+
+def test_refinement_places_a_hand_over_the_voice_heard_where_it_happened() -> None:
+    """Mono refinement: B speaks alone, then in one speech segment A until 9.25 s and B from then. The first
+    window ending after the change (8.25-9.75 s) is still two thirds A, so the online labels change a stretch
+    late and refinement's runs with them: the stretch 9.25-9.75 s is B's in the end (the hand-over moved back
+    a stretch), A's with ``ahc_handover_deg`` 0."""
+    from pipeline import Embedding, Packet
+
+    rng = np.random.default_rng(7)
+    voice = {"A": rng.normal(size=64), "B": rng.normal(size=64)}
+    plan = [("s0", [("B", 0.0, 4.0)]), ("s1", [("A", 5.0, 9.25), ("B", 9.25, 13.0)]), ("s2", [("A", 14.0, 18.0)]),
+            ("s3", [("B", 19.0, 23.0)]), ("s4", [("A", 24.0, 28.0)])]
+    packets = []
+    for seg, talk in plan:
+        start, stop = talk[0][1], talk[-1][2]
+        ends = [start + 0.75, start + 1.25] + list(np.arange(start + 1.75, stop + 1e-9, 0.5))
+        new_from = start
+        for end in ends:
+            lo = max(start, end - 1.5)
+            v = sum(max(0.0, min(b, end) - max(a, lo)) * voice[who] for who, a, b in talk) + 0.3 * rng.normal(size=64)
+            packets.append(Packet(new_from, end, Embedding(v.astype(np.float32), seg, "window", lo, end, new_from)))
+            new_from = end
+
+    def final(**params: object) -> Callable[[float], str]:
+        """The final label of the stretch holding each instant."""
+        sent = _mono_diarizer(packets, refine=True, **params)[1]
+        turns = [t for t in {t.turn_id: t for t in sent}.values() if t.t1 > t.t0]
+        return lambda at: next(t.speaker for t in turns if t.t0 <= at < t.t1)
+
+    label = final()
+    a, b = label(6.0), label(2.0)
+    assert a != b and label(12.0) == b and label(15.0) == a and label(20.0) == b and label(25.0) == a
+    assert label(9.0) == a and label(9.5) == b
+    assert final(ahc_handover_deg=0.0)(9.5) == a

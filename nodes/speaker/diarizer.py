@@ -17,6 +17,7 @@ from ..array.mics import OFF_KEY
 from .ahc_runs import opening
 from .compensation import CompensationError, VoiceCompensation, resolve
 from .diarizer_params import DiarizerParams
+from .handover import move_voice_handovers
 from .kalman_ahc import AhcConfig, KalmanAhc, Profile, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
 from .overlap import OverlapConfig, OverlapFinder, places_between
@@ -543,6 +544,7 @@ class Diarizer(Node):
         # counts for their label in the match: a label stays with the voice it had.
         past = sorted(self.voices) if self.params.remember else []
         clusters = self.ahc.cluster(units, self.raw[first:], [self.voices[lab] for lab in past])
+        clusters[:len(units)] = move_voice_handovers(units, clusters[:len(units)], self.params.ahc_handover_deg)
         mapping = match_labels(clusters, old + past, [u.t1 - u.t0 for u in units] + [self.voices[lab].speech for lab in past],
                                self._labels_in_use())
         new = [mapping[c] for c in clusters[:len(units)]]

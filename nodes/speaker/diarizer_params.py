@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .handover import HANDOVER_DEG
 from .kalman_ahc import AhcConfig
 from .online_clustering import OnlineClusteringConfig
 from .overlap import OverlapConfig
@@ -113,6 +114,11 @@ class DiarizerParams(BaseModel):
                                   "embeddings): a talker change the online labels and the direction missed (-1: never).")
     ahc_change_min_s: float = Field(_A.change_min_s, ge=0, description="Refinement: a voice cut must leave at least this much "
                                     "of the run (s) on either side (shorter pieces are too little speech to cluster on their own).")
+    ahc_handover_deg: float = Field(HANDOVER_DEG, ge=0, le=180, description="Refinement: where the label changes inside a speech "
+                                    "segment between two stretches heard within this many degrees of each other (or without "
+                                    "directions, as from one microphone), the voice placed the change, and its 1.5 s window placed "
+                                    "it a stretch late: the earlier run's last stretch goes to the later talker (0: never; "
+                                    "nodes/speaker/handover.py).")
     ahc_pca_dims: int = Field(_A.pca_dims, ge=0, le=256, description="Refinement: compare embeddings over their first this many "
                               "principal axes within the horizon (drops what was said and the room from the cosine; 0: all).")
     ahc_reassign_passes: int = Field(_A.reassign_passes, ge=0, le=20, description="Refinement: once merging stops, runs move "
