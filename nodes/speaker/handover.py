@@ -14,9 +14,10 @@ late ones not at an overlap's end, nearly all between stretches heard within 20 
 other): moving every such change one stretch earlier took DER from 2.48% to 2.30% at 25 deg
 (2.34% at 12 deg, 2.31% at 20 and 28 deg, 2.32% at 40 deg) and won a return (sim105); moving
 every change regardless of direction made it worse (2.53%: those the direction placed were on
-time). Without directions (mono refinement) every change is the voice's: 3.73% -> 3.14%, four
-returns won. What the diariser then measured is in tools/diarization_notes.md ("nineteenth
-session").
+time). Built, refinement without the location term (whose stretches still carry the array's
+directions) went 3.73% -> 3.14% with four returns won, and fed no directions at all, as from one
+microphone, where every change is the voice's, 7.09% -> 5.94% with 18 won; the rest of what the
+diariser then measured is in tools/diarization_notes.md ("nineteenth session").
 """
 
 from __future__ import annotations
