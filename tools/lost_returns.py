@@ -1,0 +1,173 @@
+"""Why returns were lost: every return a diariser mode did not keep, on meetings the bench has cached.
+
+The persistence target ("a talker silent for 10 s or more keeps their label when they speak
+again") is counted by ``tools/bench_diarization.py``; this says, per lost return, what went
+wrong, so that the next change is aimed at a cause rather than at a count. For each one:
+
+* which of the two turns carries a label that is not the talker's own (the DER mapping's):
+  the turn before, the return, or both; and whose label it carries instead (another present
+  talker's, with that talker's voice and how far from the returner they stood; or a label
+  no talker maps to: a spurious cluster);
+* how much of the return the talker spoke alone (``alone``), and who spoke over the rest,
+  at what angle: under 50% alone, one label per moment goes to one of the two;
+* the talker's voice and whether they were walking.
+
+It reads the bench's cached meetings and front end (``--work`` as given to the bench, which
+must have run those meetings first) and runs only the diariser, a few seconds a meeting, so
+a whole set's lost returns are listed in a minute or two. Usage::
+
+    python tools/lost_returns.py --work /tmp/meetflow_bench_dz --first 1 --meetings 36
+    python tools/lost_returns.py --work /tmp/meetflow_bench_dz --first 113 --meetings 1 --mode pf+kahc-nohandover
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pickle
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import bench_diarization as bench
+
+
+@dataclass
+class LostReturn:
+    """One return not kept, and what its labels say about why."""
+
+    talker: str
+    before: tuple[float, float]
+    back: tuple[float, float]
+    label_before: str | None  # majority label of the turn before
+    label_back: str | None  # ... and of the return
+    own: str | None  # the talker's own label (DER mapping), None if no label maps to them
+    alone: float  # share of the return the talker spoke alone
+    owners: dict[str, str | None]  # label -> the reference talker it maps to (None: nobody's)
+
+    @property
+    def wrong(self) -> str:
+        """Which turn carries a label that is not the talker's own: 'before', 'return' or 'both'."""
+        b, r = self.label_before != self.own, self.label_back != self.own
+        return "both" if b and r else "before" if b else "return"
+
+    @property
+    def cause(self) -> str:
+        """A coarse cause: spoken under another talker, a spurious label, or another talker's label."""
+        if self.alone < 0.5:
+            return "under another talker"
+        wrong = self.label_back if self.label_back != self.own else self.label_before
+        return "a label of its own" if self.owners.get(wrong or "") is None else "another talker's label"
+
+
+def lost_returns(ref: list[tuple[float, float, str]], turns: list[Any], silence_s: float = 10.0) -> list[LostReturn]:
+    """Every return after ``silence_s`` of the talker's own silence whose majority label differs from the turn before's."""
+    from nodes.speaker.evaluate import speaker_mapping
+
+    mine = speaker_mapping(ref, [(t.t0, t.t1, t.speaker) for t in turns if t.t1 > t.t0])
+    owners: dict[str, str | None] = {lab: None for lab in {t.speaker for t in turns}}
+    owners.update({lab: spk for spk, lab in mine.items()})
+    out = []
+    for spk, a0, b0, a1, b1 in bench._returns(ref, silence_s):
+        same, before = bench._kept(turns, a0, b0, a1, b1)
+        if not same:
+            out.append(LostReturn(spk, (a0, b0), (a1, b1), before, bench._majority(turns, a1, b1), mine.get(spk),
+                                  bench._alone_share(ref, spk, a1, b1), owners))
+    return out
+
+
+class Scene:
+    """A simulated meeting's talkers (voice, place over time) as its ``scenario.json`` gives them."""
+
+    def __init__(self, scenario: dict[str, Any]) -> None:
+        self.centre = scenario["array"]["centre"]
+        self.talkers = {t["id"]: t for t in scenario["talkers"]}
+
+    def azimuth(self, talker: str, t: float) -> float:
+        """Where ``talker`` stood at ``t``, seen from the array (deg)."""
+        tk = self.talkers[talker]
+        if tk.get("position"):
+            p = tk["position"]
+        else:
+            track = tk["trajectory"]
+            p = [float(np.interp(t, [q[0] for q in track], [q[k] for q in track])) for k in (1, 2)]
+        return math.degrees(math.atan2(p[1] - self.centre[1], p[0] - self.centre[0]))
+
+    def apart(self, a: str, b: str, t: float) -> float:
+        """Angle between two talkers at ``t`` (deg, 0-180)."""
+        return abs((self.azimuth(a, t) - self.azimuth(b, t) + 180.0) % 360.0 - 180.0)
+
+    def describe(self, talker: str) -> str:
+        tk = self.talkers[talker]
+        return f"{tk['voice']}, {'seated' if tk.get('position') else 'walking'}"
+
+
+def explain(lost: LostReturn, ref: list[tuple[float, float, str]], scene: Scene) -> str:
+    """One line on a lost return, in the talkers' terms."""
+    mid = 0.5 * sum(lost.back)
+
+    def whose(label: str | None, turn: tuple[float, float]) -> str:
+        if label == lost.own:
+            return "theirs"
+        spk = lost.owners.get(label or "")
+        if spk is None:
+            return "nobody's"
+        return f"{spk}'s: {scene.talkers[spk]['voice']}, {scene.apart(lost.talker, spk, 0.5 * sum(turn)):.0f} deg away"
+
+    over = sorted({s for x, y, s in ref if s != lost.talker and y > lost.back[0] and x < lost.back[1]})
+    under = ", ".join(f"{s} ({scene.apart(lost.talker, s, mid):.0f} deg)" for s in over) or "nobody"
+    (a0, b0), (a1, b1) = lost.before, lost.back
+    return (f"{lost.talker} ({scene.describe(lost.talker)}) back at {a1:.1f} s after {a1 - b0:.1f} s: "
+            f"before {a0:.1f}-{b0:.1f} {lost.label_before} ({whose(lost.label_before, lost.before)}), "
+            f"return {a1:.1f}-{b1:.1f} {lost.label_back} ({whose(lost.label_back, lost.back)}); "
+            f"alone {lost.alone:.0%}, over it {under}  [{lost.cause}; wrong: {lost.wrong}]")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", required=True, help="the bench's --work folder, holding sim<seed>/ with its cached front end")
+    ap.add_argument("--first", type=int, default=1, help="seed of the first meeting")
+    ap.add_argument("--meetings", type=int, default=8)
+    ap.add_argument("--mode", default="particle+kahc", help=f"the bench mode to run (one of {', '.join(bench.MODES)})")
+    ap.add_argument("--beam", default="superdirective", choices=["superdirective", "delay_and_sum", "none"])
+    args = ap.parse_args()
+    if args.mode not in bench.MODES:
+        ap.error(f"unknown mode {args.mode!r}; the modes are: {', '.join(bench.MODES)}")
+    mode = bench.MODES[args.mode]
+    beam = mode.get("front", args.beam)
+    params = {k: v for k, v in mode.items() if k != "front"}
+    from nodes.speaker.evaluate import read_rttm
+
+    counts: Counter[str] = Counter()
+    total = 0
+    for i in range(args.first, args.first + args.meetings):
+        folder = Path(args.work) / f"sim{i}"
+        cache = folder / f"front_{beam}_v2.pkl"
+        if not cache.exists():
+            print(f"lost_returns: {cache} is missing: run tools/bench_diarization.py --first {i} --meetings 1 "
+                  f"--work {args.work} first (it simulates the meeting and caches its front end)", file=sys.stderr)
+            return 2
+        ref = next(iter(read_rttm(folder / "reference.rttm").values()))
+        if params.get("speakers") == bench.KNOWN:
+            params = {**params, "speakers": len({s for *_, s in ref})}
+        turns = bench.seen_after(bench.emissions(pickle.loads(cache.read_bytes()), **params), float("inf"))
+        scene = Scene(json.loads((folder / "scenario.json").read_text()))
+        total += len(bench._returns(ref, 10.0))
+        for lost in lost_returns(ref, turns):
+            counts[lost.cause] += 1
+            print(f"{folder.name} {explain(lost, ref, scene)}", flush=True)
+    lost_n = sum(counts.values())
+    print(f"\n{args.mode}: {lost_n} of {total} returns lost" + (": " + ", ".join(f"{n} {c}" for c, n in counts.most_common()) if lost_n else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
