@@ -9,7 +9,8 @@ wrong, so that the next change is aimed at a cause rather than at a count. For e
   talker's, with that talker's voice and how far from the returner they stood; or a label
   no talker maps to: a spurious cluster);
 * how much of the return the talker spoke alone (``alone``), and who spoke over the rest,
-  at what angle: under 50% alone, one label per moment goes to one of the two;
+  at what angle; the cause is "under another talker" when the misnamed turn was spoken
+  mostly under someone else, where one label per moment goes to one of the two;
 * the talker's voice and whether they were walking.
 
 It reads the bench's cached meetings and front end (``--work`` as given to the bench, which
@@ -51,6 +52,7 @@ class LostReturn:
     label_back: str | None  # ... and of the return
     own: str | None  # the talker's own label (DER mapping), None if no label maps to them
     alone: float  # share of the return the talker spoke alone
+    alone_before: float  # ... and of the turn before
     owners: dict[str, str | None]  # label -> the reference talker it maps to (None: nobody's)
 
     @property
@@ -61,8 +63,9 @@ class LostReturn:
 
     @property
     def cause(self) -> str:
-        """A coarse cause: spoken under another talker, a spurious label, or another talker's label."""
-        if self.alone < 0.5:
+        """A coarse cause: the misnamed turn spoken mostly under another talker, a spurious label, or another talker's label."""
+        alone = {"before": self.alone_before, "return": self.alone, "both": min(self.alone, self.alone_before)}[self.wrong]
+        if alone < 0.5:
             return "under another talker"
         wrong = self.label_back if self.label_back != self.own else self.label_before
         return "a label of its own" if self.owners.get(wrong or "") is None else "another talker's label"
@@ -80,7 +83,7 @@ def lost_returns(ref: list[tuple[float, float, str]], turns: list[Any], silence_
         same, before = bench._kept(turns, a0, b0, a1, b1)
         if not same:
             out.append(LostReturn(spk, (a0, b0), (a1, b1), before, bench._majority(turns, a1, b1), mine.get(spk),
-                                  bench._alone_share(ref, spk, a1, b1), owners))
+                                  bench._alone_share(ref, spk, a1, b1), bench._alone_share(ref, spk, a0, b0), owners))
     return out
 
 
@@ -128,7 +131,7 @@ def explain(lost: LostReturn, ref: list[tuple[float, float, str]], scene: Scene)
     return (f"{lost.talker} ({scene.describe(lost.talker)}) back at {a1:.1f} s after {a1 - b0:.1f} s: "
             f"before {a0:.1f}-{b0:.1f} {lost.label_before} ({whose(lost.label_before, lost.before)}), "
             f"return {a1:.1f}-{b1:.1f} {lost.label_back} ({whose(lost.label_back, lost.back)}); "
-            f"alone {lost.alone:.0%}, over it {under}  [{lost.cause}; wrong: {lost.wrong}]")
+            f"alone {lost.alone:.0%} (the turn before {lost.alone_before:.0%}), over it {under}  [{lost.cause}; wrong: {lost.wrong}]")
 
 
 def main() -> int:
