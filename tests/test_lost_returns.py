@@ -10,14 +10,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 import lost_returns as lr
 
+from nodes.sim.scenario import Scenario
+
 # A, B and C speak; A comes back twice after >= 10 s, B once under C's long turn.
 REF = [(0.0, 4.0, "A"), (5.0, 9.0, "B"), (10.0, 14.0, "C"), (20.0, 24.0, "A"), (30.0, 40.0, "C"), (31.0, 33.0, "B"),
        (50.0, 54.0, "A")]
-SCENE = lr.Scene({"array": {"centre": [0.0, 0.0, 0.0]}, "talkers": [
-    {"id": "A", "voice": "en-us+m3", "position": [1.0, 0.0, 1.6]},
-    {"id": "B", "voice": "en-gb-x-rp+m1", "position": [0.0, 1.0, 1.6]},
-    {"id": "C", "voice": "en-us+klatt", "position": None, "trajectory": [[0.0, -1.0, 0.0, 1.6], [60.0, 0.0, -1.0, 1.6]]},
-]})
+SCENE = Scenario.model_validate({
+    "duration_s": 60.0, "room": {"size": [6.0, 5.0, 3.0], "rt60": 0.4}, "noise": {"snr_db": None}, "utterances": [],
+    "array": {"mics": [[0.0, 0.0, 0.0]], "centre": [3.0, 2.5, 0.75]},
+    "talkers": [
+        {"id": "A", "voice": "en-us+m3", "position": [4.0, 2.5, 1.6]},
+        {"id": "B", "voice": "en-gb-x-rp+m1", "position": [3.0, 3.5, 1.6]},
+        {"id": "C", "voice": "en-us+klatt", "trajectory": [[0.0, 2.0, 2.5, 1.6], [60.0, 3.0, 1.5, 1.6]]},
+    ]})
 
 
 def _turns(*rows: tuple[float, float, str]) -> list[SimpleNamespace]:

@@ -24,8 +24,6 @@ a whole set's lost returns are listed in a minute or two. Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import pickle
 import sys
 from collections import Counter
@@ -33,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_diarization as bench
+
+from nodes.sim.scenario import Scenario
 
 
 @dataclass
@@ -87,33 +85,17 @@ def lost_returns(ref: list[tuple[float, float, str]], turns: list[Any], silence_
     return out
 
 
-class Scene:
-    """A simulated meeting's talkers (voice, place over time) as its ``scenario.json`` gives them."""
-
-    def __init__(self, scenario: dict[str, Any]) -> None:
-        self.centre = scenario["array"]["centre"]
-        self.talkers = {t["id"]: t for t in scenario["talkers"]}
-
-    def azimuth(self, talker: str, t: float) -> float:
-        """Where ``talker`` stood at ``t``, seen from the array (deg)."""
-        tk = self.talkers[talker]
-        if tk.get("position"):
-            p = tk["position"]
-        else:
-            track = tk["trajectory"]
-            p = [float(np.interp(t, [q[0] for q in track], [q[k] for q in track])) for k in (1, 2)]
-        return math.degrees(math.atan2(p[1] - self.centre[1], p[0] - self.centre[0]))
-
-    def apart(self, a: str, b: str, t: float) -> float:
-        """Angle between two talkers at ``t`` (deg, 0-180)."""
-        return abs((self.azimuth(a, t) - self.azimuth(b, t) + 180.0) % 360.0 - 180.0)
-
-    def describe(self, talker: str) -> str:
-        tk = self.talkers[talker]
-        return f"{tk['voice']}, {'seated' if tk.get('position') else 'walking'}"
+def _apart(scene: Scenario, a: str, b: str, t: float) -> float:
+    """Angle between two talkers at ``t`` as the array sees them (deg, 0-180)."""
+    return abs((scene.azimuth(a, t) - scene.azimuth(b, t) + 180.0) % 360.0 - 180.0)
 
 
-def explain(lost: LostReturn, ref: list[tuple[float, float, str]], scene: Scene) -> str:
+def _describe(scene: Scenario, talker: str) -> str:
+    tk = scene.talker(talker)
+    return f"{tk.voice}, {'walking' if tk.walking else 'seated'}"
+
+
+def explain(lost: LostReturn, ref: list[tuple[float, float, str]], scene: Scenario) -> str:
     """One line on a lost return, in the talkers' terms."""
     mid = 0.5 * sum(lost.back)
 
@@ -123,12 +105,12 @@ def explain(lost: LostReturn, ref: list[tuple[float, float, str]], scene: Scene)
         spk = lost.owners.get(label or "")
         if spk is None:
             return "nobody's"
-        return f"{spk}'s: {scene.talkers[spk]['voice']}, {scene.apart(lost.talker, spk, 0.5 * sum(turn)):.0f} deg away"
+        return f"{spk}'s: {scene.talker(spk).voice}, {_apart(scene, lost.talker, spk, 0.5 * sum(turn)):.0f} deg away"
 
     over = sorted({s for x, y, s in ref if s != lost.talker and y > lost.back[0] and x < lost.back[1]})
-    under = ", ".join(f"{s} ({scene.apart(lost.talker, s, mid):.0f} deg)" for s in over) or "nobody"
+    under = ", ".join(f"{s} ({_apart(scene, lost.talker, s, mid):.0f} deg)" for s in over) or "nobody"
     (a0, b0), (a1, b1) = lost.before, lost.back
-    return (f"{lost.talker} ({scene.describe(lost.talker)}) back at {a1:.1f} s after {a1 - b0:.1f} s: "
+    return (f"{lost.talker} ({_describe(scene, lost.talker)}) back at {a1:.1f} s after {a1 - b0:.1f} s: "
             f"before {a0:.1f}-{b0:.1f} {lost.label_before} ({whose(lost.label_before, lost.before)}), "
             f"return {a1:.1f}-{b1:.1f} {lost.label_back} ({whose(lost.label_back, lost.back)}); "
             f"alone {lost.alone:.0%} (the turn before {lost.alone_before:.0%}), over it {under}  [{lost.cause}; wrong: {lost.wrong}]")
@@ -162,7 +144,7 @@ def main() -> int:
         if params.get("speakers") == bench.KNOWN:
             params = {**params, "speakers": len({s for *_, s in ref})}
         turns = bench.seen_after(bench.emissions(pickle.loads(cache.read_bytes()), **params), float("inf"))
-        scene = Scene(json.loads((folder / "scenario.json").read_text()))
+        scene = Scenario.model_validate_json((folder / "scenario.json").read_text())
         total += len(bench._returns(ref, 10.0))
         for lost in lost_returns(ref, turns):
             counts[lost.cause] += 1
