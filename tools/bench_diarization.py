@@ -651,8 +651,9 @@ def main() -> int:
         hyp_one: dict[str, Any] = {}
         hyp_online: dict[str, Any] = {}
         hyp_known: dict[str, Any] = {}
-        hyp_nopitch: dict[str, Any] = {}
-        hyp_nohand: dict[str, Any] = {}
+        # refinement without one of its parts, beside the default (results key embedding_<name>)
+        ablations = {"nopitch": {"ahc_pitch_weight": 0.0}, "nohandover": {"ahc_handover_deg": 0.0}}
+        hyp_ablated: dict[str, dict[str, Any]] = {name: {} for name in ablations}
         for wav in sorted(AMI.glob("*.wav")):
             cache = work / f"ami_{wav.stem}_v2.pkl"  # v2: windows carry pitch
             if cache.exists():
@@ -662,8 +663,8 @@ def main() -> int:
                 cache.write_bytes(pickle.dumps(front))
             turns, _ = diarize(front, method="embedding", refine=True)
             hyp_emb[wav.stem] = _segments(turns)
-            hyp_nopitch[wav.stem] = _segments(diarize(front, method="embedding", refine=True, ahc_pitch_weight=0.0)[0])
-            hyp_nohand[wav.stem] = _segments(diarize(front, method="embedding", refine=True, ahc_handover_deg=0.0)[0])
+            for name, extra in ablations.items():
+                hyp_ablated[name][wav.stem] = _segments(diarize(front, method="embedding", refine=True, **extra)[0])
             online, _ = diarize(front, method="embedding", refine=False)
             hyp_online[wav.stem] = _segments(online)
             hyp_one[wav.stem] = [(x.t0, x.t1, "one") for x in turns if x.t1 > x.t0]
@@ -675,18 +676,18 @@ def main() -> int:
         r_one = der({k: refs[k] for k in ids}, hyp_one, collar=0.5, uem=uems, match_single_file=False)
         r_onl = der({k: refs[k] for k in ids}, hyp_online, collar=0.5, uem=uems, match_single_file=False)
         r_known = der({k: refs[k] for k in ids}, hyp_known, collar=0.5, uem=uems, match_single_file=False)
-        r_nopitch = der({k: refs[k] for k in ids}, hyp_nopitch, collar=0.5, uem=uems, match_single_file=False)
-        r_nohand = der({k: refs[k] for k in ids}, hyp_nohand, collar=0.5, uem=uems, match_single_file=False)
+        r_ablated = {name: der({k: refs[k] for k in ids}, hyp, collar=0.5, uem=uems, match_single_file=False)
+                     for name, hyp in hyp_ablated.items()}
         for k in ids:
             print(f"  {k}: embedding-only (online + AHC) {r_emb.per_file[k]:.1%}   online only {r_onl.per_file[k]:.1%}   "
                   f"told the number of talkers {r_known.per_file[k]:.1%}   one-speaker baseline {r_one.per_file[k]:.1%}")
         print(f"  all: online only {r_onl.der:.1%}   told the number of talkers {r_known.der:.1%}   "
-              f"embedding-only without pitch in refinement {r_nopitch.der:.1%}   without moving hand-overs back {r_nohand.der:.1%}")
+              f"embedding-only without pitch in refinement {r_ablated['nopitch'].der:.1%}   "
+              f"without moving hand-overs back {r_ablated['nohandover'].der:.1%}")
         print(f"  all: embedding-only {r_emb.der:.1%} (miss {r_emb.missed:.1%} FA {r_emb.false_alarm:.1%} conf {r_emb.confusion:.1%})   "
               f"one-speaker baseline {r_one.der:.1%} (conf {r_one.confusion:.1%})")
         results["ami"] = {"embedding": r_emb.to_json(), "online": r_onl.to_json(), "known": r_known.to_json(),
-                          "one_speaker": r_one.to_json(), "embedding_nopitch": r_nopitch.to_json(),
-                          "embedding_nohandover": r_nohand.to_json()}
+                          "one_speaker": r_one.to_json(), **{f"embedding_{name}": r.to_json() for name, r in r_ablated.items()}}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
     return 0
