@@ -55,6 +55,17 @@ def test_a_spurious_label_is_nobodys() -> None:
     assert lost.talker == "A" and lost.cause == "a label of its own" and "z (nobody's)" in lr.explain(lost, REF, SCENE)
 
 
+def test_the_voice_alone_says_whether_the_encoder_could_have_named_the_misnamed_turn() -> None:
+    hyp = _turns((0.0, 4.0, "a"), (5.0, 9.0, "b"), (10.0, 14.0, "c"), (20.0, 24.0, "b"), (30.0, 40.0, "c"), (50.0, 54.0, "a"))
+    alike = {(20.0, 24.0, "A"): "B"}  # A's middle turn sounds more like B than like A's other turns
+    lost = {x.back[0]: x for x in lr.lost_returns(REF, hyp, voice=alike) if x.talker == "A"}
+    assert lost[20.0].voice_says == "B" and lost[50.0].voice_says == "B"  # the misnamed turn is the same one
+    assert "by voice alone: B's (en-gb-x-rp+m1)" in lr.explain(lost[20.0], REF, SCENE)
+    told = {x.back[0]: x for x in lr.lost_returns(REF, hyp, voice={(20.0, 24.0, "A"): "A"}) if x.talker == "A"}
+    assert told[20.0].voice_says == "theirs" and "by voice alone: theirs" in lr.explain(told[20.0], REF, SCENE)
+    assert {x.voice_says for x in lr.lost_returns(REF, hyp)} == {"?"}  # no windows: nothing to say
+
+
 def test_missing_cache_is_a_clear_message(tmp_path: Path, capsys) -> None:
     sys.argv = ["lost_returns.py", "--work", str(tmp_path), "--first", "3", "--meetings", "1"]
     assert lr.main() == 2

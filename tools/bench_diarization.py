@@ -261,20 +261,15 @@ def persistence(ref: list[tuple[float, float, str]], turns: list[Any], silence_s
     return kept, own, total, lost_overlapped
 
 
-def voice_bound(windows: list[tuple[float, float, np.ndarray]], ref: list[tuple[float, float, str]],
-                silence_s: float = 10.0) -> tuple[int, int, int]:
-    """What the speaker encoder alone could keep at best: (kept, kept counting overlapped turns right, returns).
+def voice_names(windows: list[tuple[float, float, np.ndarray]], ref: list[tuple[float, float, str]]) -> dict[tuple[float, float, str], str]:
+    """The true talker whose voice each reference turn is closest to, with segmentation and clustering perfect.
 
-    Every reference turn is named by the closest true talker (cosine of the sum of its windows'
-    centred embeddings to the sum of that talker's other turns'), so segmentation and clustering
-    are perfect and only the voice decides; a return is kept when its turns before and after are
-    both named right. Where the diariser falls short of this, the system lost returns the voice
-    could tell; where this falls short of every return, the voice cannot, and only location can
-    save them. ``windows``: (start, end, embedding) of the embedding node's sliding windows.
+    A turn's voice is the sum of its windows' centred embeddings; each talker's is the sum of
+    their other turns'; the turn is named by the highest cosine. Turns with no window of their
+    own are left out. ``windows``: (start, end, embedding) of the embedding node's sliding windows.
     """
-    returns = _returns(ref, silence_s)
     if not windows:
-        return 0, 0, len(returns)
+        return {}
     x = np.array([w[2] for w in windows], dtype=float)
     x -= x.mean(axis=0)
     vec: dict[tuple[float, float, str], np.ndarray] = {}
@@ -286,12 +281,27 @@ def voice_bound(windows: list[tuple[float, float, np.ndarray]], ref: list[tuple[
     sums: dict[str, np.ndarray] = {}
     for (_, _, spk), v in vec.items():
         sums[spk] = sums.get(spk, 0.0) + v
+    return {turn: max(sums, key=lambda spk: float(unit_vector(v) @ unit_vector(sums[spk] - (v if spk == turn[2] else 0.0))))
+            for turn, v in vec.items()}
+
+
+def voice_bound(windows: list[tuple[float, float, np.ndarray]], ref: list[tuple[float, float, str]],
+                silence_s: float = 10.0) -> tuple[int, int, int]:
+    """What the speaker encoder alone could keep at best: (kept, kept counting overlapped turns right, returns).
+
+    Every reference turn is named by the closest true talker's voice (``voice_names``), so
+    segmentation and clustering are perfect and only the voice decides; a return is kept when
+    its turns before and after are both named right. Where the diariser falls short of this,
+    the system lost returns the voice could tell; where this falls short of every return, the
+    voice cannot, and only location can save them.
+    """
+    returns = _returns(ref, silence_s)
+    if not windows:
+        return 0, 0, len(returns)
+    names = voice_names(windows, ref)
 
     def named_right(turn: tuple[float, float, str]) -> bool:
-        if turn not in vec:
-            return True  # no window of its own to name it by: not the voice's failure
-        v = vec[turn]
-        return max(sums, key=lambda spk: float(unit_vector(v) @ unit_vector(sums[spk] - (v if spk == turn[2] else 0.0)))) == turn[2]
+        return names.get(turn, turn[2]) == turn[2]  # no window of its own to name it by: not the voice's failure
 
     kept = generous = 0
     for spk, a0, b0, a1, b1 in returns:

@@ -11,7 +11,15 @@ wrong, so that the next change is aimed at a cause rather than at a count. For e
 * how much of the return the talker spoke alone (``alone``), and who spoke over the rest,
   at what angle; the cause is "under another talker" when the misnamed turn was spoken
   mostly under someone else, where one label per moment goes to one of the two;
-* the talker's voice and whether they were walking.
+* the talker's voice and whether they were walking;
+* whom the voice alone names the misnamed turn (``bench_diarization.voice_names``: true turns,
+  each named by the closest true talker's voice): when it names another talker too, the
+  encoder cannot tell that turn and only where the talker stood can.
+
+At the end, every return (kept or not) is counted by whether the diariser kept it and whether
+the voice alone names both of its turns right: returns the system loses though the voice tells
+them are the diariser's to win; returns both lose are beyond the encoder, left to location;
+returns the system keeps though the voice cannot tell them are location's wins.
 
 It reads the bench's cached meetings and front end (``--work`` as given to the bench, which
 must have run those meetings first) and runs only the diariser, a few seconds a meeting, so
@@ -27,7 +35,7 @@ import argparse
 import pickle
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +60,23 @@ class LostReturn:
     alone: float  # share of the return the talker spoke alone
     alone_before: float  # ... and of the turn before
     owners: dict[str, str | None]  # label -> the reference talker it maps to (None: nobody's)
+    by_voice: dict[str, str | None] = field(default_factory=dict)  # 'before'/'return' -> the talker the voice alone names it
 
     @property
     def wrong(self) -> str:
         """Which turn carries a label that is not the talker's own: 'before', 'return' or 'both'."""
         b, r = self.label_before != self.own, self.label_back != self.own
         return "both" if b and r else "before" if b else "return"
+
+    @property
+    def voice_says(self) -> str:
+        """Whom the voice alone names the misnamed turn(s): 'theirs', another talker, or '?' (no window of its own)."""
+        turns = ["before", "return"] if self.wrong == "both" else [self.wrong]
+        said = [self.by_voice.get(k) for k in turns]
+        if any(x is None for x in said):
+            return "?"
+        wrong = [x for x in said if x != self.talker]
+        return wrong[0] if wrong else "theirs"
 
     @property
     def cause(self) -> str:
@@ -69,8 +88,10 @@ class LostReturn:
         return "a label of its own" if self.owners.get(wrong or "") is None else "another talker's label"
 
 
-def lost_returns(ref: list[tuple[float, float, str]], turns: list[Any], silence_s: float = 10.0) -> list[LostReturn]:
-    """Every return after ``silence_s`` of the talker's own silence whose majority label differs from the turn before's."""
+def lost_returns(ref: list[tuple[float, float, str]], turns: list[Any], silence_s: float = 10.0,
+                 voice: dict[tuple[float, float, str], str] | None = None) -> list[LostReturn]:
+    """Every return after ``silence_s`` of the talker's own silence whose majority label differs from the turn before's
+    (``voice``: ``bench_diarization.voice_names`` of the meeting, to say whom the voice alone names each turn)."""
     from nodes.speaker.evaluate import speaker_mapping
 
     mine = speaker_mapping(ref, [(t.t0, t.t1, t.speaker) for t in turns if t.t1 > t.t0])
@@ -80,8 +101,9 @@ def lost_returns(ref: list[tuple[float, float, str]], turns: list[Any], silence_
     for spk, a0, b0, a1, b1 in bench._returns(ref, silence_s):
         same, before = bench._kept(turns, a0, b0, a1, b1)
         if not same:
+            by_voice = {"before": (voice or {}).get((a0, b0, spk)), "return": (voice or {}).get((a1, b1, spk))}
             out.append(LostReturn(spk, (a0, b0), (a1, b1), before, bench._majority(turns, a1, b1), mine.get(spk),
-                                  bench._alone_share(ref, spk, a1, b1), bench._alone_share(ref, spk, a0, b0), owners))
+                                  bench._alone_share(ref, spk, a1, b1), bench._alone_share(ref, spk, a0, b0), owners, by_voice))
     return out
 
 
@@ -110,10 +132,13 @@ def explain(lost: LostReturn, ref: list[tuple[float, float, str]], scene: Scenar
     over = sorted({s for x, y, s in ref if s != lost.talker and y > lost.back[0] and x < lost.back[1]})
     under = ", ".join(f"{s} ({_apart(scene, lost.talker, s, mid):.0f} deg)" for s in over) or "nobody"
     (a0, b0), (a1, b1) = lost.before, lost.back
+    said = lost.voice_says
+    voice = said if said in ("theirs", "?") else f"{said}'s ({scene.talker(said).voice})"
     return (f"{lost.talker} ({_describe(scene, lost.talker)}) back at {a1:.1f} s after {a1 - b0:.1f} s: "
             f"before {a0:.1f}-{b0:.1f} {lost.label_before} ({whose(lost.label_before, lost.before)}), "
             f"return {a1:.1f}-{b1:.1f} {lost.label_back} ({whose(lost.label_back, lost.back)}); "
-            f"alone {lost.alone:.0%} (the turn before {lost.alone_before:.0%}), over it {under}  [{lost.cause}; wrong: {lost.wrong}]")
+            f"alone {lost.alone:.0%} (the turn before {lost.alone_before:.0%}), over it {under}; by voice alone: {voice}  "
+            f"[{lost.cause}; wrong: {lost.wrong}]")
 
 
 def main() -> int:
@@ -132,6 +157,8 @@ def main() -> int:
     from nodes.speaker.evaluate import read_rttm
 
     counts: Counter[str] = Counter()
+    told: Counter[str] = Counter()  # lost returns by whether the voice alone names their misnamed turn right
+    grid: Counter[tuple[bool, bool]] = Counter()  # every return: (the diariser kept it, the voice alone names both turns right)
     total = 0
     for i in range(args.first, args.first + args.meetings):
         folder = Path(args.work) / f"sim{i}"
@@ -143,14 +170,28 @@ def main() -> int:
         ref = next(iter(read_rttm(folder / "reference.rttm").values()))
         if params.get("speakers") == bench.KNOWN:
             params = {**params, "speakers": len({s for *_, s in ref})}
-        turns = bench.seen_after(bench.emissions(pickle.loads(cache.read_bytes()), **params), float("inf"))
+        front = pickle.loads(cache.read_bytes())
+        turns = bench.seen_after(bench.emissions(front, **params), float("inf"))
         scene = Scenario.model_validate_json((folder / "scenario.json").read_text())
-        total += len(bench._returns(ref, 10.0))
-        for lost in lost_returns(ref, turns):
+        voice = bench.voice_names(bench.front_windows(front), ref)
+        for spk, a0, b0, a1, b1 in bench._returns(ref, 10.0):
+            total += 1
+            heard = voice.get((a0, b0, spk), spk) == spk and voice.get((a1, b1, spk), spk) == spk
+            grid[bench._kept(turns, a0, b0, a1, b1)[0], heard] += 1
+        for lost in lost_returns(ref, turns, voice=voice):
             counts[lost.cause] += 1
+            said = lost.voice_says
+            told["the voice alone names it right" if said == "theirs" else "no window of its own" if said == "?"
+                 else "the voice alone names it another talker too"] += 1
             print(f"{folder.name} {explain(lost, ref, scene)}", flush=True)
     lost_n = sum(counts.values())
     print(f"\n{args.mode}: {lost_n} of {total} returns lost" + (": " + ", ".join(f"{n} {c}" for c, n in counts.most_common()) if lost_n else ""))
+    if lost_n:
+        print("  the misnamed turn: " + ", ".join(f"{n} {c}" for c, n in told.most_common()))
+    print(f"every return, by the diariser and by the voice alone (true turns, each named by the closest true talker's voice):\n"
+          f"  kept, the voice tells them: {grid[True, True]}; kept though the voice cannot (location's wins): {grid[True, False]}\n"
+          f"  lost though the voice tells them (the diariser's to win): {grid[False, True]}; "
+          f"lost, the voice cannot tell them either (beyond the encoder): {grid[False, False]}")
     return 0
 
 
