@@ -285,6 +285,12 @@ def voice_names(windows: list[tuple[float, float, np.ndarray]], ref: list[tuple[
             for turn, v in vec.items()}
 
 
+def voice_right(names: dict[tuple[float, float, str], str], turn: tuple[float, float, str]) -> bool:
+    """Whether ``voice_names`` names ``turn`` its own talker; a turn with no window of its own counts as right
+    (nothing to name it by: not the voice's failure)."""
+    return names.get(turn, turn[2]) == turn[2]
+
+
 def voice_bound(windows: list[tuple[float, float, np.ndarray]], ref: list[tuple[float, float, str]],
                 silence_s: float = 10.0) -> tuple[int, int, int]:
     """What the speaker encoder alone could keep at best: (kept, kept counting overlapped turns right, returns).
@@ -299,13 +305,9 @@ def voice_bound(windows: list[tuple[float, float, np.ndarray]], ref: list[tuple[
     if not windows:
         return 0, 0, len(returns)
     names = voice_names(windows, ref)
-
-    def named_right(turn: tuple[float, float, str]) -> bool:
-        return names.get(turn, turn[2]) == turn[2]  # no window of its own to name it by: not the voice's failure
-
     kept = generous = 0
     for spk, a0, b0, a1, b1 in returns:
-        r0, r1 = named_right((a0, b0, spk)), named_right((a1, b1, spk))
+        r0, r1 = voice_right(names, (a0, b0, spk)), voice_right(names, (a1, b1, spk))
         kept += r0 and r1
         generous += (r0 or _alone_share(ref, spk, a0, b0) < 1.0) and (r1 or _alone_share(ref, spk, a1, b1) < 1.0)
     return kept, generous, len(returns)

@@ -101,7 +101,7 @@ def lost_returns(ref: list[tuple[float, float, str]], turns: list[Any], silence_
     for spk, a0, b0, a1, b1 in bench._returns(ref, silence_s):
         same, before = bench._kept(turns, a0, b0, a1, b1)
         if not same:
-            by_voice = {"before": (voice or {}).get((a0, b0, spk)), "return": (voice or {}).get((a1, b1, spk))}
+            by_voice = {"before": voice.get((a0, b0, spk)), "return": voice.get((a1, b1, spk))} if voice else {}
             out.append(LostReturn(spk, (a0, b0), (a1, b1), before, bench._majority(turns, a1, b1), mine.get(spk),
                                   bench._alone_share(ref, spk, a1, b1), bench._alone_share(ref, spk, a0, b0), owners, by_voice))
     return out
@@ -176,7 +176,7 @@ def main() -> int:
         voice = bench.voice_names(bench.front_windows(front), ref)
         for spk, a0, b0, a1, b1 in bench._returns(ref, 10.0):
             total += 1
-            heard = voice.get((a0, b0, spk), spk) == spk and voice.get((a1, b1, spk), spk) == spk
+            heard = bench.voice_right(voice, (a0, b0, spk)) and bench.voice_right(voice, (a1, b1, spk))
             grid[bench._kept(turns, a0, b0, a1, b1)[0], heard] += 1
         for lost in lost_returns(ref, turns, voice=voice):
             counts[lost.cause] += 1
