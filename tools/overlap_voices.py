@@ -19,8 +19,9 @@ and names the stretch by the closest talker's voice. Printed: stretches named ri
 angle between the two talkers, and the median cosine margin (target minus other talker).
 
 Measured (2026-12-06, meetings 1-60, 102 target stretches): steered 71 right, nulled 72; 60
-deg apart or more 44 / 41 of 54; median margin +0.03 / +0.04 (a talker's own turns against
-another's, alone: +0.04 to +0.18 at the median). A 4.25 cm array in a room with
+deg apart or more 44 / 41 of 54; median margin +0.03 / +0.04 (whole turns spoken alone, against
+the talker's other turns and the nearest other talker's, in 13 meetings with the alike pair:
++0.06 to +0.18, the median per meeting). A 4.25 cm array in a room with
 RT60 0.2-0.6 s cannot null reverberation, and a 1-2 s mixed stretch's voice stays between the
 two talkers': not a cue to build on. Usage::
 
