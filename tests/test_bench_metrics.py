@@ -92,7 +92,8 @@ def test_bench_refuses_a_run_with_nothing_to_measure(tmp_path: Path) -> None:
     import subprocess
 
     script = Path(bench.__file__)
-    for extra, why in ((["--meetings", "0", "--no-ami"], "nothing to run"), (["--meetings", "-1"], "--meetings must be 0 or more")):
+    for extra, why in ((["--meetings", "0", "--no-ami"], "nothing to run"), (["--meetings", "-1"], "--meetings must be 0 or more"),
+                        (["--talkers", "0"], "--talkers must be 1 or more")):
         res = subprocess.run([sys.executable, str(script), "--work", str(tmp_path), *extra], capture_output=True, text=True, timeout=120)
         assert res.returncode == 2 and why in res.stderr and "Traceback" not in res.stderr, res.stderr
     assert not any(tmp_path.iterdir())
@@ -130,3 +131,15 @@ def test_next_turns_kept_are_counted_by_the_silence_between() -> None:
     hyp = _turns((0.0, 9.0, "x"), (21.0, 25.0, "y"), (30.0, 38.0, "z"), (50.0, 52.0, "y"))
     assert bench.kept_by_silence(ref, hyp) == [(2, 2), (0, 0), (0, 1), (1, 1)]
     assert bench.persistence(ref, hyp)[:3:2] == (1, 2)  # the target's count: the 10 s and 25 s returns
+
+
+def test_a_cached_meeting_with_another_talker_count_is_not_scored_as_this_one(tmp_path: Path) -> None:
+    import json
+
+    import pytest
+
+    (tmp_path / "meeting.wav").write_bytes(b"cached")
+    (tmp_path / "scenario.json").write_text(json.dumps({"talkers": [{"id": "spk1"}, {"id": "spk2"}, {"id": "spk3"}]}))
+    bench.simulate(tmp_path, 1, 3, 90.0)  # the same count: the cached meeting is used
+    with pytest.raises(SystemExit, match="simulated with 3 talkers, not 6: give another --work"):
+        bench.simulate(tmp_path, 1, 6, 90.0)
