@@ -70,3 +70,11 @@ def test_missing_cache_is_a_clear_message(tmp_path: Path, capsys) -> None:
     sys.argv = ["lost_returns.py", "--work", str(tmp_path), "--first", "3", "--meetings", "1"]
     assert lr.main() == 2
     assert "run tools/bench_diarization.py --first 3" in capsys.readouterr().err
+
+
+def test_returns_lost_are_counted_by_whether_the_talker_walks() -> None:
+    from collections import Counter
+
+    mobility = Counter({(True, True): 97, (True, False): 3, (False, True): 199, (False, False): 1})
+    assert lr.by_mobility(mobility) == "returns lost by who returns: walkers 3 of 100 (3.0%), seated talkers 1 of 200 (0.5%)"
+    assert lr.by_mobility(Counter()) == "returns lost by who returns: walkers 0 of 0, seated talkers 0 of 0"

@@ -19,7 +19,8 @@ wrong, so that the next change is aimed at a cause rather than at a count. For e
 At the end, every return (kept or not) is counted by whether the diariser kept it and whether
 the voice alone names both of its turns right: returns the system loses though the voice tells
 them are the diariser's to win; returns both lose are beyond the encoder, left to location;
-returns the system keeps though the voice cannot tell them are location's wins.
+returns the system keeps though the voice cannot tell them are location's wins. The last line
+counts the returns lost by whether the talker walks.
 
 It reads the bench's cached meetings and front end (``--work`` as given to the bench, which
 must have run those meetings first) and runs only the diariser, a few seconds a meeting, so
@@ -141,6 +142,21 @@ def explain(lost: LostReturn, ref: list[tuple[float, float, str]], scene: Scenar
             f"[{lost.cause}; wrong: {lost.wrong}]")
 
 
+def by_mobility(mobility: Counter[tuple[bool, bool]]) -> str:
+    """Returns lost by whether the talker walks: ``mobility[(walks, kept)]`` counts every return.
+
+    A walker's place when they speak again is where they walked to while silent, and on the way
+    they pass close to seated talkers, where neither the place nor (for alike voices) the voice
+    tells them apart; the rate per kind says how much of the loss is theirs.
+    """
+    parts = []
+    for walks, name in ((True, "walkers"), (False, "seated talkers")):
+        n = mobility[walks, True] + mobility[walks, False]
+        lost = mobility[walks, False]
+        parts.append(f"{name} {lost} of {n}" + (f" ({lost / n:.1%})" if n else ""))
+    return "returns lost by who returns: " + ", ".join(parts)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", required=True, help="the bench's --work folder, holding sim<seed>/ with its cached front end")
@@ -159,6 +175,7 @@ def main() -> int:
     counts: Counter[str] = Counter()
     told: Counter[str] = Counter()  # lost returns by whether the voice alone names their misnamed turn right
     grid: Counter[tuple[bool, bool]] = Counter()  # every return: (the diariser kept it, the voice alone names both turns right)
+    mobility: Counter[tuple[bool, bool]] = Counter()  # every return: (the talker walks, the diariser kept it)
     total = 0
     for i in range(args.first, args.first + args.meetings):
         folder = Path(args.work) / f"sim{i}"
@@ -177,7 +194,9 @@ def main() -> int:
         for spk, a0, b0, a1, b1 in bench._returns(ref, 10.0):
             total += 1
             heard = bench.voice_right(voice, (a0, b0, spk)) and bench.voice_right(voice, (a1, b1, spk))
-            grid[bench._kept(turns, a0, b0, a1, b1)[0], heard] += 1
+            kept = bench._kept(turns, a0, b0, a1, b1)[0]
+            grid[kept, heard] += 1
+            mobility[scene.talker(spk).walking, kept] += 1
         for lost in lost_returns(ref, turns, voice=voice):
             counts[lost.cause] += 1
             said = lost.voice_says
@@ -192,6 +211,7 @@ def main() -> int:
           f"  kept, the voice tells them: {grid[True, True]}; kept though the voice cannot (location's wins): {grid[True, False]}\n"
           f"  lost though the voice tells them (the diariser's to win): {grid[False, True]}; "
           f"lost, the voice cannot tell them either (beyond the encoder): {grid[False, False]}")
+    print(by_mobility(mobility))
     return 0
 
 
