@@ -93,7 +93,7 @@ def test_bench_refuses_a_run_with_nothing_to_measure(tmp_path: Path) -> None:
 
     script = Path(bench.__file__)
     for extra, why in ((["--meetings", "0", "--no-ami"], "nothing to run"), (["--meetings", "-1"], "--meetings must be 0 or more"),
-                        (["--talkers", "0"], "--talkers must be 1 or more")):
+                        (["--talkers", "0"], "--talkers must be 1 to 8"), (["--talkers", "9"], "--talkers must be 1 to 8")):
         res = subprocess.run([sys.executable, str(script), "--work", str(tmp_path), *extra], capture_output=True, text=True, timeout=120)
         assert res.returncode == 2 and why in res.stderr and "Traceback" not in res.stderr, res.stderr
     assert not any(tmp_path.iterdir())

@@ -76,6 +76,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nodes  # noqa: F401  (registers node types)
+from nodes.sim.scenario import MeetingConfig
 from nodes.speaker.compensation import BUNDLED, VoiceCompensation
 from nodes.speaker.units import unit_vector
 from pipeline import In, Node, Packet, RunContext, build_graph, run_graph
@@ -615,8 +616,9 @@ def main() -> int:
     modes = {n: m for n, m in MODES.items() if not chosen or n in chosen or n in ("embedding", "particle+kahc")}
     if args.meetings < 0:
         ap.error(f"--meetings must be 0 or more, not {args.meetings}")
-    if args.talkers is not None and args.talkers < 1:
-        ap.error(f"--talkers must be 1 or more, not {args.talkers}")
+    most = next(m.le for m in MeetingConfig.model_fields["talkers"].metadata if hasattr(m, "le"))
+    if args.talkers is not None and not 1 <= args.talkers <= most:
+        ap.error(f"--talkers must be 1 to {most} (meetflow simulate's voices), not {args.talkers}")
     if args.meetings == 0 and (args.no_ami or not AMI.exists()):
         ap.error("nothing to run: --meetings 0 leaves only the AMI excerpts, and "
                  + ("--no-ami skips them" if args.no_ami else f"they are not at {AMI}"))
