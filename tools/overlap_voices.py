@@ -41,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nodes.array.beam import beam_weights, diffuse_inverse, steering
+from nodes.speaker.units import circular_mean, wrap_deg
 
 if TYPE_CHECKING:
     from nodes.speaker.encoder import SpeakerEncoder
@@ -125,24 +126,29 @@ def probe_meeting(folder: Path, encoder: SpeakerEncoder, min_s: float = 0.8) -> 
     import soundfile as sf
 
     from nodes.sim.scenario import Scenario
+    from nodes.speaker.evaluate import read_rttm
 
     scene = Scenario.model_validate_json((folder / "scenario.json").read_text())
     x, rate = sf.read(folder / "meeting.wav", dtype="float32")
     mics = np.asarray(scene.array.mics, dtype=float)
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / rate)
     inv = diffuse_inverse(mics, freqs, 0.03)
-    ref = [(float(f[3]), float(f[3]) + float(f[4]), f[7]) for f in (ln.split() for ln in (folder / "reference.rttm").read_text().splitlines())]
+    ref = [turn for turns in read_rttm(folder / "reference.rttm").values() for turn in turns]
     two, one = stretches(ref)
 
     def place(s: str, a: float, b: float) -> float:
-        return float(np.degrees(np.angle(np.mean([np.exp(1j * np.radians(scene.azimuth(s, t))) for t in np.linspace(a, b, 5)]))))
+        times = np.linspace(a, b, 5)
+        return circular_mean(np.array([scene.azimuth(s, t) for t in times]), np.ones(len(times)))[0]
+
+    def steered(azimuth: float) -> np.ndarray:
+        return beam_weights(steering(mics, freqs, azimuth), "superdirective", inv)
 
     def voice(y: np.ndarray) -> np.ndarray:
         return encoder.embed(encoder.normalize_volume(y))
 
     own: dict[str, np.ndarray] = {}
     for s in {s for _, _, s in one}:
-        acc = [voice(filter_stretch(x, rate, a, b, beam_weights(steering(mics, freqs, place(s, a, b)), "superdirective", inv))) * (b - a)
+        acc = [voice(filter_stretch(x, rate, a, b, steered(place(s, a, b)))) * (b - a)
                for a, b, who in one if who == s and b - a >= 1.0]
         if acc:
             c = np.sum(acc, axis=0)
@@ -154,11 +160,11 @@ def probe_meeting(folder: Path, encoder: SpeakerEncoder, min_s: float = 0.8) -> 
         for target, other in ((p, q), (q, p)):
             at, ao = place(target, a, b), place(other, a, b)
             res = []
-            for w in (beam_weights(steering(mics, freqs, at), "superdirective", inv), null_steered_weights(mics, freqs, at, ao)):
+            for w in (steered(at), null_steered_weights(mics, freqs, at, ao)):
                 e = voice(filter_stretch(x, rate, a, b, w))
                 cos = {s: float(e @ c) for s, c in own.items()}
                 res.append((max(cos, key=lambda s: cos[s]) == target, cos[target] - cos[other]))
-            out.append(Named(folder.name, a, b, abs((at - ao + 180.0) % 360.0 - 180.0), res[0], res[1]))
+            out.append(Named(folder.name, a, b, abs(float(wrap_deg(at - ao))), res[0], res[1]))
     return out
 
 
