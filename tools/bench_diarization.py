@@ -447,6 +447,7 @@ MODES = {
     "pf+kahc-allvoices": {"method": "particle", "refine": True, "ahc_profile_min_s": 0.0},  # ... every remembered voice kept apart
     "pf+kahc-unbounded": {"method": "particle", "refine": True, "ahc_reassign_max_gain": 0.0},  # reassignment may grow a cluster without bound
     "pf+kahc-nopiece": {"method": "particle", "refine": True, "ahc_piece_margin": 0.0},  # small clusters just short of merging stay apart
+    "pf+kahc-walkers": {"method": "particle", "refine": True, "ahc_seated_std_dps": 0.0},  # refinement scores every talker as a walker
     "pf+kahc-nohandover": {"method": "particle", "refine": True, "ahc_handover_deg": 0.0},  # hand-overs left where the windows' voice put them
     "embedding+ahc-novoicecheck": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "voice_check": False},  # ... mono
     "embedding+ahc-forget": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "remember": False},  # ... mono

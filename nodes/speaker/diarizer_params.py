@@ -104,6 +104,15 @@ class DiarizerParams(BaseModel):
     ahc_away: float = Field(_A.away, ge=0, lt=1, description="Refinement: after a silence of ahc_away_gap_s or more, the "
                             "Kalman scores let a talker have gone anywhere with this probability (people cross rooms; 0: never).")
     ahc_away_gap_s: float = Field(_A.away_gap_s, gt=0, description="Refinement: the silence (s) after which ahc_away applies.")
+    ahc_seated_std_dps: float = Field(_A.seated_std_dps, ge=0, description="Refinement: a cluster is also scored as one seated "
+                                      "talker, whose place drifts this slowly (deg/s), beside one walking talker, and counts as "
+                                      "whichever explains its directions better (0: walkers only; tools/diarization_notes.md, "
+                                      "'Seated talkers').")
+    ahc_seated_cap_deg: float = Field(_A.seated_cap_deg, gt=0, le=180, description="Refinement: a seated talker's predicted spread "
+                                      "stops growing at this (deg) however long they are silent.")
+    ahc_seated_prior: float = Field(_A.seated_prior, le=0, description="Refinement: log prior (nats) of a cluster being a seated "
+                                    "talker against a walking one: seated counts only when it explains the cluster's directions "
+                                    "better by more than minus this.")
     ahc_split_vague_k: float = Field(_A.split_vague_k, ge=0, description="Refinement: a run whose directions so far were all "
                                      "vaguer than well-located is cut where a well-located stretch lies further from the last vague "
                                      "one than ahc_split_deg plus this many of its spreads (0: never).")

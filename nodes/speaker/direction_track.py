@@ -57,6 +57,13 @@ class Motion:
         restart = (math.log(away) + LOG_UNIFORM_DEG - math.log1p(-away)) if away else 0.0
         return cls(config.walk_std_dps**2, config.max_std_deg**2, away, config.away_gap_s, restart)
 
+    @classmethod
+    def seated(cls, config: AhcConfig) -> Motion | None:
+        """The constants for a seated talker (``seated_std_dps``, ``seated_cap_deg``; never gone anywhere), or None when not considered."""
+        if not config.seated_std_dps:
+            return None
+        return cls(config.seated_std_dps**2, config.seated_cap_deg**2, 0.0, math.inf, 0.0)
+
 
 def _step(m: float, p: float, tp: float, t: float, z: float, r: float, mo: Motion) -> tuple[float, float, float, float]:
     """One direction ``z`` (variance ``r``) at time ``t`` after state (mean, variance, time): the new state and its log likelihood.
@@ -84,7 +91,7 @@ def _step(m: float, p: float, tp: float, t: float, z: float, r: float, mo: Motio
 class Track:
     """One cluster's directions in time order and the filter's state after each (mean, variance, running log likelihood)."""
 
-    __slots__ = ("t", "z", "r", "m", "p", "cum")
+    __slots__ = ("t", "z", "r", "m", "p", "cum", "best")
 
     def __init__(self, obs: list[Obs], motion: Motion) -> None:
         self.t = [o[0] for o in obs]
@@ -93,6 +100,12 @@ class Track:
         self.m: list[float] = []
         self.p: list[float] = []
         self.cum: list[float] = []
+        # best[k]: the most that directions k.. can add to any filter's total, in any merge: a direction
+        # of variance r is predicted with variance s >= r, so its log density is at most that of a
+        # zero error at s = r (or the uniform's, after a silence with "gone anywhere"). Suffix sums.
+        self.best = [0.0] * (len(obs) + 1)
+        for k in range(len(obs) - 1, -1, -1):
+            self.best[k] = self.best[k + 1] + max(-0.5 * math.log(_TWO_PI * self.r[k]), LOG_UNIFORM_DEG)
         if not obs:
             return
         m, p, tp, total = obs[0][1], obs[0][2], obs[0][0], LOG_UNIFORM_DEG  # the first direction: anywhere on the circle
@@ -118,9 +131,17 @@ class Track:
         return tp == self.t[k] and abs(m - self.m[k]) <= _SAME_DEG and abs(p - self.p[k]) <= _SAME_DEG * self.p[k]
 
 
-def merged_loglik(a: Track, b: Track, motion: Motion) -> tuple[float, int]:
+def merged_loglik(a: Track, b: Track, motion: Motion, floor: float = -math.inf) -> tuple[float, int]:
     """Log likelihood of the two tracks' directions merged in time order (``a``'s first at equal times), and the
-    number of hand-overs between them in that order. Both must hold directions."""
+    number of hand-overs between them in that order. Both must hold directions.
+
+    With a ``floor``, the walk stops as soon as the total so far plus the most the directions left
+    could add (``Track.best``) is below it, and returns that bound (below ``floor``; the hand-overs
+    are those so far): a caller that only wants to know whether the merged score reaches ``floor``
+    learns it at the first hand-over or two between talkers apart, instead of after a slow walk
+    through every block (a seated talker's filter, with little process noise, takes hundreds of
+    directions to settle back on a track's own state).
+    """
     na, nb = len(a), len(b)
     ia = ib = 0
     m = p = tp = total = 0.0
@@ -143,6 +164,10 @@ def merged_loglik(a: Track, b: Track, motion: Motion) -> tuple[float, int]:
                 m, p, tp, ll = _step(m, p, tp, own.t[k], own.z[k], own.r[k], motion)
                 total += ll
                 k += 1
+                if floor > -math.inf:
+                    bound = total + own.best[k] + (b.best[ib] if own is a else a.best[ia])
+                    if bound < floor:
+                        return bound, blocks
         blocks += 1
         if own is a:
             ia = end

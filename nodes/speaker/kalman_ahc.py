@@ -23,6 +23,26 @@ hand-over is rather than how long the clusters are. The closest pair merges unti
 affinity is positive: the same score decides merging and stopping. Without directions (mono
 input) it is plain embedding AHC.
 
+Seated talkers. The walking filter predicts a talker unheard for 10-30 s as vaguely wherever
+they sit (its spread grows to ``max_std_deg``, and ``away`` lets them be anywhere), so a merge
+of two seated talkers 166 deg apart cost only -1.1 nats per hand-over, and alike voices outweighed
+it: in simulated meetings of eight talkers, five of eight ended with two seated talkers (en,
+en-us+croak) under one label. Each cluster is therefore also scored as one seated talker (a
+random walk of ``seated_std_dps``, spread capped at ``seated_cap_deg``, never gone anywhere), and
+each side of a merge, and the merged cluster, counts as whichever talker explains its directions
+better, the seated one only by more than ``-seated_prior`` nats (walkers stand still while they
+speak, so a few turns at one place alone would look seated). A walker's turns joined to a seated
+talker's then pay for every jump. Measured 2026-12-06 over the cached fronts (bench peer
+``pf+kahc-walkers`` is the code before): eight talkers (2001-2008) DER 9.3% -> 2.6%, returns 210
+-> 209 of 216; six talkers (1001-1016) 2.1% -> 1.8%, 296 of 296 either way; meetings 1-388 2.37%
+-> 2.39%, 2,445 -> 2,446 of 2,474 returns (sim383 18.9% -> 4.9%; sim32 4.9% -> 23.8%, a walker
+who spoke three turns within 17 deg of each other, taken for a seated talker apart from the rest
+of his turns); 180 s, 11-minute and away meetings unchanged but for one more return kept on the
+away set. Priors of -30 and -60 nats: eight talkers 4.3% and 9.3%, 1-388 2,445 returns either
+way. Costs refinement about 1.5x (sim901, 11 minutes: 40 -> 60 s in all, slowest pass 0.73 ->
+1.2 s): a seated filter settles back on a track's own state slowly, so ``merged_loglik`` stops
+a seated merge as soon as it cannot reach the walking one.
+
 After stopping, each run of two or more stretches may move to the finished cluster it fits
 best (embedding plus location near it in time): greedy merging cannot undo an early mistake.
 
@@ -121,6 +141,9 @@ class AhcConfig:
     max_std_deg: float = 120.0
     away: float = 0.1  # after a silence of away_gap_s or more, the talker may have gone anywhere with this probability (0: never)
     away_gap_s: float = 8.0
+    seated_std_dps: float = 1.0  # a cluster may also be one seated talker: a random walk this slow (deg/s; 0: walkers only) ...
+    seated_cap_deg: float = 15.0  # ... whose predicted spread stops growing at this (deg), never gone anywhere ...
+    seated_prior: float = -15.0  # ... taken when it explains the cluster's directions better by more than this many nats
     min_clusters: int = 1
     max_clusters: int = 0  # at most this many clusters: past the stopping point, the one with least speech joins its closest (0: no cap)
     center: bool = True  # subtract the mean embedding of the stretches clustered (GE2E vectors share a large common part)
@@ -160,6 +183,7 @@ class Cluster:
     track: Track | None = None  # the filter over ``obs`` (set before any location score)
     pitch_sum: float = 0.0  # voiced-second-weighted sum of log2 pitch
     pitch_w: float = 0.0  # voiced seconds (each counted once)
+    seat: Track | None = None  # the filter over ``obs`` for a seated talker (None: scored as a walker only)
 
 
 @dataclass
@@ -214,6 +238,7 @@ class KalmanAhc:
         self.stopped_at: float | None = None
         self.moved = 0  # runs moved by the last reassignment
         self._motion = Motion.of(self.config)  # the direction filter's constants, refreshed each pass (the config may change)
+        self._seated = Motion.seated(self.config)  # ... for a seated talker (None: none considered)
         self._pitch = PitchModel(self.config.pitch_sd_per_s, self.config.pitch_floor, self.config.pitch_cap_sd)
 
     def _location(self, a: Cluster, b: Cluster) -> float:
@@ -223,8 +248,21 @@ class KalmanAhc:
             return 0.0
         assert a.track is not None and b.track is not None
         merged, handovers = merged_loglik(a.track, b.track, self._motion)
-        per = (merged - a.track.loglik - b.track.loglik) / max(handovers, 1)
+        own_a, own_b = a.track.loglik, b.track.loglik
+        if self._seated is not None and a.seat is not None and b.seat is not None:
+            # Each side, and the merged one, is whichever talker explains it better: walking, or
+            # seated less the prior (see the module docstring, "Seated talkers").
+            prior = c.seated_prior
+            merged = max(merged, merged_loglik(a.seat, b.seat, self._seated, floor=merged - prior)[0] + prior)
+            own_a = max(own_a, a.seat.loglik + prior)
+            own_b = max(own_b, b.seat.loglik + prior)
+        per = (merged - own_a - own_b) / max(handovers, 1)
         return c.loc_weight * max(-c.loc_clip, min(c.loc_clip, float(per)))
+
+    def _track(self, cl: Cluster) -> None:
+        """Run the direction filters over ``cl.obs``: as one walking talker and (when considered) one seated talker."""
+        cl.track = Track(cl.obs, self._motion)
+        cl.seat = Track(cl.obs, self._seated) if self._seated is not None and cl.obs else None
 
     def _pitch_row(self, sums: np.ndarray, weights: np.ndarray, i: int) -> np.ndarray:
         """The pitch part of cluster ``i``'s affinity to every cluster: the weighted ``PitchModel`` score."""
@@ -244,6 +282,7 @@ class KalmanAhc:
         """
         c = self.config
         self._motion = Motion.of(c)
+        self._seated = Motion.seated(c)
         self._pitch = PitchModel(c.pitch_sd_per_s, c.pitch_floor, c.pitch_cap_sd)
         clusters: list[Cluster] = []
         by_label: dict[int, Cluster] = {}
@@ -302,8 +341,9 @@ class KalmanAhc:
                 clusters.append(Cluster([i], w * vec, list(ob), pitch_sum=ps, pitch_w=pw))
                 by_label[initial[i]] = clusters[-1]
         for cl in clusters:
-            cl.track = Track(cl.obs, self._motion)
-        runs = [Cluster(list(cl.members), cl.vec.copy(), list(cl.obs), cl.track, cl.pitch_sum, cl.pitch_w)
+            self._track(cl)
+        # Runs are scored by reassignment against a window of a cluster's directions: as walkers only.
+        runs = [Cluster(list(cl.members), cl.vec.copy(), list(cl.obs), cl.track, pitch_sum=cl.pitch_sum, pitch_w=cl.pitch_w)
                 for cl in clusters] if c.reassign_passes else []
         n_units, n_runs = len(units), len(clusters)
         clusters += [Cluster([n_units + k], px[k], pitch_sum=pr.pitch_sum, pitch_w=pr.pitch_w)  # members past the units: profiles
@@ -378,7 +418,7 @@ class KalmanAhc:
             a.members += b.members
             a.vec = a.vec + b.vec
             a.obs = _merge_obs(a.obs, b.obs)
-            a.track = Track(a.obs, self._motion)
+            self._track(a)
             psum[i] += psum[j]
             pweight[i] += pweight[j]
             alive[j] = False
