@@ -106,7 +106,7 @@ class DiarizerParams(BaseModel):
     ahc_away_gap_s: float = Field(_A.away_gap_s, gt=0, description="Refinement: the silence (s) after which ahc_away applies.")
     ahc_seated_std_dps: float = Field(_A.seated_std_dps, ge=0, description="Refinement: a cluster is also scored as one seated "
                                       "talker, whose place drifts this slowly (deg/s), beside one walking talker, and counts as "
-                                      "whichever explains its directions better (0: walkers only; tools/diarization_notes.md, "
+                                      "whichever explains its directions better (0: walkers only; nodes/speaker/kalman_ahc.py, "
                                       "'Seated talkers').")
     ahc_seated_cap_deg: float = Field(_A.seated_cap_deg, gt=0, le=180, description="Refinement: a seated talker's predicted spread "
                                       "stops growing at this (deg) however long they are silent.")

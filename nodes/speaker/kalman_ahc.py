@@ -25,25 +25,25 @@ input) it is plain embedding AHC.
 
 Seated talkers. The walking filter predicts a talker unheard for 10-30 s as vaguely wherever
 they sit (its spread grows to ``max_std_deg``, and ``away`` lets them be anywhere), so a merge
-of two seated talkers 166 deg apart cost only -1.1 nats per hand-over, and alike voices outweighed
-it: in simulated meetings of eight talkers, five of eight ended with two seated talkers (en,
-en-us+croak) under one label. Each cluster is therefore also scored as one seated talker (a
-random walk of ``seated_std_dps``, spread capped at ``seated_cap_deg``, never gone anywhere), and
-each side of a merge, and the merged cluster, counts as whichever talker explains its directions
-better, the seated one only by more than ``-seated_prior`` nats (walkers mostly stand still while
-they speak, so a few turns at one place alone would look seated). A walker's turns joined to a seated
-talker's then pay for every jump. Measured 2026-12-06 over the cached fronts (bench peer
-``pf+kahc-walkers`` is the code before): eight talkers (2001-2008) DER 9.3% -> 4.3%, returns 210
--> 213 of 216; six talkers (1001-1016) 2.1% -> 1.8%, 296 of 296 either way; meetings 1-388 2.37%
--> 2.35%, 2,445 -> 2,447 of 2,474 returns (sim383 18.9% -> 4.9%, sim149 7 -> 9 of 9; sim68 2.9%
--> 6.2%); 180 s and 11-minute meetings unchanged;
-with talkers away 264 -> 265 of 268 returns, 2.24% -> 2.38% (sim922 2.1% -> 3.9%). The prior: at -15 nats eight talkers went to 2.6%,
-but a walker in sim32 who spoke three turns within 17 deg of each other was taken for a seated
-talker apart from his other turns (4.9% -> 23.8%, one return lost: his seated fit was 18.9 nats
-better); -25: 1-388 2,446 returns and 2.37%, eight talkers 4.3%; -30 / -60: eight talkers 4.3% / 9.3%. Costs refinement
-about 1.5x (sim901, 11 minutes: 40 -> 60 s in all, slowest pass 0.73 -> 1.2 s): a seated filter
-settles back on a track's own state slowly, so ``merged_loglik`` stops a seated merge as soon as
-it cannot reach the walking one.
+of two seated talkers 166 deg apart cost only -1.1 nats per hand-over, and alike voices
+outweighed it: in simulated meetings of eight talkers, five of eight ended with two seated
+talkers (en, en-us+croak) under one label. Each cluster is therefore also scored as one seated
+talker (a random walk of ``seated_std_dps``, spread capped at ``seated_cap_deg``, never gone
+anywhere), and each side of a merge, and the merged cluster, counts as whichever talker explains
+its directions better, the seated one only by more than ``-seated_prior`` nats (walkers mostly
+stand still while they speak, so a few turns at one place alone would look seated). A walker's
+turns joined to a seated talker's then pay for every jump. Measured 2026-12-06 over the cached
+fronts (bench peer ``pf+kahc-walkers`` is the code before): eight talkers (2001-2008) DER 9.3%
+-> 4.3%, returns 210 -> 213 of 216; six talkers (1001-1016) 2.1% -> 1.8%, 296 of 296 either way;
+meetings 1-388 2.37% -> 2.35%, 2,445 -> 2,447 of 2,474 returns (sim383 18.9% -> 4.9%, sim149 7
+-> 9 of 9; sim68 2.9% -> 6.2%); 180 s and 11-minute meetings unchanged; with talkers away 264 ->
+265 of 268 returns, 2.24% -> 2.38% (sim922 2.1% -> 3.9%). The prior: at -15 nats eight talkers
+went to 2.6%, but a walker in sim32 who spoke three turns within 17 deg of each other was taken
+for a seated talker apart from his other turns (4.9% -> 23.8%, one return lost: his seated fit
+was 18.9 nats better); -25: 1-388 2,446 returns and 2.37%, eight talkers 4.3%; -30 / -60: eight
+talkers 4.3% / 9.3%. Costs refinement about 1.5x (sim901, 11 minutes: 40 -> 60 s in all, slowest
+pass 0.73 -> 1.2 s): a seated filter settles back on a track's own state slowly, so
+``merged_loglik`` stops a seated merge as soon as it cannot reach the walking one.
 
 After stopping, each run of two or more stretches may move to the finished cluster it fits
 best (embedding plus location near it in time): greedy merging cannot undo an early mistake.
@@ -145,7 +145,7 @@ class AhcConfig:
     away_gap_s: float = 8.0
     seated_std_dps: float = 1.0  # a cluster may also be one seated talker: a random walk this slow (deg/s; 0: walkers only) ...
     seated_cap_deg: float = 15.0  # ... whose predicted spread stops growing at this (deg), never gone anywhere ...
-    seated_prior: float = -20.0  # ... taken when it explains the cluster's directions better by more than this many nats
+    seated_prior: float = -20.0  # ... taken when it explains the cluster's directions better by more than minus this (nats)
     min_clusters: int = 1
     max_clusters: int = 0  # at most this many clusters: past the stopping point, the one with least speech joins its closest (0: no cap)
     center: bool = True  # subtract the mean embedding of the stretches clustered (GE2E vectors share a large common part)
