@@ -417,7 +417,7 @@ def test_merged_track_scores_what_the_filter_over_the_merged_sequence_scores() -
             assert handovers == sum(1 for x, y in zip(tags, tags[1:]) if x[1] != y[1])
             # with a floor: the same total when it reaches the floor, something below it when it does not
             for floor in (merged - 5.0, merged, merged + 1e-6, merged + 50.0):
-                bounded = merged_loglik(Track(a, motion), Track(b, motion), motion, floor=floor)[0]
+                bounded = merged_loglik(Track(a, motion, bounded=True), Track(b, motion, bounded=True), motion, floor=floor)[0]
                 assert bounded == merged if merged >= floor else bounded < floor
             seated = Motion.seated(config)  # and the seated talker's filter, slow to settle back on a track's own
             assert seated is not None

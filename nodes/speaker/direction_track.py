@@ -93,19 +93,23 @@ class Track:
 
     __slots__ = ("t", "z", "r", "m", "p", "cum", "best")
 
-    def __init__(self, obs: list[Obs], motion: Motion) -> None:
+    def __init__(self, obs: list[Obs], motion: Motion, bounded: bool = False) -> None:
         self.t = [o[0] for o in obs]
         self.z = [o[1] for o in obs]
         self.r = [o[2] for o in obs]
         self.m: list[float] = []
         self.p: list[float] = []
         self.cum: list[float] = []
-        # best[k]: the most that directions k.. can add to any filter's total, in any merge: a direction
-        # of variance r is predicted with variance s >= r, so its log density is at most that of a
-        # zero error at s = r (or the uniform's, after a silence with "gone anywhere"). Suffix sums.
-        self.best = [0.0] * (len(obs) + 1)
-        for k in range(len(obs) - 1, -1, -1):
-            self.best[k] = self.best[k + 1] + max(-0.5 * math.log(_TWO_PI * self.r[k]), LOG_UNIFORM_DEG)
+        # best[k] (``bounded`` tracks only: what ``merged_loglik``'s floor needs, kept off the tracks
+        # that never meet one): the most that directions k.. can add to any filter's total, in any
+        # merge: a direction of variance r is predicted with variance s >= r, so its log density is
+        # at most that of a zero error at s = r (or the uniform's, after a silence with "gone
+        # anywhere"). Suffix sums.
+        self.best: list[float] = []
+        if bounded:
+            self.best = [0.0] * (len(obs) + 1)
+            for k in range(len(obs) - 1, -1, -1):
+                self.best[k] = self.best[k + 1] + max(-0.5 * math.log(_TWO_PI * self.r[k]), LOG_UNIFORM_DEG)
         if not obs:
             return
         m, p, tp, total = obs[0][1], obs[0][2], obs[0][0], LOG_UNIFORM_DEG  # the first direction: anywhere on the circle
@@ -140,8 +144,10 @@ def merged_loglik(a: Track, b: Track, motion: Motion, floor: float = -math.inf) 
     are those so far): a caller that only wants to know whether the merged score reaches ``floor``
     learns it at the first hand-over or two between talkers apart, instead of after a slow walk
     through every block (a seated talker's filter, with little process noise, takes hundreds of
-    directions to settle back on a track's own state).
+    directions to settle back on a track's own state). A floor needs both tracks built ``bounded``.
     """
+    if floor > -math.inf and not (a.best and b.best):
+        raise ValueError("merged_loglik with a floor needs tracks built with bounded=True")
     na, nb = len(a), len(b)
     ia = ib = 0
     m = p = tp = total = 0.0

@@ -264,7 +264,7 @@ class KalmanAhc:
     def _track(self, cl: Cluster) -> None:
         """Run the direction filters over ``cl.obs``: as one walking talker and (when considered) one seated talker."""
         cl.track = Track(cl.obs, self._motion)
-        cl.seat = Track(cl.obs, self._seated) if self._seated is not None and cl.obs else None
+        cl.seat = Track(cl.obs, self._seated, bounded=True) if self._seated is not None and cl.obs else None
 
     def _pitch_row(self, sums: np.ndarray, weights: np.ndarray, i: int) -> np.ndarray:
         """The pitch part of cluster ``i``'s affinity to every cluster: the weighted ``PitchModel`` score."""
