@@ -1177,3 +1177,38 @@ def test_refinement_places_a_hand_over_the_voice_heard_where_it_happened() -> No
     assert a != b and label(12.0) == b and label(15.0) == a and label(20.0) == b and label(25.0) == a
     assert label(9.0) == a and label(9.5) == b
     assert final(ahc_handover_deg=0.0)(9.5) == a
+
+
+def test_location_scores_kept_between_passes_change_nothing() -> None:
+    # Refinement keeps its location scores from pass to pass (``pair_cache``): a pass over a
+    # growing horizon, on one KalmanAhc, must label exactly as a fresh one does, and a changed
+    # constant must not reuse scores made under the old one.
+    units, _ = _meeting(5, twin=(0, 1))
+    kept = KalmanAhc(AhcConfig())
+    for end in (40, 70, 100, len(units)):
+        part, runs = units[:end], list(range(end))  # every stretch a run of its own: many pairs to score
+        assert kept.cluster(part, runs) == KalmanAhc(AhcConfig()).cluster(part, runs)
+    assert len(kept._cache) > 0  # scores were kept across the passes
+    for change in ({"walk_std_dps": 5.0}, {"seated_prior": -2.0}, {"loc_clip": 1.0}, {"meas_std_deg": 30.0}):
+        kept.config = AhcConfig(**change)
+        assert kept.cluster(units, list(range(len(units)))) == KalmanAhc(AhcConfig(**change)).cluster(units, list(range(len(units))))
+
+
+def test_pair_cache_keeps_two_passes_and_forgets_on_new_constants() -> None:
+    from nodes.speaker.pair_cache import PairCache
+
+    cache = PairCache()
+    cache.new_pass("a")
+    x, y = cache.key([(0.0, 10.0, 4.0)]), cache.key([(1.0, 12.0, 4.0)])
+    assert x != y and cache.key([(0.0, 10.0, 4.0)]) == x  # equal directions, equal names
+    cache.put(x, y, -0.3)
+    assert cache.get(x, y) == -0.3 and cache.get(y, x) is None  # ordered: a tie in time goes to the first
+    cache.new_pass("a")  # the next pass finds it, and touching it keeps it another pass
+    assert cache.key([(0.0, 10.0, 4.0)]) == x and cache.key([(1.0, 12.0, 4.0)]) == y
+    assert cache.get(x, y) == -0.3
+    cache.new_pass("a")
+    cache.new_pass("a")  # a pass that did not touch it: gone
+    assert cache.get(x, y) is None and len(cache) == 0
+    cache.put(x, y, 1.0)
+    cache.new_pass("b")  # new constants: nothing kept
+    assert cache.get(x, y) is None

@@ -454,6 +454,7 @@ MODES = {
     "embedding+ahc-known": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "speakers": KNOWN},  # ... mono
     "embedding+ahc-nohandover": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_handover_deg": 0.0},  # ... mono
     "embedding+ahc-nopitch": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_pitch_weight": 0.0},  # ... mono
+    "pf+kahc-rescore": {"method": "particle", "refine": True, "ahc_keep_scores": False},  # the default scoring every pair afresh each pass (before pair_cache)
     "pf+kahc-15s": {"method": "particle", "refine": True, "refine_every_s": 15.0},  # the default refining every 15 s (before 5 s)
     "embedding+ahc-15s": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "refine_every_s": 15.0},  # ... mono
 }

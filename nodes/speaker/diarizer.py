@@ -92,7 +92,7 @@ class Diarizer(Node):
                                        reassign_passes=p.ahc_reassign_passes, reassign_max_gain=p.ahc_reassign_max_gain,
                                        pca_dims=p.ahc_pca_dims,
                                        onsets_follow=p.ahc_onsets_follow, lone_follow=p.ahc_lone_follow,
-                                       split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s,
+                                       split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s, keep_scores=p.ahc_keep_scores,
                                        seated_std_dps=p.ahc_seated_std_dps, seated_cap_deg=p.ahc_seated_cap_deg,
                                        seated_prior=p.ahc_seated_prior, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
                                        piece_max_s=p.ahc_piece_max_s, piece_margin=p.ahc_piece_margin,

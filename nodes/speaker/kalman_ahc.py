@@ -129,6 +129,7 @@ import numpy as np
 
 from .ahc_runs import follow_lone, follow_onsets, location_cuts, mid, remembered_voice_cuts, voice_cuts
 from .direction_track import Motion, Track, merged_loglik
+from .pair_cache import PairCache
 from .pitch import PitchModel
 from .units import Unit, direction_var, unit_vector
 
@@ -175,6 +176,7 @@ class AhcConfig:
     pitch_sd_per_s: float = PitchModel.sd_per_s  # spread (octaves) of one voiced second's median pitch about its talker's level
     pitch_floor: float = PitchModel.floor  # drift (octaves) of a talker's level between turns
     pitch_cap_sd: float = PitchModel.cap_sd  # a pitch difference beyond this many standard deviations counts as this many
+    keep_scores: bool = True  # keep location scores from pass to pass (``pair_cache``; the same labels, less CPU; off: to measure that)
 
 
 @dataclass
@@ -186,6 +188,7 @@ class Cluster:
     pitch_sum: float = 0.0  # voiced-second-weighted sum of log2 pitch
     pitch_w: float = 0.0  # voiced seconds (each counted once)
     seat: Track | None = None  # the filter over ``obs`` for a seated talker (None: scored as a walker only)
+    key: int = -1  # the name of ``obs`` in the pass-to-pass cache of location scores (-1: not cached)
 
 
 @dataclass
@@ -238,6 +241,7 @@ class KalmanAhc:
         self.config = config or AhcConfig()
         self.merges: list[tuple[float, float, float]] = []  # (affinity, embedding part, location part) per merge
         self.stopped_at: float | None = None
+        self._cache = PairCache()  # location scores of cluster pairs, kept from pass to pass (``pair_cache``)
         self.moved = 0  # runs moved by the last reassignment
         self._motion = Motion.of(self.config)  # the direction filter's constants, refreshed each pass (the config may change)
         self._seated = Motion.seated(self.config)  # ... for a seated talker (None: none considered)
@@ -245,9 +249,18 @@ class KalmanAhc:
 
     def _location(self, a: Cluster, b: Cluster) -> float:
         """The location part of two clusters' affinity: weighted per-hand-over LLR (0 without directions)."""
-        c = self.config
-        if not (a.obs and b.obs and c.loc_weight):
+        if not (a.obs and b.obs and self.config.loc_weight):
             return 0.0
+        if a.key < 0 or b.key < 0:
+            return self._score_location(a, b)
+        score = self._cache.get(a.key, b.key)
+        if score is None:
+            score = self._score_location(a, b)
+            self._cache.put(a.key, b.key, score)
+        return score
+
+    def _score_location(self, a: Cluster, b: Cluster) -> float:
+        c = self.config
         assert a.track is not None and b.track is not None
         merged, handovers = merged_loglik(a.track, b.track, self._motion)
         own_a, own_b = a.track.loglik, b.track.loglik
@@ -265,6 +278,7 @@ class KalmanAhc:
         """Run the direction filters over ``cl.obs``: as one walking talker and (when considered) one seated talker."""
         cl.track = Track(cl.obs, self._motion)
         cl.seat = Track(cl.obs, self._seated, bounded=True) if self._seated is not None and cl.obs else None
+        cl.key = self._cache.key(cl.obs) if cl.obs and self.config.keep_scores else -1
 
     def _pitch_row(self, sums: np.ndarray, weights: np.ndarray, i: int) -> np.ndarray:
         """The pitch part of cluster ``i``'s affinity to every cluster: the weighted ``PitchModel`` score."""
@@ -285,6 +299,7 @@ class KalmanAhc:
         c = self.config
         self._motion = Motion.of(c)
         self._seated = Motion.seated(c)
+        self._cache.new_pass((self._motion, self._seated, c.loc_weight, c.loc_clip, c.seated_prior))
         self._pitch = PitchModel(c.pitch_sd_per_s, c.pitch_floor, c.pitch_cap_sd)
         clusters: list[Cluster] = []
         by_label: dict[int, Cluster] = {}

@@ -1,0 +1,71 @@
+"""Location scores of cluster pairs, kept from one refinement pass to the next.
+
+Each refinement pass re-clusters the whole horizon from its runs, every few seconds of media:
+over an 11-minute meeting the 127 passes scored 1.8 million pairs of clusters by their
+Kalman tracks (``direction_track.merged_loglik``), 85% of the diariser's time, and the slowest
+pass took 1.7 s with the diariser's input waiting. Most of those pairs were scored in the pass
+before too: the runs of the meeting's first minutes, and the clusters their first merges build,
+are the same from pass to pass; only the embedding space (centred, principal axes) moves as
+the horizon fills, and it does not enter the location score. A pair's location score depends
+only on the two clusters' directions (time, azimuth, variance, in time order) and on the
+filters' constants, so it is kept under exactly those: a cluster is named by the tuple of its
+directions (``key``), a score by the two names in the order scored (``merged_loglik`` hands a
+tie in time to its first argument), and everything is dropped when the constants change.
+
+Entries live for two passes (generations): what a pass used or made is kept for the next; what
+two passes running did not touch is dropped, so the cache holds about two passes' pairs however
+long the meeting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+
+class PairCache:
+    """Scores of ordered pairs of direction sequences, each sequence interned as a small integer."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[tuple[float, float, float], ...], int] = {}  # this pass's sequences
+        self._old_ids: dict[tuple[tuple[float, float, float], ...], int] = {}  # the pass before's
+        self._now: dict[tuple[int, int], float] = {}
+        self._old: dict[tuple[int, int], float] = {}
+        self._next = 0
+        self._signature: Hashable = None
+
+    def new_pass(self, signature: Hashable) -> None:
+        """Start a pass scored under ``signature`` (the constants the scores depend on besides the directions)."""
+        if signature != self._signature:
+            self._ids, self._old_ids, self._now, self._old = {}, {}, {}, {}
+            self._signature = signature
+            return
+        self._old_ids, self._ids = self._ids, {}
+        self._old, self._now = self._now, {}
+
+    def key(self, obs: Sequence[tuple[float, float, float]]) -> int:
+        """The name of a direction sequence: equal sequences get equal names, for as long as they are in use."""
+        seq = tuple(obs)
+        name = self._ids.get(seq)
+        if name is None:
+            name = self._old_ids.pop(seq, None)
+            if name is None:
+                name = self._next
+                self._next += 1
+            self._ids[seq] = name
+        return name
+
+    def get(self, a: int, b: int) -> float | None:
+        """The score of the pair (a, b) when it was scored this pass or the one before, else None."""
+        pair = (a, b)
+        score = self._now.get(pair)
+        if score is None:
+            score = self._old.get(pair)
+            if score is not None:
+                self._now[pair] = score
+        return score
+
+    def put(self, a: int, b: int, score: float) -> None:
+        self._now[(a, b)] = score
+
+    def __len__(self) -> int:
+        return len(self._now) + len(self._old)
