@@ -2,8 +2,8 @@
 
 Each refinement pass re-clusters the whole horizon from its runs, every few seconds of media:
 over an 11-minute meeting the 127 passes scored 1.8 million pairs of clusters by their
-Kalman tracks (``direction_track.merged_loglik``), 85% of the diariser's time, and the slowest
-pass took 1.7 s with the diariser's input waiting. Most of those pairs were scored in the pass
+Kalman tracks (``direction_track.merged_loglik``), about 80% of the diariser's time, and the slowest
+pass took up to 1.7 s with the diariser's input waiting. Most of those pairs were scored in the pass
 before too: the runs of the meeting's first minutes, and the clusters their first merges build,
 are the same from pass to pass; only the embedding space (centred, principal axes) moves as
 the horizon fills, and it does not enter the location score. A pair's location score depends
