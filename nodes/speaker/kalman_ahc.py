@@ -179,7 +179,7 @@ class AhcConfig:
     pitch_sd_per_s: float = PitchModel.sd_per_s  # spread (octaves) of one voiced second's median pitch about its talker's level
     pitch_floor: float = PitchModel.floor  # drift (octaves) of a talker's level between turns
     pitch_cap_sd: float = PitchModel.cap_sd  # a pitch difference beyond this many standard deviations counts as this many
-    keep_scores: bool = True  # keep location scores from pass to pass (``pair_cache``; the same labels, less CPU; off: to measure that)
+    keep_scores: bool = True  # keep location scores from pass to pass (``pair_cache``: the same labels, less CPU; off to measure it)
 
 
 @dataclass
