@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -48,9 +49,9 @@ WINDOW_FRAMES = (75, 125, 150)  # 0.75, 1.25 and 1.5 s of 10 ms mel frames: ever
 HOP_FRAMES = 50
 
 
-def room_windows(room: int) -> tuple[list[tuple[str, int, int, np.ndarray]], list[tuple[str, int, int, float, float]]]:
-    """(voice, room, place, embedding) of every speech window of one simulated room, and (voice, room, place,
-    log2 pitch, voiced seconds) of every 1.5 s window with a pitch."""
+def room_beams(room: int) -> Iterator[tuple[str, int, np.ndarray]]:
+    """(voice, place, beam output) for every training voice at every place of one simulated room: two sentences
+    through the room, diffuse noise, and the superdirective beam steered at the place (as the speaker branch hears)."""
     from scipy.signal import fftconvolve
 
     from nodes.array.beam import SteeredBeam
@@ -59,10 +60,7 @@ def room_windows(room: int) -> tuple[list[tuple[str, int, int, np.ndarray]], lis
     from nodes.sim.room import RoomSpec, impulse_responses
     from nodes.sim.sentences import SENTENCES
     from nodes.sim.tts import synthesize
-    from nodes.speaker.encoder import PARTIAL_FRAMES, SpeakerEncoder, mel_spectrogram
-    from nodes.speaker.pitch import window_pitch
 
-    enc = SpeakerEncoder()
     mics = np.asarray(PRESETS["circular7"].xyz, dtype=float)
     rng = np.random.default_rng(1000 + room)
     size = (rng.uniform(5, 8), rng.uniform(4, 6.5), rng.uniform(2.7, 3.2))
@@ -77,8 +75,6 @@ def room_windows(room: int) -> tuple[list[tuple[str, int, int, np.ndarray]], lis
             places.append(p)
     responses = impulse_responses(spec, mics + centre, places)
     snr_db = rng.uniform(15, 20)
-    out: list[tuple[str, int, int, np.ndarray]] = []
-    pitches: list[tuple[str, int, int, float, float]] = []
     for vi, voice in enumerate(VOICES):
         text = " ".join(SENTENCES[(room * 3 + vi * 2 + k) % len(SENTENCES)] for k in range(2))
         dry = synthesize(text, voice)
@@ -90,20 +86,33 @@ def room_windows(room: int) -> tuple[list[tuple[str, int, int, np.ndarray]], lis
             az = float(azimuth_of(p, centre))
             beam = SteeredBeam(mics, 16000, "superdirective")
             y = np.concatenate([beam.process(x[s : s + 320], az) for s in range(0, len(x), 320)] + [beam.flush(az)])
-            mel = mel_spectrogram(enc.normalize_volume(y.astype(np.float32)))
-            energy = mel.sum(axis=1)
-            loud = energy > np.percentile(energy, 40)
-            for frames in WINDOW_FRAMES:
-                starts = [f for f in range(0, len(mel) - frames, HOP_FRAMES) if loud[f : f + frames].mean() > 0.6]
-                if not starts:
-                    continue
-                batch = np.stack([np.pad(mel[f : f + frames], ((0, PARTIAL_FRAMES - frames), (0, 0))) for f in starts])
-                out += [(voice, room, pi, e) for e in enc._forward(batch.astype(np.float32))]
-                if frames == WINDOW_FRAMES[-1]:
-                    for f in starts:
-                        pitch, voiced = window_pitch(y[f * 160 : (f + frames) * 160].astype(np.float32), 16000)
-                        if pitch is not None:
-                            pitches.append((voice, room, pi, pitch, voiced))
+            yield voice, pi, y
+
+
+def room_windows(room: int) -> tuple[list[tuple[str, int, int, np.ndarray]], list[tuple[str, int, int, float, float]]]:
+    """(voice, room, place, embedding) of every speech window of one simulated room, and (voice, room, place,
+    log2 pitch, voiced seconds) of every 1.5 s window with a pitch."""
+    from nodes.speaker.encoder import PARTIAL_FRAMES, SpeakerEncoder, mel_spectrogram
+    from nodes.speaker.pitch import window_pitch
+
+    enc = SpeakerEncoder()
+    out: list[tuple[str, int, int, np.ndarray]] = []
+    pitches: list[tuple[str, int, int, float, float]] = []
+    for voice, pi, y in room_beams(room):
+        mel = mel_spectrogram(enc.normalize_volume(y.astype(np.float32)))
+        energy = mel.sum(axis=1)
+        loud = energy > np.percentile(energy, 40)
+        for frames in WINDOW_FRAMES:
+            starts = [f for f in range(0, len(mel) - frames, HOP_FRAMES) if loud[f : f + frames].mean() > 0.6]
+            if not starts:
+                continue
+            batch = np.stack([np.pad(mel[f : f + frames], ((0, PARTIAL_FRAMES - frames), (0, 0))) for f in starts])
+            out += [(voice, room, pi, e) for e in enc._forward(batch.astype(np.float32))]
+            if frames == WINDOW_FRAMES[-1]:
+                for f in starts:
+                    pitch, voiced = window_pitch(y[f * 160 : (f + frames) * 160].astype(np.float32), 16000)
+                    if pitch is not None:
+                        pitches.append((voice, room, pi, pitch, voiced))
     return out, pitches
 
 
