@@ -270,6 +270,10 @@ class Embedding:
     #: voiced frames (None: too little voiced speech, or not measured), and those frames' seconds.
     pitch: float | None = None
     voiced_s: float = 0.0
+    #: The timbre of the new stretch [new_from, end]: zeroth and first order statistics of its
+    #: mean-normalised mel cepstra under the timbre background model (``nodes/speaker/timbre.py``;
+    #: None: not measured). Statistics add: a run's is the sum of its windows'.
+    timbre: np.ndarray | None = None
 
 
 @dataclass(slots=True)

@@ -66,3 +66,40 @@ def test_windows_carry_the_talkers_pitch(tmp_path: Path, meeting_wav) -> None:
     segments = run("segments", True, "segments")
     assert segments and all(s.kind == "segment" and s.pitch is not None for s in segments)
     assert all(e.pitch is None and e.voiced_s == 0.0 for e in run("windows", False, "off"))
+
+
+def test_windows_carry_the_timbre_of_their_new_stretch(tmp_path: Path, meeting_wav) -> None:
+    """Each window's timbre statistics cover its new stretch's frames once; halves of one talker's speech agree more
+    with each other than with the other talker's (en-us+m3 against en-gb-x-rp+m1, the pair the encoder confuses)."""
+    import numpy as np
+
+    from nodes.speaker.timbre import TimbreUbm
+    from nodes.speaker.units import unit_vector
+
+    path, conv = meeting_wav
+
+    def run(timbre: bool, where: str) -> list:
+        (tmp_path / where).mkdir()
+        graph = [{"id": "src", "type": "io.audio_file", "params": {"path": str(path), "rate": 16000, "block_ms": 20}},
+                 {"id": "vad", "type": "speech.vad"},
+                 {"id": "embed", "type": "speaker.embedding", "params": {"segments": False, "timbre": timbre}},
+                 {"id": "sink"}]
+        edges = ["src.audio -> vad.audio", "vad.speech -> embed.speech", "embed.windows -> sink.in"]
+        return [p.payload for p in capture(graph, edges, tmp_path / where)[0] if p.payload.kind == "window"]
+
+    ubm = TimbreUbm.load()
+    k = len(ubm.weights)
+    halves: dict[str, list[np.ndarray]] = {}
+    wins = run(True, "on")
+    for e in wins:
+        assert e.timbre is not None and e.timbre.shape == (ubm.size,)
+        assert 0 < e.timbre[:k].sum() <= (e.end - e.new_from) * 100 + 3  # frames of 10 ms, each counted once
+        who = [t.speaker for t in conv.turns if t.t0 - 0.1 <= e.new_from and e.end <= t.t1 + 0.1]
+        if who:
+            got = halves.setdefault(who[0], [np.zeros(ubm.size), np.zeros(ubm.size)])
+            got[int(e.new_from * 2) % 2] += e.timbre  # alternate half-second stretches: two halves of their speech
+    around = ubm.adapted_means(np.sum([e.timbre for e in wins], axis=0))
+    sv = {spk: [unit_vector(ubm.supervector(h, around)) for h in hs] for spk, hs in halves.items()}
+    for me, other in (("alice", "bob"), ("bob", "alice")):
+        assert sv[me][0] @ sv[me][1] > max(sv[me][0] @ sv[other][1], sv[me][1] @ sv[other][0]) + 0.1
+    assert all(e.timbre is None for e in run(False, "off"))

@@ -13,6 +13,7 @@ from pipeline import ConfigError, Embedding, In, Node, Out, Packet, SpeechAudio,
 
 from .encoder import SAMPLE_RATE
 from .pitch import window_pitch
+from .timbre import RunningCmn, TimbreUbm, cepstra, loud_frames
 
 
 class EmbeddingParams(BaseModel):
@@ -28,6 +29,9 @@ class EmbeddingParams(BaseModel):
     threads: int = Field(1, ge=0, le=16, description="Torch threads for the encoder (0: leave torch's setting).")
     pitch: bool = Field(True, description="Also measure each window's pitch (median fundamental frequency of its voiced frames, "
                         "YIN): a voice cue that, unlike the embedding, does not move with where the talker stands.")
+    timbre: bool = Field(True, description="Also send each window's new stretch's mel-cepstral statistics under the timbre "
+                         "background model (nodes/speaker/timbre.py): a second voice cue for refinement, which tells apart "
+                         "synthetic voices the encoder confuses.")
 
     @model_validator(mode="after")
     def _check(self) -> EmbeddingParams:
@@ -81,6 +85,8 @@ class SpeakerEmbeddingNode(Node):
         self._open: dict[int, _Seg] = {}
         self._last = {"windows": 0.0, "segments": 0.0}
         self._covered = 0  # absolute sample up to which windows' new stretches reach (over all segments)
+        self._ubm: TimbreUbm | None = None
+        self._cmn = RunningCmn()
 
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         info = inputs.get("speech", StreamInfo())
@@ -97,6 +103,8 @@ class SpeakerEmbeddingNode(Node):
         except FileNotFoundError as exc:
             raise ConfigError(str(exc), "weights") from None
         p = self.params
+        self._ubm = TimbreUbm.load() if p.timbre else None
+        self._cmn = RunningCmn()
         self._win = int(p.window_s * SAMPLE_RATE)
         self._hop = int(p.hop_s * SAMPLE_RATE)
         self._first = int(p.first_s * SAMPLE_RATE)
@@ -112,6 +120,15 @@ class SpeakerEmbeddingNode(Node):
     def _pitch(self, x: np.ndarray) -> tuple[float | None, float]:
         return window_pitch(x, SAMPLE_RATE) if self.params.pitch else (None, 0.0)
 
+    def _timbre(self, x: np.ndarray) -> np.ndarray | None:
+        """Cepstral statistics of a window's new stretch ``x`` (``timbre.py``), its loud frames only."""
+        if self._ubm is None:
+            return None
+        from .encoder import mel_spectrogram
+
+        mel = mel_spectrogram(x)
+        return self._ubm.stats(self._cmn(cepstra(mel)[loud_frames(mel)]))
+
     def _send(self, port: str, emb: Embedding) -> None:
         # A window's packet starts where its new stretch does (not where its audio does), so a
         # join downstream (the diariser's directions) is held back by hop_s, not by window_s.
@@ -126,10 +143,11 @@ class SpeakerEmbeddingNode(Node):
         audio = seg.samples(a, upto)
         vec = self._embed(audio)
         pitch, voiced = self._pitch(audio)
+        timbre = self._timbre(seg.samples(seg.labelled, upto))
         rate = SAMPLE_RATE
         emb = Embedding(vec, segment_id=str(sid), kind="window", start=media_time(seg.start + a, rate),
                         end=media_time(seg.start + upto, rate), new_from=media_time(seg.start + seg.labelled, rate),
-                        pitch=pitch, voiced_s=voiced)
+                        pitch=pitch, voiced_s=voiced, timbre=timbre)
         seg.labelled = upto
         self._covered = max(self._covered, seg.start + upto)
         self._send("windows", emb)

@@ -17,7 +17,7 @@ class Unit:
     when an array heard one (None for mono input or when no clear direction was found);
     ``segment`` the speech segment it belongs to; ``pitch`` the window's median log2
     fundamental frequency (None: too little voiced speech, or not measured) over ``voiced_s``
-    seconds of voiced frames.
+    seconds of voiced frames; ``timbre`` the new stretch's cepstral statistics (``timbre.py``).
     """
 
     index: int
@@ -31,6 +31,7 @@ class Unit:
     pitch: float | None = None
     voiced_s: float = 0.0
     voice_cut: bool = False  # a refinement pass heard the voice change at this stretch (``ahc_runs.remembered_voice_cuts``)
+    timbre: np.ndarray | None = None  # the stretch's cepstral statistics under the timbre background model (``timbre.py``)
 
     @property
     def window_s(self) -> float:
