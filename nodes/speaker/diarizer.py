@@ -99,6 +99,7 @@ class Diarizer(Node):
                                        piece_max_s=p.ahc_piece_max_s, piece_margin=p.ahc_piece_margin,
                                        change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s, profile_min_s=p.ahc_profile_min_s,
                                        pitch_weight=p.ahc_pitch_weight,
+                                       timbre_weight=p.ahc_timbre_weight, timbre_relevance=p.ahc_timbre_relevance,
                                        max_clusters=p.speakers or p.max_speakers))
         self.voice_check = (RunVoiceCheck(VoiceCheckConfig(p.voice_check_stretches, p.voice_check_bonus, p.voice_check_birth_quantile,
                                                            p.voice_check_min_stretches))
@@ -187,7 +188,7 @@ class Diarizer(Node):
         if az is None and self.location:  # a short stretch: locate over the whole window
             az, std = self._locate(start, t1)
         vector = np.asarray(emb.vector, dtype=np.float32) if self.compensation is None else self.compensation(emb.vector)
-        unit = Unit(len(self.units), t0, t1, vector, start, emb.segment_id, az, std, emb.pitch, emb.voiced_s)
+        unit = Unit(len(self.units), t0, t1, vector, start, emb.segment_id, az, std, emb.pitch, emb.voiced_s, timbre=emb.timbre)
         self.units.append(unit)
         if self.mode == "particle":
             now, smoothed = self.pf.step(unit)
@@ -603,6 +604,8 @@ class Diarizer(Node):
         if pw:
             v.pitch_sum += pw * u.pitch
             v.pitch_w += pw
+        if u.timbre is not None:
+            v.timbre = u.timbre.astype(np.float64) if v.timbre is None else v.timbre + u.timbre
 
     def _reseed(self, units: list[Unit], labels: list[int]) -> None:
         """(Re)start the live diariser from a refinement's labels (the max_speakers most recently heard speakers)."""

@@ -157,6 +157,12 @@ class DiarizerParams(BaseModel):
                                     "location's) of the log-likelihood that one talker gave two clusters' pitches (median fundamental "
                                     "frequency, measured by speaker.embedding), centred to be zero on average for one talker and "
                                     "capped at three standard deviations (0: pitch unused; tools/diarization_notes.md, 'Pitch').")
+    ahc_timbre_weight: float = Field(_A.timbre_weight, ge=0, description="Refinement: weight of the cosine between two clusters' "
+                                     "timbre supervectors (mel-cepstral GMM means adapted from the meeting's, from the statistics "
+                                     "speaker.embedding sends; 0: timbre unused; tools/diarization_notes.md, 'Timbre').")
+    ahc_timbre_relevance: float = Field(_A.timbre_relevance, gt=0, description="Refinement: the timbre model's MAP relevance "
+                                        "factor (frames of 10 ms): a cluster's timbre moves from the meeting's as its speech "
+                                        "outweighs this.")
     # directions
     min_activity: float = Field(0.3, ge=0, le=1, description="Direction blocks quieter than this are ignored (0-1).")
     min_strength: float = Field(0.3, ge=0, le=1, description="Direction peaks weaker than this are ignored (0-1).")

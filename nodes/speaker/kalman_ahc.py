@@ -134,6 +134,7 @@ from .ahc_runs import follow_lone, follow_onsets, location_cuts, mid, remembered
 from .direction_track import Motion, Track, merged_loglik
 from .pair_cache import PairCache
 from .pitch import PitchModel
+from .timbre import TimbreUbm
 from .units import Unit, direction_var, unit_vector
 
 
@@ -180,6 +181,8 @@ class AhcConfig:
     pitch_floor: float = PitchModel.floor  # drift (octaves) of a talker's level between turns
     pitch_cap_sd: float = PitchModel.cap_sd  # a pitch difference beyond this many standard deviations counts as this many
     keep_scores: bool = True  # keep location scores from pass to pass (``pair_cache``: the same labels, less CPU; off to measure it)
+    timbre_weight: float = 1.0  # weight of the timbre cosine (``timbre.py``; 0: timbre unused)
+    timbre_relevance: float = 16.0  # MAP relevance factor (frames): how much speech a cluster's timbre needs to move from the meeting's
 
 
 @dataclass
@@ -192,6 +195,7 @@ class Cluster:
     pitch_w: float = 0.0  # voiced seconds (each counted once)
     seat: Track | None = None  # the filter over ``obs`` for a seated talker (None: scored as a walker only)
     key: int = -1  # the name of ``obs`` in the pass-to-pass cache of location scores (-1: not cached)
+    timbre: np.ndarray | None = None  # sum of the members' timbre statistics (None: none measured)
 
 
 @dataclass
@@ -210,6 +214,7 @@ class Profile:
     count: int  # stretches summed
     pitch_sum: float = 0.0  # voiced-second-weighted sum of log2 pitch (pitch is a trait of the voice, not the place)
     pitch_w: float = 0.0
+    timbre: np.ndarray | None = None  # sum of their stretches' timbre statistics (``timbre.py``)
 
 
 def _principal_axes(centred: np.ndarray, dims: int) -> np.ndarray | None:
@@ -249,6 +254,27 @@ class KalmanAhc:
         self._motion = Motion.of(self.config)  # the direction filter's constants, refreshed each pass (the config may change)
         self._seated = Motion.seated(self.config)  # ... for a seated talker (None: none considered)
         self._pitch = PitchModel(self.config.pitch_sd_per_s, self.config.pitch_floor, self.config.pitch_cap_sd)
+        self._ubm: TimbreUbm | None = None  # loaded on the first pass that has timbre to compare
+        self._around: np.ndarray | None = None  # the pass's meeting-wide adapted means, which timbre shifts are taken from
+
+    def _timbre_vectors(self, stats: np.ndarray) -> np.ndarray:
+        """Rows of timbre statistics as unit-length supervectors shifted from the pass's meeting-wide means."""
+        assert self._ubm is not None and self._around is not None
+        sv = self._ubm.supervector(stats, self._around, self.config.timbre_relevance)
+        return sv / np.maximum(np.linalg.norm(sv, axis=-1, keepdims=True), 1e-12)
+
+    def _start_timbre(self, units: Sequence[Unit], profiles: Sequence[Profile]) -> bool:
+        """Whether this pass compares timbre (a weight, and stretches that carry it); if so, fix the meeting's means."""
+        c = self.config
+        stats = [u.timbre for u in units if u.timbre is not None] + [pr.timbre for pr in profiles if pr.timbre is not None]
+        if not (c.timbre_weight and stats):
+            return False
+        if self._ubm is None:
+            self._ubm = TimbreUbm.load()
+        if len(stats[0]) != self._ubm.size:
+            return False  # statistics of another background model: not comparable
+        self._around = self._ubm.adapted_means(np.sum(stats, axis=0), c.timbre_relevance)
+        return True
 
     def _location(self, a: Cluster, b: Cluster) -> float:
         """The location part of two clusters' affinity: weighted per-hand-over LLR (0 without directions)."""
@@ -302,6 +328,7 @@ class KalmanAhc:
         c = self.config
         self._motion = Motion.of(c)
         self._seated = Motion.seated(c)
+        timbre = self._start_timbre(units, profiles)
         self._cache.new_pass((self._motion, self._seated, c.loc_weight, c.loc_clip, c.seated_prior))
         self._pitch = PitchModel(c.pitch_sd_per_s, c.pitch_floor, c.pitch_cap_sd)
         clusters: list[Cluster] = []
@@ -341,6 +368,7 @@ class KalmanAhc:
             ob = [(mid(u), u.azimuth_deg, direction_var(u.azimuth_std, c.meas_std_deg))] if u.azimuth_deg is not None else []
             pw = u.pitch_weight
             ps = pw * u.pitch if pw else 0.0
+            tb = u.timbre if timbre else None
             prev = units[i - 1] if i else None
             if c.start == "labels" and initial[i] in by_label:
                 cl = by_label[initial[i]]
@@ -349,6 +377,7 @@ class KalmanAhc:
                 cl.obs.extend(ob)
                 cl.pitch_sum += ps
                 cl.pitch_w += pw
+                cl.timbre = _add(cl.timbre, tb)
             elif c.start == "runs" and clusters and prev is not None and initial[i] == initial[i - 1] and u.segment == prev.segment \
                     and not cuts[i]:
                 cl = clusters[-1]
@@ -357,17 +386,18 @@ class KalmanAhc:
                 cl.obs.extend(ob)
                 cl.pitch_sum += ps
                 cl.pitch_w += pw
+                cl.timbre = _add(cl.timbre, tb)
             else:
-                clusters.append(Cluster([i], w * vec, list(ob), pitch_sum=ps, pitch_w=pw))
+                clusters.append(Cluster([i], w * vec, list(ob), pitch_sum=ps, pitch_w=pw, timbre=_add(None, tb)))
                 by_label[initial[i]] = clusters[-1]
         for cl in clusters:
             self._track(cl)
         # Runs are scored by reassignment against a window of a cluster's directions: as walkers only.
-        runs = [Cluster(list(cl.members), cl.vec.copy(), list(cl.obs), cl.track, pitch_sum=cl.pitch_sum, pitch_w=cl.pitch_w)
-                for cl in clusters] if c.reassign_passes else []
+        runs = [Cluster(list(cl.members), cl.vec.copy(), list(cl.obs), cl.track, pitch_sum=cl.pitch_sum, pitch_w=cl.pitch_w,
+                        timbre=None if cl.timbre is None else cl.timbre.copy()) for cl in clusters] if c.reassign_passes else []
         n_units, n_runs = len(units), len(clusters)
-        clusters += [Cluster([n_units + k], px[k], pitch_sum=pr.pitch_sum, pitch_w=pr.pitch_w)  # members past the units: profiles
-                     for k, pr in enumerate(profiles)]
+        clusters += [Cluster([n_units + k], px[k], pitch_sum=pr.pitch_sum, pitch_w=pr.pitch_w,  # members past the units: profiles
+                             timbre=pr.timbre if timbre else None) for k, pr in enumerate(profiles)]
         # Affinities live in one matrix (upper and lower triangle alike): a merge updates one
         # row and column instead of rebuilding a table of all pairs, so a pass over the last
         # ten minutes (hundreds of clusters) neither takes seconds nor leaves the heap grown.
@@ -382,7 +412,13 @@ class KalmanAhc:
         psum = np.array([cl.pitch_sum for cl in clusters])
         pweight = np.array([cl.pitch_w for cl in clusters])
         pit = np.stack([self._pitch_row(psum, pweight, x) for x in range(n)]) if n else np.zeros((0, 0))
-        total = emb + loc + pit
+        tim = np.zeros((n, n))
+        if timbre and n:
+            assert self._ubm is not None
+            tstats = np.stack([cl.timbre if cl.timbre is not None else np.zeros(self._ubm.size) for cl in clusters]).astype(np.float64)
+            tvecs = self._timbre_vectors(tstats)
+            tim = c.timbre_weight * (tvecs @ tvecs.T)
+        total = emb + loc + pit + tim
         np.fill_diagonal(total, -np.inf)
         # Holds a profile: two of these never merge (told apart when heard), and none is dissolved as a
         # small piece or as the speaker with least speech (they are people heard before). A voice with
@@ -431,7 +467,7 @@ class KalmanAhc:
                 else:
                     break
             i, j = min(i, j), max(i, j)
-            self.merges.append((best, float(emb[i, j]), float(loc[i, j]), float(pit[i, j])))
+            self.merges.append((best, float(emb[i, j]), float(loc[i, j]), float(pit[i, j]), float(tim[i, j])))
             speech[i] += speech[j]
             last[i] = max(last[i], last[j])
             a, b = clusters[i], clusters[j]
@@ -451,7 +487,11 @@ class KalmanAhc:
             for o in others:
                 loc[i, o] = loc[o, i] = self._location(a, clusters[o])
             pit[i, others] = pit[others, i] = self._pitch_row(psum, pweight, i)[others]
-            total[i, others] = total[others, i] = emb[i, others] + loc[i, others] + pit[i, others]
+            if timbre:
+                tstats[i] += tstats[j]
+                tvecs[i] = self._timbre_vectors(tstats[i])
+                tim[i, others] = tim[others, i] = c.timbre_weight * (tvecs[others] @ tvecs[i])
+            total[i, others] = total[others, i] = emb[i, others] + loc[i, others] + pit[i, others] + tim[i, others]
             if known[i]:
                 total[i, others[known[others]]] = total[others[known[others]], i] = -np.inf
         alive = [k for k in range(n) if alive[k]]
@@ -461,7 +501,7 @@ class KalmanAhc:
                 labels[m] = cid
         if runs and len(alive) > 1:
             held = speech[alive]  # each finished cluster's speech, as merging left it
-            labels = self._reassign(runs, labels, len(alive), px, profiles, held, run_s)
+            labels = self._reassign(runs, labels, len(alive), px, profiles, held, run_s, timbre)
         return labels
 
     @staticmethod
@@ -475,7 +515,8 @@ class KalmanAhc:
         return (i, j) if total[i, j] > -margin else None
 
     def _reassign(self, runs: list[Cluster], labels: list[int], k: int, profiles: np.ndarray,
-                  voices: Sequence[Profile] = (), held: np.ndarray | None = None, run_s: Sequence[float] = ()) -> list[int]:
+                  voices: Sequence[Profile] = (), held: np.ndarray | None = None, run_s: Sequence[float] = (),
+                  timbre: bool = False) -> list[int]:
         """Move each run to the cluster it fits best (embedding affinity plus location LLR) until none moves.
 
         Greedy merging never undoes a merge: a run joined to the wrong talker early (their voices
@@ -526,16 +567,28 @@ class KalmanAhc:
         sums = np.zeros((k, runs[0].vec.shape[0]))
         count = np.zeros(k, dtype=int)
         psum, pweight = np.zeros(k), np.zeros(k)
+        size = self._ubm.size if timbre and self._ubm is not None else 0
+        tsum = np.zeros((k, size))
+        zero = np.zeros(size)
+
+        def stats(x: Cluster | Profile) -> np.ndarray:
+            return x.timbre if x.timbre is not None else zero
+
         for r, a in zip(runs, assign):
             sums[a] += r.vec
             count[a] += 1
             psum[a] += r.pitch_sum
             pweight[a] += r.pitch_w
+            if size:
+                tsum[a] += stats(r)
         for pv, pr, a in zip(profiles, voices, labels[len(labels) - len(profiles):]):  # a talker heard before: never moved
             sums[a] += pv
             count[a] += 1
             psum[a] += pr.pitch_sum
             pweight[a] += pr.pitch_w
+            if size:
+                tsum[a] += stats(pr)
+        run_t = self._timbre_vectors(np.stack([stats(r) for r in runs])) if size else None
         # the most speech each cluster may take in by moves (``run_s``: each run's speech); None: no bound
         cap = c.reassign_max_gain * np.asarray(held) if c.reassign_max_gain and held is not None else None
         received = np.zeros(k)  # speech each cluster has gained by moves (less what it gave)
@@ -558,6 +611,8 @@ class KalmanAhc:
             if c.pitch_weight and r.pitch_w:
                 score += c.pitch_weight * self._pitch.penalty(
                     r.pitch_sum, r.pitch_w, psum[ki] - (r.pitch_sum if own else 0.0), pweight[ki] - (r.pitch_w if own else 0.0))
+            if run_t is not None:
+                score += c.timbre_weight * float(run_t[ri] @ self._timbre_vectors(tsum[ki] - (stats(r) if own else zero)))
             if r.obs and c.loc_weight and tracks[ki]:
                 lo = bisect.bisect_left(times[ki], r.obs[0][0] - c.reassign_window_s)
                 hi = bisect.bisect_right(times[ki], r.obs[-1][0] + c.reassign_window_s)
@@ -595,6 +650,9 @@ class KalmanAhc:
             psum[best] += r.pitch_sum
             pweight[was] -= r.pitch_w
             pweight[best] += r.pitch_w
+            if size:
+                tsum[was] -= stats(r)
+                tsum[best] += stats(r)
             count[was] -= 1
             count[best] += 1
             if cap is not None:
@@ -639,3 +697,10 @@ def match_labels(new: list[int], old: list[int], weights: list[float], taken: Co
         if a not in mapping:
             mapping[a] = next(fresh)
     return mapping
+
+
+def _add(total: np.ndarray | None, stats: np.ndarray | None) -> np.ndarray | None:
+    """Timbre statistics summed (None where there are none yet)."""
+    if stats is None:
+        return total
+    return stats.astype(np.float64) if total is None else total + stats
