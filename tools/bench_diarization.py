@@ -27,7 +27,7 @@
      * ``pf+kahc-nobehind``, ``pf+kahc-noaround``  the default without one way of finding a second talker
                           under the main one (``overlap_behind_s``: behind a clear stretch, live; ``overlap_around_s``:
                           again after each refinement, with places on both sides in time). The other peers
-                          (``-nopitch``, ``-nopiece``, ``-nohandover``, ...) are listed with their parameters in ``MODES``;
+                          (``-nopitch``, ``-notimbre``, ``-nopiece``, ``-nohandover``, ...) are listed with their parameters in ``MODES``;
                           ``--modes`` runs only the ones named beside the baseline and the default.
    Every mode but ``pf+kahc-mean`` hears the speech through the beam (``--beam``; ``none``: the channel mean).
    Reported per mode: DER (pyannote.metrics, collar 0.5 s total = +-0.25 s, overlap scored),
@@ -442,6 +442,7 @@ MODES = {
     "pf+kahc-mean": {"method": "particle", "refine": True, "front": "none"},  # embeddings of the channel mean, not the beam
     "pf+kahc-nocomp": {"method": "particle", "refine": True, "voice_compensation": "off"},  # embeddings as the encoder gives them
     "pf+kahc-nopitch": {"method": "particle", "refine": True, "ahc_pitch_weight": 0.0},  # refinement without the talkers' pitch
+    "pf+kahc-notimbre": {"method": "particle", "refine": True, "ahc_timbre_weight": 0.0},  # refinement without the talkers' timbre
     "pf+kahc-known": {"method": "particle", "refine": True, "speakers": KNOWN},  # the default told how many people take part
     "pf+kahc-forget": {"method": "particle", "refine": True, "remember": False},  # the default without voices past the horizon
     "pf+kahc-allvoices": {"method": "particle", "refine": True, "ahc_profile_min_s": 0.0},  # ... every remembered voice kept apart
@@ -454,6 +455,7 @@ MODES = {
     "embedding+ahc-known": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "speakers": KNOWN},  # ... mono
     "embedding+ahc-nohandover": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_handover_deg": 0.0},  # ... mono
     "embedding+ahc-nopitch": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_pitch_weight": 0.0},  # ... mono
+    "embedding+ahc-notimbre": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_timbre_weight": 0.0},  # ... mono
     "pf+kahc-rescore": {"method": "particle", "refine": True, "ahc_keep_scores": False},  # the default scoring every pair afresh each pass (before pair_cache)
     "pf+kahc-15s": {"method": "particle", "refine": True, "refine_every_s": 15.0},  # the default refining every 15 s (before 5 s)
     "embedding+ahc-15s": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "refine_every_s": 15.0},  # ... mono
@@ -640,7 +642,7 @@ def main() -> int:
         fronts = {}
         # the channel mean's front only where a mode scores it (pf+kahc-mean): extracting it costs as much again
         for beam in dict.fromkeys([args.beam, *(m["front"] for m in modes.values() if "front" in m)]):
-            cache = folder / f"front_{beam}_v2.pkl"  # v2: windows carry pitch
+            cache = folder / f"front_{beam}_v3.pkl"  # v2: windows carry pitch; v3: and timbre
             if cache.exists():
                 fronts[beam] = pickle.loads(cache.read_bytes())
             else:
@@ -676,10 +678,10 @@ def main() -> int:
         hyp_online: dict[str, Any] = {}
         hyp_known: dict[str, Any] = {}
         # refinement without one of its parts, beside the default (results key embedding_<name>)
-        ablations = {"nopitch": {"ahc_pitch_weight": 0.0}, "nohandover": {"ahc_handover_deg": 0.0}}
+        ablations = {"nopitch": {"ahc_pitch_weight": 0.0}, "notimbre": {"ahc_timbre_weight": 0.0}, "nohandover": {"ahc_handover_deg": 0.0}}
         hyp_ablated: dict[str, dict[str, Any]] = {name: {} for name in ablations}
         for wav in sorted(AMI.glob("*.wav")):
-            cache = work / f"ami_{wav.stem}_v2.pkl"  # v2: windows carry pitch
+            cache = work / f"ami_{wav.stem}_v3.pkl"  # v2: windows carry pitch; v3: and timbre
             if cache.exists():
                 front = pickle.loads(cache.read_bytes())
             else:
@@ -707,6 +709,7 @@ def main() -> int:
                   f"told the number of talkers {r_known.per_file[k]:.1%}   one-speaker baseline {r_one.per_file[k]:.1%}")
         print(f"  all: online only {r_onl.der:.1%}   told the number of talkers {r_known.der:.1%}   "
               f"embedding-only without pitch in refinement {r_ablated['nopitch'].der:.1%}   "
+              f"without timbre {r_ablated['notimbre'].der:.1%}   "
               f"without moving hand-overs back {r_ablated['nohandover'].der:.1%}")
         print(f"  all: embedding-only {r_emb.der:.1%} (miss {r_emb.missed:.1%} FA {r_emb.false_alarm:.1%} conf {r_emb.confusion:.1%})   "
               f"one-speaker baseline {r_one.der:.1%} (conf {r_one.confusion:.1%})")

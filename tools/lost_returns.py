@@ -179,7 +179,7 @@ def main() -> int:
     total = 0
     for i in range(args.first, args.first + args.meetings):
         folder = Path(args.work) / f"sim{i}"
-        cache = folder / f"front_{beam}_v2.pkl"
+        cache = folder / f"front_{beam}_v3.pkl"
         if not cache.exists():
             print(f"lost_returns: {cache} is missing: run tools/bench_diarization.py --first {i} --meetings 1 "
                   f"--work {args.work} first (it simulates the meeting and caches its front end)", file=sys.stderr)
