@@ -142,3 +142,10 @@ def test_remembered_voice_carries_its_timbre(ubm: TimbreUbm) -> None:
     voices = [profile(low), profile(high[:-6]), profile(other)]
     labels = KalmanAhc(AhcConfig(pca_dims=0, change_cos=-1, timbre_weight=0.3)).cluster(back, [0] * len(back), voices)
     assert set(labels[: len(back)]) == {labels[-2]}
+
+
+def test_alike_timbres_count_only_beyond_the_margin() -> None:
+    """Unlike timbres count whole; alike ones only beyond ``timbre_margin`` (two voices of one kind look alike, centred)."""
+    cos = np.array([-0.4, 0.0, 0.2, 0.6])
+    assert np.allclose(KalmanAhc(AhcConfig(timbre_weight=1.0))._timbre_score(cos), cos)
+    assert np.allclose(KalmanAhc(AhcConfig(timbre_weight=0.5, timbre_margin=0.3))._timbre_score(cos), [-0.2, 0.0, 0.0, 0.15])

@@ -99,7 +99,8 @@ class Diarizer(Node):
                                        piece_max_s=p.ahc_piece_max_s, piece_margin=p.ahc_piece_margin,
                                        change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s, profile_min_s=p.ahc_profile_min_s,
                                        pitch_weight=p.ahc_pitch_weight,
-                                       timbre_weight=p.ahc_timbre_weight, timbre_relevance=p.ahc_timbre_relevance,
+                                       timbre_weight=p.ahc_timbre_weight, timbre_margin=p.ahc_timbre_margin,
+                                       timbre_relevance=p.ahc_timbre_relevance,
                                        max_clusters=p.speakers or p.max_speakers))
         self.voice_check = (RunVoiceCheck(VoiceCheckConfig(p.voice_check_stretches, p.voice_check_bonus, p.voice_check_birth_quantile,
                                                            p.voice_check_min_stretches))

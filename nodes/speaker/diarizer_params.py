@@ -160,6 +160,8 @@ class DiarizerParams(BaseModel):
     ahc_timbre_weight: float = Field(_A.timbre_weight, ge=0, description="Refinement: weight of the cosine between two clusters' "
                                      "timbre supervectors (mel-cepstral GMM means adapted from the meeting's, from the statistics "
                                      "speaker.embedding sends; 0: timbre unused; tools/diarization_notes.md, 'Timbre').")
+    ahc_timbre_margin: float = Field(_A.timbre_margin, ge=0, le=1, description="Refinement: a positive timbre cosine (alike "
+                                     "timbres) counts only beyond this; a negative one (unlike) counts whole.")
     ahc_timbre_relevance: float = Field(_A.timbre_relevance, gt=0, description="Refinement: the timbre model's MAP relevance "
                                         "factor (frames of 10 ms): a cluster's timbre moves from the meeting's as its speech "
                                         "outweighs this.")

@@ -182,6 +182,7 @@ class AhcConfig:
     pitch_cap_sd: float = PitchModel.cap_sd  # a pitch difference beyond this many standard deviations counts as this many
     keep_scores: bool = True  # keep location scores from pass to pass (``pair_cache``: the same labels, less CPU; off to measure it)
     timbre_weight: float = 1.0  # weight of the timbre cosine (``timbre.py``; 0: timbre unused)
+    timbre_margin: float = 0.0  # a positive timbre cosine counts only beyond this (two voices of one kind, centred, look alike)
     timbre_relevance: float = 16.0  # MAP relevance factor (frames): how much speech a cluster's timbre needs to move from the meeting's
 
 
@@ -262,6 +263,13 @@ class KalmanAhc:
         assert self._ubm is not None and self._around is not None
         sv = self._ubm.supervector(stats, self._around, self.config.timbre_relevance)
         return sv / np.maximum(np.linalg.norm(sv, axis=-1, keepdims=True), 1e-12)
+
+    def _timbre_score(self, cos: np.ndarray | float) -> np.ndarray:
+        """The timbre part of an affinity from the supervectors' cosine: unlike timbres count whole, alike ones only
+        beyond ``timbre_margin`` (centred on a meeting, two voices of one kind look alike: the only two women among men)."""
+        c = self.config
+        x = np.asarray(cos, dtype=np.float64)
+        return c.timbre_weight * np.where(x > 0, np.maximum(x - c.timbre_margin, 0.0), x)
 
     def _start_timbre(self, units: Sequence[Unit], profiles: Sequence[Profile]) -> bool:
         """Whether this pass compares timbre (a weight, and stretches that carry it); if so, fix the meeting's means."""
@@ -417,7 +425,7 @@ class KalmanAhc:
             assert self._ubm is not None
             tstats = np.stack([cl.timbre if cl.timbre is not None else np.zeros(self._ubm.size) for cl in clusters]).astype(np.float64)
             tvecs = self._timbre_vectors(tstats)
-            tim = c.timbre_weight * (tvecs @ tvecs.T)
+            tim = self._timbre_score(tvecs @ tvecs.T)
         total = emb + loc + pit + tim
         np.fill_diagonal(total, -np.inf)
         # Holds a profile: two of these never merge (told apart when heard), and none is dissolved as a
@@ -490,7 +498,7 @@ class KalmanAhc:
             if timbre:
                 tstats[i] += tstats[j]
                 tvecs[i] = self._timbre_vectors(tstats[i])
-                tim[i, others] = tim[others, i] = c.timbre_weight * (tvecs[others] @ tvecs[i])
+                tim[i, others] = tim[others, i] = self._timbre_score(tvecs[others] @ tvecs[i])
             total[i, others] = total[others, i] = emb[i, others] + loc[i, others] + pit[i, others] + tim[i, others]
             if known[i]:
                 total[i, others[known[others]]] = total[others[known[others]], i] = -np.inf
@@ -612,7 +620,7 @@ class KalmanAhc:
                 score += c.pitch_weight * self._pitch.penalty(
                     r.pitch_sum, r.pitch_w, psum[ki] - (r.pitch_sum if own else 0.0), pweight[ki] - (r.pitch_w if own else 0.0))
             if run_t is not None:
-                score += c.timbre_weight * float(run_t[ri] @ self._timbre_vectors(tsum[ki] - (stats(r) if own else zero)))
+                score += float(self._timbre_score(run_t[ri] @ self._timbre_vectors(tsum[ki] - (stats(r) if own else zero))))
             if r.obs and c.loc_weight and tracks[ki]:
                 lo = bisect.bisect_left(times[ki], r.obs[0][0] - c.reassign_window_s)
                 hi = bisect.bisect_right(times[ki], r.obs[-1][0] + c.reassign_window_s)
