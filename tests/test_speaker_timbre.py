@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import needs_espeak
+from test_speaker_pitch import _same_partition
 
 from nodes.speaker.encoder import mel_spectrogram
 from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, Profile
 from nodes.speaker.timbre import N_CEPS, RunningCmn, TimbreUbm, cepstra, loud_frames
 from nodes.speaker.units import Unit
-
-from conftest import needs_espeak
 
 
 @pytest.fixture(scope="module")
@@ -110,10 +110,6 @@ def _twins(ubm: TimbreUbm, seed: int, timbred: bool) -> tuple[list[Unit], list[i
             t += 0.5
         t += 1.0
     return units, truth
-
-
-def _same_partition(labels: list[int], truth: list[int]) -> bool:
-    return all((labels[i] == labels[j]) == (truth[i] == truth[j]) for i in range(len(truth)) for j in range(i))
 
 
 def test_refinement_keeps_apart_alike_voices_of_different_timbre(ubm: TimbreUbm) -> None:
