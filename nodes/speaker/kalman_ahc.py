@@ -118,6 +118,14 @@ horizon (where every participant's first seconds become remembered voices: the s
 meetings 1-36 4.89% -> 4.61%, 223 -> 224 of 232 returns, and 197-260 5.29% -> 5.22%, 364 of 393
 either way (0, every remembered voice apart, which the default was said to need there: 5.43% and
 220, 5.69% and 365).
+
+Timbre (``timbre_weight``). Each cluster, run and remembered voice also sums its stretches'
+cepstral statistics (``timbre.py``); ``timbre_weight`` times the cosine of two clusters' MAP
+supervectors, shifted from the pass's meeting-wide means, is added to their affinity in
+merging, stopping and reassignment. A positive cosine counts only beyond ``timbre_margin``.
+The synthetic voices GE2E confuses differ plainly in their cepstra: on the bench's meetings
+1-388, 2,447 -> 2,458 of 2,474 returns and 2.35% -> 2.16% DER (tools/diarization_notes.md,
+"twenty-fifth session", also for what it costs on eight talkers).
 """
 
 from __future__ import annotations
@@ -248,7 +256,7 @@ def _merge_obs(a: list[tuple[float, float, float]], b: list[tuple[float, float, 
 class KalmanAhc:
     def __init__(self, config: AhcConfig | None = None) -> None:
         self.config = config or AhcConfig()
-        self.merges: list[tuple[float, float, float]] = []  # (affinity, embedding part, location part) per merge
+        self.merges: list[tuple[float, ...]] = []  # (affinity, its embedding, location, pitch and timbre parts) per merge
         self.stopped_at: float | None = None
         self._cache = PairCache()  # location scores of cluster pairs, kept from pass to pass (``pair_cache``)
         self.moved = 0  # runs moved by the last reassignment
@@ -525,7 +533,7 @@ class KalmanAhc:
     def _reassign(self, runs: list[Cluster], labels: list[int], k: int, profiles: np.ndarray,
                   voices: Sequence[Profile] = (), held: np.ndarray | None = None, run_s: Sequence[float] = (),
                   timbre: bool = False) -> list[int]:
-        """Move each run to the cluster it fits best (embedding affinity plus location LLR) until none moves.
+        """Move each run to the cluster it fits best (the affinity: embedding, location, pitch and timbre) until none moves.
 
         Greedy merging never undoes a merge: a run joined to the wrong talker early (their voices
         alike, the location not yet telling) stays there however clear the finished clusters make
