@@ -22,6 +22,7 @@ from .kalman_ahc import AhcConfig, KalmanAhc, Profile, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
 from .overlap import OverlapConfig, OverlapFinder, places_between
 from .particle_filter import ParticleConfig, ParticleDiarizer
+from .timbre import add_stats
 from .units import Unit, circular_mean, unit_vector
 from .voice_check import RunVoiceCheck, VoiceCheckConfig, Voices, mean_voices
 
@@ -605,8 +606,7 @@ class Diarizer(Node):
         if pw:
             v.pitch_sum += pw * u.pitch
             v.pitch_w += pw
-        if u.timbre is not None:
-            v.timbre = u.timbre.astype(np.float64) if v.timbre is None else v.timbre + u.timbre
+        v.timbre = add_stats(v.timbre, u.timbre)
 
     def _reseed(self, units: list[Unit], labels: list[int]) -> None:
         """(Re)start the live diariser from a refinement's labels (the max_speakers most recently heard speakers)."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline import ConfigError, Embedding, In, Node, Out, Packet, SpeechAudio, StreamInfo, media_time
 
-from .encoder import SAMPLE_RATE
+from .encoder import SAMPLE_RATE, mel_spectrogram
 from .pitch import window_pitch
 from .timbre import RunningCmn, TimbreUbm, cepstra, loud_frames
 
@@ -124,8 +124,6 @@ class SpeakerEmbeddingNode(Node):
         """Cepstral statistics of a window's new stretch ``x`` (``timbre.py``), its loud frames only."""
         if self._ubm is None:
             return None
-        from .encoder import mel_spectrogram
-
         mel = mel_spectrogram(x)
         return self._ubm.stats(self._cmn(cepstra(mel)[loud_frames(mel)]))
 

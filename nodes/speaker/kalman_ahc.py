@@ -142,7 +142,7 @@ from .ahc_runs import follow_lone, follow_onsets, location_cuts, mid, remembered
 from .direction_track import Motion, Track, merged_loglik
 from .pair_cache import PairCache
 from .pitch import PitchModel
-from .timbre import TimbreUbm
+from .timbre import TimbreUbm, add_stats
 from .units import Unit, direction_var, unit_vector
 
 
@@ -393,7 +393,7 @@ class KalmanAhc:
                 cl.obs.extend(ob)
                 cl.pitch_sum += ps
                 cl.pitch_w += pw
-                cl.timbre = _add(cl.timbre, tb)
+                cl.timbre = add_stats(cl.timbre, tb)
             elif c.start == "runs" and clusters and prev is not None and initial[i] == initial[i - 1] and u.segment == prev.segment \
                     and not cuts[i]:
                 cl = clusters[-1]
@@ -402,9 +402,9 @@ class KalmanAhc:
                 cl.obs.extend(ob)
                 cl.pitch_sum += ps
                 cl.pitch_w += pw
-                cl.timbre = _add(cl.timbre, tb)
+                cl.timbre = add_stats(cl.timbre, tb)
             else:
-                clusters.append(Cluster([i], w * vec, list(ob), pitch_sum=ps, pitch_w=pw, timbre=_add(None, tb)))
+                clusters.append(Cluster([i], w * vec, list(ob), pitch_sum=ps, pitch_w=pw, timbre=add_stats(None, tb)))
                 by_label[initial[i]] = clusters[-1]
         for cl in clusters:
             self._track(cl)
@@ -714,9 +714,3 @@ def match_labels(new: list[int], old: list[int], weights: list[float], taken: Co
             mapping[a] = next(fresh)
     return mapping
 
-
-def _add(total: np.ndarray | None, stats: np.ndarray | None) -> np.ndarray | None:
-    """Timbre statistics summed (None where there are none yet)."""
-    if stats is None:
-        return total
-    return stats.astype(np.float64) if total is None else total + stats

@@ -135,6 +135,13 @@ class TimbreUbm:
         return (shift * (np.sqrt(self.weights)[:, None] / np.sqrt(self.variances))).reshape(*n.shape[:-1], k * d)
 
 
+def add_stats(total: np.ndarray | None, stats: np.ndarray | None) -> np.ndarray | None:
+    """Timbre statistics summed, in float64 (None where there are none yet): a run's, a cluster's, a remembered voice's."""
+    if stats is None:
+        return total
+    return stats.astype(np.float64) if total is None else total + stats
+
+
 def fit_ubm(x: np.ndarray, components: int = 32, iterations: int = 25, seed: int = 0, var_floor: float = 1e-3) -> TimbreUbm:
     """EM for a diagonal GMM over frames ``x`` (N, D), started from random frames; variances floored."""
     rng = np.random.default_rng(seed)
