@@ -15,6 +15,7 @@ from pipeline import ConfigError, DirectionEstimate, Embedding, In, Node, Out, P
 
 from ..array.mics import OFF_KEY
 from .ahc_runs import opening
+from .compensation import BUNDLED as COMPENSATION
 from .compensation import CompensationError, VoiceCompensation, resolve
 from .diarizer_params import DiarizerParams
 from .handover import move_voice_handovers
@@ -22,7 +23,8 @@ from .kalman_ahc import AhcConfig, KalmanAhc, Profile, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
 from .overlap import OverlapConfig, OverlapFinder, places_between
 from .particle_filter import ParticleConfig, ParticleDiarizer
-from .timbre import add_stats
+from .timbre import TimbreUbm, add_stats
+from .timbre_reseg import ResegConfig, resegment
 from .units import Unit, circular_mean, unit_vector
 from .voice_check import RunVoiceCheck, VoiceCheckConfig, Voices, mean_voices
 
@@ -103,6 +105,10 @@ class Diarizer(Node):
                                        timbre_weight=p.ahc_timbre_weight, timbre_margin=p.ahc_timbre_margin,
                                        timbre_relevance=p.ahc_timbre_relevance,
                                        max_clusters=p.speakers or p.max_speakers))
+        self.reseg = (ResegConfig(p.ahc_reseg_switch, p.ahc_reseg_stay, p.ahc_reseg_alike, p.ahc_reseg_min_s, p.ahc_timbre_relevance)
+                      if p.ahc_reseg else None)
+        self._reseg_ubm: TimbreUbm | None = None  # loaded on the first pass whose stretches carry timbre
+        self._voice_centre: np.ndarray | None = None  # ... and the training voices' mean embedding, about which voices are compared
         self.voice_check = (RunVoiceCheck(VoiceCheckConfig(p.voice_check_stretches, p.voice_check_bonus, p.voice_check_birth_quantile,
                                                            p.voice_check_min_stretches))
                             if p.voice_check else None)
@@ -557,10 +563,11 @@ class Diarizer(Node):
         # labels the same on every meeting of 1-292).
         heard = clusters[:len(units)]
         clusters[:len(units)] = move_voice_handovers(units, heard, self.params.ahc_handover_deg)
+        clusters[:len(units)] = self._resegment(units, clusters, past)
         mapping = match_labels(clusters, old + past, [u.t1 - u.t0 for u in units] + [self.voices[lab].speech for lab in past],
                                self._labels_in_use())
         new = [mapping[c] for c in clusters[:len(units)]]
-        by_voice = [mapping[c] for c in heard]
+        by_voice = [mapping.get(c, a) for c, a in zip(heard, new)]  # a cluster timbre emptied is heard as where its stretches went
         for k, (a, b) in enumerate(zip(new, old)):
             if a != b:
                 self._send(first + k, a)
@@ -582,6 +589,31 @@ class Diarizer(Node):
             self._reseed(units, by_voice)
         if self.voice_check is not None:
             self.voice_check.reset()
+
+    def _resegment(self, units: list[Unit], clusters: list[int], past: list[int]) -> list[int]:
+        """The pass's labels of ``units`` decoded again by timbre between alike voices (``timbre_reseg.py``); the
+        remembered voices ``past`` (whose cluster ids follow the units') lend their labels' models their evidence.
+        Unchanged where a stretch carries no timbre (speaker.embedding's ``timbre`` off)."""
+        labels = clusters[:len(units)]
+        if self.reseg is None or not units or any(u.timbre is None for u in units):
+            return labels
+        if self._reseg_ubm is None or self._voice_centre is None:
+            self._reseg_ubm = TimbreUbm.load()
+            self._voice_centre = (self.compensation or VoiceCompensation.load(COMPENSATION)).mu
+        extra_stats: dict[int, np.ndarray] = {}
+        extra_voices: dict[int, tuple[np.ndarray, float]] = {}
+        for k, lab in enumerate(past):
+            cid, voice = clusters[len(units) + k], self.voices[lab]
+            if voice.timbre is not None:
+                extra_stats[cid] = add_stats(extra_stats.get(cid), voice.timbre)  # type: ignore[assignment]
+            mean, count = voice.vec / max(voice.weight, 1e-12), float(voice.count)
+            if cid in extra_voices:  # two remembered voices in one cluster: their stretches pooled
+                m0, c0 = extra_voices[cid]
+                mean, count = (c0 * m0 + count * mean) / (c0 + count), c0 + count
+            extra_voices[cid] = (mean, count)
+        return resegment([u.segment for u in units], np.stack([u.timbre for u in units]),  # type: ignore[misc]
+                         np.stack([u.vector for u in units]).astype(np.float64), labels, extra_stats, extra_voices,
+                         self._reseg_ubm, self._voice_centre, self.reseg)
 
     def _remember(self, u: Unit, lab: int) -> None:
         """Add a stretch leaving the refinement horizon to its speaker's voice.

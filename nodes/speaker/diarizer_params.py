@@ -15,9 +15,11 @@ from .kalman_ahc import AhcConfig
 from .online_clustering import OnlineClusteringConfig
 from .overlap import OverlapConfig
 from .particle_filter import ParticleConfig
+from .timbre_reseg import ResegConfig
 from .voice_check import VoiceCheckConfig
 
 _P, _A, _O, _V, _C = ParticleConfig(), AhcConfig(), OnlineClusteringConfig(), OverlapConfig(), VoiceCheckConfig()
+_R = ResegConfig()
 
 
 class DiarizerParams(BaseModel):
@@ -165,6 +167,18 @@ class DiarizerParams(BaseModel):
     ahc_timbre_relevance: float = Field(_A.timbre_relevance, gt=0, description="Refinement: the timbre model's MAP relevance "
                                         "factor (frames of 10 ms): a cluster's timbre moves from the meeting's as its speech "
                                         "outweighs this.")
+    ahc_reseg: bool = Field(True, description="Refinement: after each pass, decode every speech segment again by timbre "
+                            "(each stretch's cepstral statistics against each label's model, a change of label costing "
+                            "ahc_reseg_switch), moving stretches only between labels whose voices the encoder hears alike "
+                            "(nodes/speaker/timbre_reseg.py). Needs speaker.embedding's timbre.")
+    ahc_reseg_switch: float = Field(_R.switch, ge=0, description="Resegmentation: log-likelihood (nats) a change of label inside a "
+                                    "speech segment costs.")
+    ahc_reseg_stay: float = Field(_R.stay, ge=0, description="Resegmentation: log-likelihood (nats) in favour of the label the "
+                                  "clustering gave a stretch.")
+    ahc_reseg_alike: float = Field(_R.alike, ge=-1, le=1, description="Resegmentation: a stretch moves only between labels whose "
+                                   "voices' GE2E cosine (about the training voices' mean) exceeds this (1: never).")
+    ahc_reseg_min_s: float = Field(_R.min_s, ge=0, description="Resegmentation: a label takes stretches only with this much "
+                                   "speech (s) behind its timbre model.")
     # directions
     min_activity: float = Field(0.3, ge=0, le=1, description="Direction blocks quieter than this are ignored (0-1).")
     min_strength: float = Field(0.3, ge=0, le=1, description="Direction peaks weaker than this are ignored (0-1).")
