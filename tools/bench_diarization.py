@@ -27,7 +27,7 @@
      * ``pf+kahc-nobehind``, ``pf+kahc-noaround``  the default without one way of finding a second talker
                           under the main one (``overlap_behind_s``: behind a clear stretch, live; ``overlap_around_s``:
                           again after each refinement, with places on both sides in time). The other peers
-                          (``-nopitch``, ``-notimbre``, ``-nopiece``, ``-nohandover``, ...) are listed with their parameters in ``MODES``;
+                          (``-nopitch``, ``-notimbre``, ``-noreseg``, ``-nopiece``, ``-nohandover``, ...) are listed with their parameters in ``MODES``;
                           ``--modes`` runs only the ones named beside the baseline and the default.
    Every mode but ``pf+kahc-mean`` hears the speech through the beam (``--beam``; ``none``: the channel mean).
    Reported per mode: DER (pyannote.metrics, collar 0.5 s total = +-0.25 s, overlap scored),
@@ -443,6 +443,7 @@ MODES = {
     "pf+kahc-nocomp": {"method": "particle", "refine": True, "voice_compensation": "off"},  # embeddings as the encoder gives them
     "pf+kahc-nopitch": {"method": "particle", "refine": True, "ahc_pitch_weight": 0.0},  # refinement without the talkers' pitch
     "pf+kahc-notimbre": {"method": "particle", "refine": True, "ahc_timbre_weight": 0.0},  # refinement without the talkers' timbre
+    "pf+kahc-noreseg": {"method": "particle", "refine": True, "ahc_reseg": False},  # refinement's labels not decoded again by timbre
     "pf+kahc-known": {"method": "particle", "refine": True, "speakers": KNOWN},  # the default told how many people take part
     "pf+kahc-forget": {"method": "particle", "refine": True, "remember": False},  # the default without voices past the horizon
     "pf+kahc-allvoices": {"method": "particle", "refine": True, "ahc_profile_min_s": 0.0},  # ... every remembered voice kept apart
@@ -456,6 +457,7 @@ MODES = {
     "embedding+ahc-nohandover": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_handover_deg": 0.0},  # ... mono
     "embedding+ahc-nopitch": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_pitch_weight": 0.0},  # ... mono
     "embedding+ahc-notimbre": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_timbre_weight": 0.0},  # ... mono
+    "embedding+ahc-noreseg": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_reseg": False},  # ... mono
     "pf+kahc-rescore": {"method": "particle", "refine": True, "ahc_keep_scores": False},  # the default scoring every pair afresh each pass (before pair_cache)
     "pf+kahc-15s": {"method": "particle", "refine": True, "refine_every_s": 15.0},  # the default refining every 15 s (before 5 s)
     "embedding+ahc-15s": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "refine_every_s": 15.0},  # ... mono
@@ -678,7 +680,8 @@ def main() -> int:
         hyp_online: dict[str, Any] = {}
         hyp_known: dict[str, Any] = {}
         # refinement without one of its parts, beside the default (results key embedding_<name>)
-        ablations = {"nopitch": {"ahc_pitch_weight": 0.0}, "notimbre": {"ahc_timbre_weight": 0.0}, "nohandover": {"ahc_handover_deg": 0.0}}
+        ablations = {"nopitch": {"ahc_pitch_weight": 0.0}, "notimbre": {"ahc_timbre_weight": 0.0}, "nohandover": {"ahc_handover_deg": 0.0},
+                     "noreseg": {"ahc_reseg": False}}
         hyp_ablated: dict[str, dict[str, Any]] = {name: {} for name in ablations}
         for wav in sorted(AMI.glob("*.wav")):
             cache = work / f"ami_{wav.stem}_v3.pkl"  # v2: windows carry pitch; v3: and timbre
@@ -709,7 +712,7 @@ def main() -> int:
                   f"told the number of talkers {r_known.per_file[k]:.1%}   one-speaker baseline {r_one.per_file[k]:.1%}")
         print(f"  all: online only {r_onl.der:.1%}   told the number of talkers {r_known.der:.1%}   "
               f"embedding-only without pitch in refinement {r_ablated['nopitch'].der:.1%}   "
-              f"without timbre {r_ablated['notimbre'].der:.1%}   "
+              f"without timbre {r_ablated['notimbre'].der:.1%}   without resegmentation by timbre {r_ablated['noreseg'].der:.1%}   "
               f"without moving hand-overs back {r_ablated['nohandover'].der:.1%}")
         print(f"  all: embedding-only {r_emb.der:.1%} (miss {r_emb.missed:.1%} FA {r_emb.false_alarm:.1%} conf {r_emb.confusion:.1%})   "
               f"one-speaker baseline {r_one.der:.1%} (conf {r_one.confusion:.1%})")
