@@ -9,7 +9,8 @@ stretch carries the cepstral statistics of its own 0.5 s (``timbre.py``), not of
 reaching back. Scored against each label's model (the background GMM's means MAP-adapted to
 the label's other stretches), a single stretch of the pair spoken alone is named right 96% of
 the time, three in a row (1.5 s) 99.8%, where the 1.5 s GE2E window is 97.2% right (meetings
-1-60, the pair's turns spoken alone; ``tools/diarization_notes.md``, "Resegmentation by timbre").
+1-60, the pair's turns spoken alone; ``tools/timbre_pair_probe.py``; ``tools/diarization_notes.md``,
+"Resegmentation by timbre").
 
 So after each refinement pass, every speech segment is decoded again (Viterbi over its
 stretches): a stretch's score for a label is its log-likelihood under that label's timbre
