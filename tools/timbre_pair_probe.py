@@ -58,10 +58,9 @@ def probe_meeting(folder: Path, ubm: TimbreUbm, tally: Counter[str]) -> None:
     ref = next(iter(read_rttm(folder / "reference.rttm").values()))
     front: dict[str, Any] = pickle.loads((folder / "front_superdirective_v3.pkl").read_bytes())
     wins = [p.payload for _, _, p in front["emb"] if p.payload.kind == "window" and p.payload.timbre is not None]
-    k, d = ubm.means.shape
     stats = np.array([w.timbre for w in wins], dtype=np.float64)
     total = stats.sum(axis=0)
-    around = (total[k:].reshape(k, d) + 16.0 * ubm.means) / (total[:k][:, None] + 16.0)
+    around = ubm.adapted_means(total)
     vecs = np.array([w.vector for w in wins], dtype=np.float64)
     vecs -= vecs.mean(axis=0)
     stretch_turn = [_alone_turn(ref, voice, w.new_from, w.end) for w in wins]
@@ -73,8 +72,7 @@ def probe_meeting(folder: Path, ubm: TimbreUbm, tally: Counter[str]) -> None:
             rows = [j for j, t in enumerate(stretch_turn) if t and t[2] == spk and t != turn]
             if not rows:
                 break
-            s = stats[rows].sum(axis=0)
-            models[spk] = (s[k:].reshape(k, d) + 16.0 * around) / (s[:k][:, None] + 16.0)
+            models[spk] = ubm.adapted_means(stats[rows].sum(axis=0), prior=around)
             sums[spk] = vecs[[j for j, t in enumerate(window_turn) if t and t[2] == spk and t != turn]].sum(axis=0)
         if len(models) < 2:
             continue

@@ -115,12 +115,13 @@ class TimbreUbm:
         g = self.posteriors(x)
         return np.concatenate([g.sum(axis=0), (g.T @ np.asarray(x, dtype=np.float64)).ravel()]).astype(np.float32)
 
-    def adapted_means(self, stats: np.ndarray, relevance: float = 16.0) -> np.ndarray:
-        """(K, D) component means MAP-adapted to the frames behind ``stats`` (a meeting's, a talker's)."""
+    def adapted_means(self, stats: np.ndarray, relevance: float = 16.0, prior: np.ndarray | None = None) -> np.ndarray:
+        """(K, D) component means MAP-adapted to the frames behind ``stats`` (a meeting's, a talker's), from ``prior``
+        (K, D; default the background's means: a talker's model may start from the meeting's adapted means instead)."""
         k, d = self.means.shape
         n = np.asarray(stats[:k], dtype=np.float64)[:, None]
         f = np.asarray(stats[k:], dtype=np.float64).reshape(k, d)
-        return (f + relevance * self.means) / (n + relevance)
+        return (f + relevance * (self.means if prior is None else prior)) / (n + relevance)
 
     def supervector(self, stats: np.ndarray, around: np.ndarray | None = None, relevance: float = 16.0) -> np.ndarray:
         """The MAP shift of every component's mean away from ``around`` (K, D; default the background's means), scaled

@@ -48,7 +48,8 @@ class ResegConfig:
 
 
 def stretch_logliks(ubm: TimbreUbm, stats: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """Log-likelihood of each row of ``stats`` under a model with ``means`` (K, D), up to a term common to every model.
+    """Log-likelihood of each row of ``stats`` under a model with ``means`` (K, D; or one model per row, (rows, K, D)),
+    up to a term common to every model.
 
     Linear scoring: with the frames' component occupancies fixed by the background model, a
     frame's Gaussian log density differs between models only by ``f.S^-1.mu - n.mu.S^-1.mu / 2``
@@ -58,24 +59,18 @@ def stretch_logliks(ubm: TimbreUbm, stats: np.ndarray, means: np.ndarray) -> np.
     stats = np.atleast_2d(stats)
     n = stats[:, :k]
     f = stats[:, k:].reshape(len(stats), k, d)
-    prec = 1.0 / ubm.variances
-    return np.einsum("ncd,cd->n", f, means * prec) - 0.5 * n @ np.sum(means * means * prec, axis=1)
-
-
-def _adapted(stats: np.ndarray, around: np.ndarray, ubm: TimbreUbm, relevance: float) -> np.ndarray:
-    k, d = ubm.means.shape
-    n = stats[:k][:, None]
-    return (stats[k:].reshape(k, d) + relevance * around) / (n + relevance)
+    weighted = means / ubm.variances
+    if means.ndim == 2:
+        return np.einsum("ncd,cd->n", f, weighted) - 0.5 * n @ np.sum(means * weighted, axis=1)
+    return np.einsum("ncd,ncd->n", f, weighted) - 0.5 * np.einsum("nc,ncd->n", n, means * weighted)
 
 
 def _own_logliks(ubm: TimbreUbm, rows: np.ndarray, total: np.ndarray, around: np.ndarray, relevance: float) -> np.ndarray:
     """``stretch_logliks`` of each row under the model adapted to ``total`` less that row (leave one out), all at once."""
     k, d = ubm.means.shape
-    n = rows[:, :k]
-    f = rows[:, k:].reshape(len(rows), k, d)
-    means = (total[k:].reshape(k, d)[None] - f + relevance * around[None]) / (total[:k][None] - n + relevance)[..., None]
-    prec = 1.0 / ubm.variances
-    return np.einsum("ncd,ncd->n", f, means * prec[None]) - 0.5 * np.einsum("nc,ncd->n", n, means * means * prec[None])
+    rest = total[None] - rows
+    means = (rest[:, k:].reshape(len(rows), k, d) + relevance * around[None]) / (rest[:, :k] + relevance)[..., None]
+    return stretch_logliks(ubm, rows, means)
 
 
 def _alike_pairs(names: list[int], voices: dict[int, np.ndarray], above: float) -> set[tuple[int, int]]:
@@ -132,11 +127,11 @@ def resegment(segments: Sequence[str | None], stats: np.ndarray, voices: np.ndar
     if len(cand) < 2:
         return out
     total = stats.sum(axis=0) + sum(extra_stats.values(), np.zeros(stats.shape[1]))
-    around = _adapted(total, ubm.means, ubm, config.relevance)
+    around = ubm.adapted_means(total, config.relevance)
     alike = _alike_pairs(names, vsum, config.alike)
     ll = np.empty((n, len(cand)))
     for c, lab in enumerate(cand):
-        ll[:, c] = stretch_logliks(ubm, stats, _adapted(tstat[lab], around, ubm, config.relevance))
+        ll[:, c] = stretch_logliks(ubm, stats, ubm.adapted_means(tstat[lab], config.relevance, prior=around))
     pos = {lab: c for c, lab in enumerate(cand)}
     own = np.array(labels)
     for lab, c in pos.items():  # a stretch is scored against its own label's other stretches
