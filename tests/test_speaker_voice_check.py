@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dz_feed import feed_diarizer
+from nodes.speaker.timbre import TimbreUbm
 from nodes.speaker.units import Unit
 from nodes.speaker.voice_check import RunVoiceCheck, VoiceCheckConfig, mean_voices
 
@@ -167,3 +168,37 @@ def test_diarizer_shows_a_talker_heard_from_anothers_seat_under_their_own_label_
             assert last == last_off  # refinement decides the final labels, voice check or not
         else:
             assert not all(last_off[k] in b for k in late)
+
+
+def test_timbre_names_a_run_between_voices_the_encoder_hears_alike() -> None:
+    """Two labels whose embeddings nearly coincide (en-us+m3 and en-gb-x-rp+m1 to the GE2E encoder) and whose
+    cepstra differ: a run whose embedding leans a hair towards one and whose timbre is the other's takes the other."""
+    ubm = TimbreUbm.load()
+    rng = np.random.default_rng(7)
+    dims = ubm.means.shape[1]
+    shift = rng.normal(size=dims)
+    centres = [ubm.means[0] - 0.4 * shift / np.linalg.norm(shift), ubm.means[0] + 0.4 * shift / np.linalg.norm(shift)]
+
+    def stats(talker: int) -> np.ndarray:  # one 0.5 s stretch's statistics
+        return ubm.stats(centres[talker] + rng.normal(0, 0.6, size=(50, dims)))
+
+    a = _voice(rng)
+    b = a + 0.05 * _voice(rng)
+    b /= np.linalg.norm(b)
+    rows = [v + 0.05 * rng.normal(size=DIM) / np.sqrt(DIM) for v in (a, b) for _ in range(10)]
+    labels = [k for k in (0, 1) for _ in range(10)]
+    known = mean_voices(np.array(rows), labels, timbres=[stats(k) for k in labels])
+    assert all(v.timbre is not None for v in known.values())
+    run = Unit(0, 0.0, 0.5, a.astype(np.float32), -1.0, "s1", timbre=stats(1))  # sounds like a to the encoder, timbre of b
+    assert RunVoiceCheck(VoiceCheckConfig(timbre_weight=0.0)).label(run, 0, lambda: known)[0] == 0  # the embeddings alone: a
+    assert RunVoiceCheck(VoiceCheckConfig(), ubm).label(run, 0, lambda: known)[0] == 1  # with timbre: b
+    assert RunVoiceCheck(VoiceCheckConfig(), ubm).label(run, 1, lambda: known)[0] == 1
+
+
+def test_a_remembered_voice_lends_the_voice_check_its_timbre() -> None:
+    ubm = TimbreUbm.load()
+    total = ubm.stats(ubm.means[3] + np.random.default_rng(8).normal(0, 0.5, size=(200, ubm.means.shape[1])))
+    rng = np.random.default_rng(9)
+    v = _voice(rng)
+    known = mean_voices(np.array([v] * 3), [0, 0, 0], {1: (v * 4, 4)}, timbres=[None, None, None], extra_timbre={1: total})
+    assert known[0].timbre is None and known[1].timbre is not None and np.allclose(known[1].timbre, total)

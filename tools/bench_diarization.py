@@ -458,6 +458,9 @@ MODES = {
     "embedding+ahc-nopitch": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_pitch_weight": 0.0},  # ... mono
     "embedding+ahc-notimbre": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_timbre_weight": 0.0},  # ... mono
     "embedding+ahc-noreseg": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_reseg": False},  # ... mono
+    "pf+kahc-vcnotimbre": {"method": "particle", "refine": True, "voice_check_timbre": 0.0},  # the live voice check by embeddings alone
+    "embedding+ahc-vcnotimbre": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False,
+                                 "voice_check_timbre": 0.0},  # ... mono
     "pf+kahc-rescore": {"method": "particle", "refine": True, "ahc_keep_scores": False},  # the default scoring every pair afresh each pass (before pair_cache)
     "pf+kahc-15s": {"method": "particle", "refine": True, "refine_every_s": 15.0},  # the default refining every 15 s (before 5 s)
     "embedding+ahc-15s": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "refine_every_s": 15.0},  # ... mono

@@ -110,7 +110,8 @@ class Diarizer(Node):
         self._reseg_ubm: TimbreUbm | None = None  # loaded on the first pass whose stretches carry timbre
         self._voice_centre: np.ndarray | None = None  # ... and the training voices' mean embedding, about which voices are compared
         self.voice_check = (RunVoiceCheck(VoiceCheckConfig(p.voice_check_stretches, p.voice_check_bonus, p.voice_check_birth_quantile,
-                                                           p.voice_check_min_stretches))
+                                                           p.voice_check_min_stretches, p.voice_check_timbre),
+                                          TimbreUbm.load() if p.voice_check_timbre else None)
                             if p.voice_check else None)
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
         self.overlap = OverlapFinder(OverlapConfig(min_strength=p.overlap_min_strength, gate_deg=p.overlap_gate_deg,
@@ -258,9 +259,11 @@ class Diarizer(Node):
         it, its remembered voice (for the live voice check)."""
         first, q = self._first, self.params.voice_check_birth_quantile
         past = {lab: (unit_vector(v.vec) * v.count, v.count) for lab, v in self.voices.items()}
+        past_timbre = {lab: v.timbre for lab, v in self.voices.items()}
         if i <= first:
-            return mean_voices(np.zeros((0, 1)), [], past, q)
-        return mean_voices(np.stack([u.vector for u in self.units[first:i]]), self.out[first:i], past, q)
+            return mean_voices(np.zeros((0, 1)), [], past, q, extra_timbre=past_timbre)
+        return mean_voices(np.stack([u.vector for u in self.units[first:i]]), self.out[first:i], past, q,
+                           [u.timbre for u in self.units[first:i]], past_timbre)
 
     def _live_label(self, j: int, raw: int) -> int:
         """The output label of the restarted filter's speaker ``j``; one born since the restart takes the first filter's label."""

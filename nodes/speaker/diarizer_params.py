@@ -63,6 +63,10 @@ class DiarizerParams(BaseModel):
                                               "as this percentile of their own stretches is.")
     voice_check_min_stretches: int = Field(_C.min_stretches, ge=1, description="Voice check: a speaker shown on fewer stretches "
                                            "than this is not a candidate.")
+    voice_check_timbre: float = Field(_C.timbre_weight, ge=0, description="Voice check: weight of the timbre cosine (each label's "
+                                      "MAP-adapted cepstral model against the run's, as refinement compares clusters) added to the "
+                                      "embeddings' cosine; 0: the embeddings alone (tools/diarization_notes.md, 'Timbre in the live "
+                                      "voice check').")
     # particle filter
     particles: int = Field(_P.particles, ge=1, le=10000, description="Number of particles.")
     max_speakers: int = Field(_P.max_speakers, ge=1, le=64, description="Most speakers told apart: the live diariser's speaker "
