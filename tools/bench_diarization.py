@@ -459,6 +459,7 @@ MODES = {
     "embedding+ahc-notimbre": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_timbre_weight": 0.0},  # ... mono
     "embedding+ahc-noreseg": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "ahc_reseg": False},  # ... mono
     "pf+kahc-vcnotimbre": {"method": "particle", "refine": True, "voice_check_timbre": 0.0},  # the live voice check by embeddings alone
+    "pf+kahc-nolivetimbre": {"method": "particle", "refine": True, "live_timbre": 0.0},  # the live filter by embeddings and place alone
     "embedding+ahc-vcnotimbre": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False,
                                  "voice_check_timbre": 0.0},  # ... mono
     "pf+kahc-rescore": {"method": "particle", "refine": True, "ahc_keep_scores": False},  # the default scoring every pair afresh each pass (before pair_cache)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -651,7 +652,11 @@ class Diarizer(Node):
         index = {lab: j for j, lab in enumerate(keep)}
         sel = [(u, index[lab]) for u, lab in zip(units, labels) if lab in index]
         if self.live is None:
-            self.live = ParticleDiarizer(self.pf.config) if self.mode == "particle" else OnlineClusterer(self.oc.config)
+            if self.mode == "particle":  # the live filter also hears timbre (the first, refinement's starting runs, does not)
+                ubm = TimbreUbm.load() if self.params.live_timbre else None
+                self.live = ParticleDiarizer(replace(self.pf.config, timbre_weight=self.params.live_timbre), ubm=ubm)
+            else:
+                self.live = OnlineClusterer(self.oc.config)
         self.live.reseed([u for u, _ in sel], [j for _, j in sel])
         self.live_alias = {j: lab for lab, j in index.items()}
 

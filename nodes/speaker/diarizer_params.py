@@ -67,6 +67,10 @@ class DiarizerParams(BaseModel):
                                       "MAP-adapted cepstral model against the run's, as refinement compares clusters) added to the "
                                       "embeddings' cosine; 0: the embeddings alone (tools/diarization_notes.md, 'Timbre in the live "
                                       "voice check').")
+    live_timbre: float = Field(0.1, ge=0, description="Weight of each stretch's timbre (the log-likelihood ratio of its cepstral "
+                               "statistics under each speaker's MAP-adapted model) in the live particle filter, the one restarted from "
+                               "each refinement; the first filter, whose runs refinement starts from, does without; 0: not used "
+                               "(tools/diarization_notes.md, 'Timbre in the live particle filter').")
     # particle filter
     particles: int = Field(_P.particles, ge=1, le=10000, description="Number of particles.")
     max_speakers: int = Field(_P.max_speakers, ge=1, le=64, description="Most speakers told apart: the live diariser's speaker "

@@ -29,6 +29,11 @@ Per stretch, for every particle and every candidate (each known speaker, or a ne
     location     the Kalman filter's predictive density of the observed azimuth, a mixture of
                  the seated and the walking prediction weighted by how likely each is
                  (a new speaker, or one never located: uniform over the circle)
+    timbre       (the live filter only, ``timbre_weight``) the log-likelihood ratio of the stretch's own
+                 cepstral statistics (``timbre.py``) under the speaker's MAP-adapted model against the
+                 particle's whole meeting's: a 0.5 s stretch's timbre is local where its 1.5 s embedding
+                 window still hears the talker before, and tells apart voices the encoder hears alike
+                 (a new speaker: 0, as scored by the meeting's model)
 
 The candidate is drawn from the normalised product (the optimal proposal for a discrete
 state), the particle's weight is multiplied by the sum, and the chosen speaker's filter and
@@ -46,6 +51,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .timbre import TimbreUbm
+from .timbre_reseg import stretch_logliks
 from .units import LOG_UNIFORM_DEG, Unit, direction_var, log_mix, normal_logpdf, wrap_deg
 
 
@@ -68,6 +75,8 @@ class ParticleConfig:
     seated_std_dps: float = 2.0  # a seated talker's azimuth wander (deg per square-root second); 0: everyone walks
     seated_prior: float = 0.5  # a new speaker is seated with this probability
     motion_switch: float = 0.05  # chance per stretch that a speaker's motion changes (keeps either belief from locking)
+    timbre_weight: float = 0.0  # weight of a stretch's timbre log-likelihood ratio (nats per nat; 0: timbre unused)
+    timbre_relevance: float = 16.0  # MAP relevance factor (frames) of each speaker's timbre model
 
     def seated_at_birth(self) -> float:
         """P(seated) of a speaker not heard yet (0 when everyone walks)."""
@@ -109,8 +118,10 @@ def _track(m: np.ndarray, p: np.ndarray, t: np.ndarray, seated: np.ndarray, z: f
 class ParticleDiarizer:
     """Streaming joint tracker/diariser; ``step(unit)`` returns (label now, smoothed labels)."""
 
-    def __init__(self, config: ParticleConfig | None = None, dim: int = 256) -> None:
+    def __init__(self, config: ParticleConfig | None = None, dim: int = 256, ubm: TimbreUbm | None = None) -> None:
         c = self.config = config or ParticleConfig()
+        self.ubm = ubm if c.timbre_weight else None
+        self.tim = np.zeros((c.particles, c.max_speakers, ubm.size if self.ubm is not None else 0), dtype=np.float32)
         n, k = c.particles, c.max_speakers
         self.rng = np.random.default_rng(c.seed)
         self.logw = np.full(n, -math.log(n))
@@ -165,6 +176,8 @@ class ParticleDiarizer:
         kappa = c.kappa * min(1.0, max(unit.window_s, 0.1) / c.full_window_s)  # short windows are weaker evidence
         ll[:, :k] = kappa * cos
         ll[:, k] = kappa * c.new_cos
+        if self.ubm is not None and unit.timbre is not None:
+            ll[:, :k] += c.timbre_weight * self.timbre_loglik(unit.timbre)
         # location likelihood
         z = unit.azimuth_deg
         if z is not None:
@@ -184,6 +197,8 @@ class ParticleDiarizer:
         self.count = np.where(born, self.count + 1, self.count)
         rows = np.arange(n)
         self.emb[rows, choice] += e
+        if self.ubm is not None and unit.timbre is not None:
+            self.tim[rows, choice] += unit.timbre.astype(np.float32)
         if z is not None:
             r = direction_var(unit.azimuth_std, c.meas_std_deg)
             sel = (rows, choice)
@@ -209,6 +224,29 @@ class ParticleDiarizer:
         if ess < c.resample_ess * n:
             self._resample(w)
         return now, smoothed
+
+    def timbre_loglik(self, stats: np.ndarray) -> np.ndarray:
+        """(particles, max_speakers) log-likelihood ratio of a stretch's timbre statistics under each speaker's model
+        against the particle's whole meeting's model (the background means MAP-adapted to the speaker's stretches, and
+        to all of them); 0 for a slot no particle has filled. Linear scoring, as resegmentation's
+        (``timbre_reseg.stretch_logliks``).
+
+        Against the meeting, not the background model: any model adapted to this room's speech fits a new voice
+        better than the background does, so a new talker would look like whoever was heard; the meeting's model is
+        what a talker not heard yet is scored by (the new-speaker column adds nothing).
+        """
+        ubm = self.ubm
+        assert ubm is not None
+        n, k = self.tim.shape[:2]
+        used = max(int(self.count.max()), 1)
+        r = self.config.timbre_relevance
+        own = ubm.adapted_means(self.tim[:, :used], r).reshape(n * used, *ubm.means.shape)
+        pooled = ubm.adapted_means(self.tim[:, :used].sum(axis=1), r)
+        x = np.asarray(stats, dtype=np.float64)
+        out = np.zeros((n, k))
+        out[:, :used] = (stretch_logliks(ubm, np.broadcast_to(x, (n * used, len(x))), own).reshape(n, used)
+                         - stretch_logliks(ubm, np.broadcast_to(x, (n, len(x))), pooled)[:, None])
+        return out
 
     def location_loglik(self, z: float, t: float, azimuth_std: float | None = None) -> np.ndarray:
         """(particles, max_speakers) log density of a stretch heard at azimuth ``z`` (deg) and ending at ``t``, under each
@@ -238,8 +276,11 @@ class ParticleDiarizer:
         emb = np.zeros((k, self.emb.shape[2]), dtype=np.float32)
         loc_m, loc_p, loc_t = np.zeros(k), np.full(k, np.inf), np.zeros(k)
         seated = np.full(k, c.seated_at_birth())
+        tim = np.zeros(self.tim.shape[1:], dtype=np.float32)
         for u, lab in zip(units, labels):
             emb[lab] += u.vector.astype(np.float32)
+            if self.ubm is not None and u.timbre is not None:
+                tim[lab] += u.timbre.astype(np.float32)
             if u.azimuth_deg is None:
                 continue
             r = direction_var(u.azimuth_std, c.meas_std_deg)
@@ -249,6 +290,7 @@ class ParticleDiarizer:
         n = self.label.shape[0]
         self.count[:] = count
         self.emb[:] = emb[None]
+        self.tim[:] = tim[None]
         self.loc_m[:], self.loc_p[:], self.loc_t[:], self.seated[:] = loc_m[None], loc_p[None], loc_t[None], seated[None]
         self.label[:] = labels[-1]
         recent = list(labels[-(c.lag + 1):])
@@ -262,7 +304,7 @@ class ParticleDiarizer:
         n = w.shape[0]
         positions = (self.rng.random() + np.arange(n)) / n
         idx = np.minimum(np.searchsorted(np.cumsum(w), positions), n - 1)
-        for name in ("count", "label", "emb", "loc_m", "loc_p", "loc_t", "seated", "hist"):
+        for name in ("count", "label", "emb", "loc_m", "loc_p", "loc_t", "seated", "hist", "tim"):
             setattr(self, name, getattr(self, name)[idx].copy())
         self.logw = np.full(n, -math.log(n))
         self.resamples += 1

@@ -117,10 +117,12 @@ class TimbreUbm:
 
     def adapted_means(self, stats: np.ndarray, relevance: float = 16.0, prior: np.ndarray | None = None) -> np.ndarray:
         """(K, D) component means MAP-adapted to the frames behind ``stats`` (a meeting's, a talker's), from ``prior``
-        (K, D; default the background's means: a talker's model may start from the meeting's adapted means instead)."""
+        (K, D; default the background's means: a talker's model may start from the meeting's adapted means instead);
+        stats with leading dimensions (..., size) give means (..., K, D)."""
         k, d = self.means.shape
-        n = np.asarray(stats[:k], dtype=np.float64)[:, None]
-        f = np.asarray(stats[k:], dtype=np.float64).reshape(k, d)
+        stats = np.asarray(stats, dtype=np.float64)
+        n = stats[..., :k, None]
+        f = stats[..., k:].reshape(*stats.shape[:-1], k, d)
         return (f + relevance * (self.means if prior is None else prior)) / (n + relevance)
 
     def supervector(self, stats: np.ndarray, around: np.ndarray | None = None, relevance: float = 16.0) -> np.ndarray:
