@@ -194,11 +194,11 @@ def test_a_reseeded_filter_keeps_its_speakers_timbre() -> None:
     pf.reseed(units[:40], truth[:40])
     for lab in set(truth[:40]):
         expect = np.sum([u.timbre for u, t in zip(units[:40], truth[:40]) if t == lab], axis=0)
-        assert np.allclose(pf.tim[:, lab], expect[None], rtol=1e-4)
+        assert pf.timbres is not None and np.allclose(pf.timbres.stats[:, lab], expect[None], rtol=1e-4)
     ll = pf.timbre_loglik(units[40].timbre)
     assert ll.shape == (50, pf.config.max_speakers) and int(np.argmax(ll[0])) == truth[40]
     # without a background model the filter carries no timbre at all
-    assert ParticleDiarizer(ParticleConfig(particles=5, timbre_weight=0.1), dim=64).tim.size == 0
+    assert ParticleDiarizer(ParticleConfig(particles=5, timbre_weight=0.1), dim=64).timbres is None
 
 
 def test_reseeded_particle_filter_goes_on_from_the_labelling_it_was_given() -> None:

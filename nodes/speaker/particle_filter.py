@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .timbre import TimbreUbm
-from .timbre_reseg import stretch_logliks
+from .timbre_models import SpeakerTimbres
 from .units import LOG_UNIFORM_DEG, Unit, direction_var, log_mix, normal_logpdf, wrap_deg
 
 
@@ -121,7 +121,7 @@ class ParticleDiarizer:
     def __init__(self, config: ParticleConfig | None = None, dim: int = 256, ubm: TimbreUbm | None = None) -> None:
         c = self.config = config or ParticleConfig()
         self.ubm = ubm if c.timbre_weight else None
-        self.tim = np.zeros((c.particles, c.max_speakers, ubm.size if self.ubm is not None else 0), dtype=np.float32)
+        self.timbres = SpeakerTimbres(ubm, c.particles, c.max_speakers, c.timbre_relevance) if ubm is not None and c.timbre_weight else None
         n, k = c.particles, c.max_speakers
         self.rng = np.random.default_rng(c.seed)
         self.logw = np.full(n, -math.log(n))
@@ -176,7 +176,7 @@ class ParticleDiarizer:
         kappa = c.kappa * min(1.0, max(unit.window_s, 0.1) / c.full_window_s)  # short windows are weaker evidence
         ll[:, :k] = kappa * cos
         ll[:, k] = kappa * c.new_cos
-        if self.ubm is not None and unit.timbre is not None:
+        if self.timbres is not None and unit.timbre is not None:
             ll[:, :k] += c.timbre_weight * self.timbre_loglik(unit.timbre)
         # location likelihood
         z = unit.azimuth_deg
@@ -197,8 +197,8 @@ class ParticleDiarizer:
         self.count = np.where(born, self.count + 1, self.count)
         rows = np.arange(n)
         self.emb[rows, choice] += e
-        if self.ubm is not None and unit.timbre is not None:
-            self.tim[rows, choice] += unit.timbre.astype(np.float32)
+        if self.timbres is not None and unit.timbre is not None:
+            self.timbres.add(rows, choice, unit.timbre)
         if z is not None:
             r = direction_var(unit.azimuth_std, c.meas_std_deg)
             sel = (rows, choice)
@@ -227,25 +227,16 @@ class ParticleDiarizer:
 
     def timbre_loglik(self, stats: np.ndarray) -> np.ndarray:
         """(particles, max_speakers) log-likelihood ratio of a stretch's timbre statistics under each speaker's model
-        against the particle's whole meeting's model (the background means MAP-adapted to the speaker's stretches, and
-        to all of them); 0 for a slot no particle has filled. Linear scoring, as resegmentation's
-        (``timbre_reseg.stretch_logliks``).
+        against the meeting's (``timbre_models.py``); 0 for a slot no particle has filled.
 
         Against the meeting, not the background model: any model adapted to this room's speech fits a new voice
         better than the background does, so a new talker would look like whoever was heard; the meeting's model is
         what a talker not heard yet is scored by (the new-speaker column adds nothing).
         """
-        ubm = self.ubm
-        assert ubm is not None
-        n, k = self.tim.shape[:2]
+        assert self.timbres is not None
         used = max(int(self.count.max()), 1)
-        r = self.config.timbre_relevance
-        own = ubm.adapted_means(self.tim[:, :used], r).reshape(n * used, *ubm.means.shape)
-        pooled = ubm.adapted_means(self.tim[:, :used].sum(axis=1), r)
-        x = np.asarray(stats, dtype=np.float64)
-        out = np.zeros((n, k))
-        out[:, :used] = (stretch_logliks(ubm, np.broadcast_to(x, (n * used, len(x))), own).reshape(n, used)
-                         - stretch_logliks(ubm, np.broadcast_to(x, (n, len(x))), pooled)[:, None])
+        out = np.zeros(self.label.shape + (self.config.max_speakers,))
+        out[:, :used] = self.timbres.loglik(stats, used)
         return out
 
     def location_loglik(self, z: float, t: float, azimuth_std: float | None = None) -> np.ndarray:
@@ -276,11 +267,11 @@ class ParticleDiarizer:
         emb = np.zeros((k, self.emb.shape[2]), dtype=np.float32)
         loc_m, loc_p, loc_t = np.zeros(k), np.full(k, np.inf), np.zeros(k)
         seated = np.full(k, c.seated_at_birth())
-        tim = np.zeros(self.tim.shape[1:], dtype=np.float32)
+        tim = np.zeros((k, self.ubm.size if self.ubm is not None else 0))
         for u, lab in zip(units, labels):
             emb[lab] += u.vector.astype(np.float32)
-            if self.ubm is not None and u.timbre is not None:
-                tim[lab] += u.timbre.astype(np.float32)
+            if self.timbres is not None and u.timbre is not None:
+                tim[lab] += u.timbre
             if u.azimuth_deg is None:
                 continue
             r = direction_var(u.azimuth_std, c.meas_std_deg)
@@ -290,7 +281,8 @@ class ParticleDiarizer:
         n = self.label.shape[0]
         self.count[:] = count
         self.emb[:] = emb[None]
-        self.tim[:] = tim[None]
+        if self.timbres is not None:
+            self.timbres.reseed(tim)
         self.loc_m[:], self.loc_p[:], self.loc_t[:], self.seated[:] = loc_m[None], loc_p[None], loc_t[None], seated[None]
         self.label[:] = labels[-1]
         recent = list(labels[-(c.lag + 1):])
@@ -304,7 +296,9 @@ class ParticleDiarizer:
         n = w.shape[0]
         positions = (self.rng.random() + np.arange(n)) / n
         idx = np.minimum(np.searchsorted(np.cumsum(w), positions), n - 1)
-        for name in ("count", "label", "emb", "loc_m", "loc_p", "loc_t", "seated", "hist", "tim"):
+        if self.timbres is not None:
+            self.timbres.take(idx, max(int(self.count.max()), 1))
+        for name in ("count", "label", "emb", "loc_m", "loc_p", "loc_t", "seated", "hist"):
             setattr(self, name, getattr(self, name)[idx].copy())
         self.logw = np.full(n, -math.log(n))
         self.resamples += 1
