@@ -152,8 +152,6 @@ def test_fixed_lag_labels_settle_within_the_lag() -> None:
 def _twins_at_one_place(seed: int) -> tuple[list[Unit], list[int]]:
     """``_meeting`` with talkers 0 and 1 sounding alike to the embeddings and standing 5 degrees apart, and every
     stretch carrying timbre statistics (50 frames about its talker's own cepstral centre)."""
-    from dataclasses import replace
-
     from nodes.speaker.timbre import TimbreUbm
 
     ubm = TimbreUbm.load()

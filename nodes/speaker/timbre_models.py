@@ -33,7 +33,7 @@ class SpeakerTimbres:
         self.pooled = np.zeros(ubm.size)  # every stretch since the (re)start
         self._refresh(slice(None), slice(None))
 
-    def _refresh(self, rows: np.ndarray | slice, slots: np.ndarray | slice) -> None:
+    def _refresh(self, rows: np.ndarray | slice | int, slots: np.ndarray | slice) -> None:
         means = self.ubm.adapted_means(self.stats[rows, slots], self.relevance)
         weighted = means / self.ubm.variances
         self.weighted[rows, slots] = weighted.reshape(*weighted.shape[:-2], -1)

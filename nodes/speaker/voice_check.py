@@ -144,7 +144,7 @@ class RunVoiceCheck:
         if self.ubm is None or run.timbre is None or any(v.timbre is None for v in known.values()):
             return {}
         labs = list(known)
-        stats = np.stack([known[lab].timbre for lab in labs])  # type: ignore[misc]
+        stats = np.stack([t for lab in labs if (t := known[lab].timbre) is not None])
         around = self.ubm.adapted_means(stats.sum(axis=0), self.config.timbre_relevance)
         sv = self.ubm.supervector(np.vstack([stats, run.timbre[None]]), around, self.config.timbre_relevance)
         sv /= np.maximum(np.linalg.norm(sv, axis=1, keepdims=True), 1e-12)
@@ -173,6 +173,8 @@ def mean_voices(vectors: np.ndarray, labels: list[int], extra: dict[int, tuple[n
 
     A label's fit is the ``quantile`` percentile of its own stretches' cosines to their mean (three or more);
     a label known only from ``extra`` is taken to agree with itself as the others do (their median fit).
+    ``timbres`` (one per row, None where not measured) and ``extra_timbre`` (label -> remembered sum) give each
+    label's summed timbre statistics, for the check's timbre term.
     """
     sums: dict[int, tuple[np.ndarray, int]] = dict(extra or {})
     fits: dict[int, float] = {}
@@ -188,10 +190,10 @@ def mean_voices(vectors: np.ndarray, labels: list[int], extra: dict[int, tuple[n
                 fits[int(k)] = float(np.percentile(v[sel] @ unit_vector(v[sel].sum(axis=0)), quantile))
     typical = float(np.median(list(fits.values()))) if fits else float("nan")
     tstats: dict[int, np.ndarray | None] = dict(extra_timbre or {})
-    have = [k for k, t in enumerate(timbres or []) if t is not None]
-    if have and timbres is not None:
-        stats = np.stack([timbres[k] for k in have]).astype(np.float64)
-        lab = np.asarray(labels)[have]
+    measured = [(k, t) for k, t in enumerate(timbres or []) if t is not None]
+    if measured:
+        stats = np.stack([t for _, t in measured]).astype(np.float64)
+        lab = np.asarray(labels)[[k for k, _ in measured]]
         for k in np.unique(lab):
             tstats[int(k)] = add_stats(tstats.get(int(k)), stats[lab == k].sum(axis=0))
     return {k: Voice(unit_vector(s), n, fits.get(k, typical), tstats.get(k)) for k, (s, n) in sums.items() if n > 0}
