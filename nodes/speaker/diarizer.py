@@ -108,11 +108,11 @@ class Diarizer(Node):
                                        max_clusters=p.speakers or p.max_speakers))
         self.reseg = (ResegConfig(p.ahc_reseg_switch, p.ahc_reseg_stay, p.ahc_reseg_alike, p.ahc_reseg_min_s, p.ahc_timbre_relevance)
                       if p.ahc_reseg else None)
-        self._reseg_ubm: TimbreUbm | None = None  # loaded on the first pass whose stretches carry timbre
+        self._ubm: TimbreUbm | None = None  # the timbre background model, loaded once when first needed (_background)
         self._voice_centre: np.ndarray | None = None  # ... and the training voices' mean embedding, about which voices are compared
         self.voice_check = (RunVoiceCheck(VoiceCheckConfig(p.voice_check_stretches, p.voice_check_bonus, p.voice_check_birth_quantile,
                                                            p.voice_check_min_stretches, p.voice_check_timbre),
-                                          TimbreUbm.load() if p.voice_check_timbre else None)
+                                          self._background() if p.voice_check_timbre else None)
                             if p.voice_check else None)
         self._dirs: deque[tuple[float, float, float]] = deque()  # (t, azimuth, weight) of clear blocks
         self.overlap = OverlapFinder(OverlapConfig(min_strength=p.overlap_min_strength, gate_deg=p.overlap_gate_deg,
@@ -601,8 +601,7 @@ class Diarizer(Node):
         labels = clusters[:len(units)]
         if self.reseg is None or not units or any(u.timbre is None for u in units):
             return labels
-        if self._reseg_ubm is None or self._voice_centre is None:
-            self._reseg_ubm = TimbreUbm.load()
+        if self._voice_centre is None:
             self._voice_centre = (self.compensation or VoiceCompensation.load(COMPENSATION)).mu
         extra_stats: dict[int, np.ndarray] = {}
         extra_voices: dict[int, tuple[np.ndarray, float]] = {}
@@ -617,7 +616,13 @@ class Diarizer(Node):
             extra_voices[cid] = (mean, count)
         return resegment([u.segment for u in units], np.stack([u.timbre for u in units]),  # type: ignore[misc]
                          np.stack([u.vector for u in units]).astype(np.float64), labels, extra_stats, extra_voices,
-                         self._reseg_ubm, self._voice_centre, self.reseg)
+                         self._background(), self._voice_centre, self.reseg)
+
+    def _background(self) -> TimbreUbm:
+        """The timbre background model the voice check, the live filter and resegmentation share (read once)."""
+        if self._ubm is None:
+            self._ubm = TimbreUbm.load()
+        return self._ubm
 
     def _remember(self, u: Unit, lab: int) -> None:
         """Add a stretch leaving the refinement horizon to its speaker's voice.
@@ -653,7 +658,7 @@ class Diarizer(Node):
         sel = [(u, index[lab]) for u, lab in zip(units, labels) if lab in index]
         if self.live is None:
             if self.mode == "particle":  # the live filter also hears timbre (the first, refinement's starting runs, does not)
-                ubm = TimbreUbm.load() if self.params.live_timbre else None
+                ubm = self._background() if self.params.live_timbre else None
                 self.live = ParticleDiarizer(replace(self.pf.config, timbre_weight=self.params.live_timbre), ubm=ubm)
             else:
                 self.live = OnlineClusterer(self.oc.config)

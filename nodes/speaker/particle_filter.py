@@ -120,7 +120,6 @@ class ParticleDiarizer:
 
     def __init__(self, config: ParticleConfig | None = None, dim: int = 256, ubm: TimbreUbm | None = None) -> None:
         c = self.config = config or ParticleConfig()
-        self.ubm = ubm if c.timbre_weight else None
         self.timbres = SpeakerTimbres(ubm, c.particles, c.max_speakers, c.timbre_relevance) if ubm is not None and c.timbre_weight else None
         n, k = c.particles, c.max_speakers
         self.rng = np.random.default_rng(c.seed)
@@ -267,7 +266,7 @@ class ParticleDiarizer:
         emb = np.zeros((k, self.emb.shape[2]), dtype=np.float32)
         loc_m, loc_p, loc_t = np.zeros(k), np.full(k, np.inf), np.zeros(k)
         seated = np.full(k, c.seated_at_birth())
-        tim = np.zeros((k, self.ubm.size if self.ubm is not None else 0))
+        tim = np.zeros((k, self.timbres.stats.shape[-1] if self.timbres is not None else 0))
         for u, lab in zip(units, labels):
             emb[lab] += u.vector.astype(np.float32)
             if self.timbres is not None and u.timbre is not None:
