@@ -395,6 +395,7 @@ class Diarizer(SecondTalkers, Node):
         while first < len(self.units) - 1 and self.units[first].t1 < horizon:
             self._remember(self.units[first], self.out[first])
             self.units[first].vector = _RELEASED  # no pass will look at it again: keep the label (and the voice), not the evidence
+            self.units[first].timbre = None  # ... nor its timbre statistics (5 KiB a stretch, five times its embedding)
             first += 1
         self._first = first
         for i in [i for i in self._leader if i < first]:
