@@ -95,6 +95,28 @@ def test_walking_talker_moves() -> None:
     assert np.max(np.linalg.norm(pos[:, :2] - pos[0, :2], axis=1)) > 0.3  # they walk
 
 
+def test_a_walkers_utterance_image_is_what_render_places() -> None:
+    """``MovingSource.image`` (what the meeting adds in place, utterance by utterance) is ``render``'s placed image: the
+    hour-long simulation no longer builds a whole-length copy per utterance, and renders the same recording."""
+    from nodes.sim.room import MovingSource, RoomSpec
+
+    mics = np.array([[2.0, 2.0, 1.0], [2.05, 2.0, 1.0], [2.0, 2.05, 1.0]])
+    src = MovingSource(RoomSpec((4.5, 4.0, 2.7), 0.3), mics)
+    dry = np.random.default_rng(0).standard_normal(4000)
+
+    def walk(t: float) -> tuple[float, float, float]:
+        return (1.0 + 0.5 * t, 3.0, 1.2)
+
+    placed = src.render(dry, 1000, walk, 16000)
+    img = src.image(dry, 1000, walk)
+    assert img.shape[1] > len(dry)  # the utterance and its reverberant tail
+    end = min(16000, 1000 + img.shape[1])
+    assert np.array_equal(placed[:, 1000:end], img[:, : end - 1000])
+    assert not placed[:, :1000].any() and not placed[:, end:].any()
+    late = src.render(dry, 14000, walk, 16000)  # cut at the recording's end
+    assert np.array_equal(late[:, 14000:], src.image(dry, 14000, walk)[:, :2000])
+
+
 def test_a_talker_away_starts_no_turn_until_back() -> None:
     """--away: a long silence and a return (what the diariser's memory past its horizon is tested on)."""
     from nodes.sim.scenario import MeetingConfig, generate
