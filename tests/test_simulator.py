@@ -117,6 +117,26 @@ def test_a_walkers_utterance_image_is_what_render_places() -> None:
     assert np.array_equal(late[:, 14000:], src.image(dry, 14000, walk)[:, :2000])
 
 
+def test_chunked_convolution_is_the_whole_convolution() -> None:
+    """``add_convolved`` convolves a long recording chunk by chunk (bounded memory) and skips silent chunks; the sum is
+    the convolution of the whole, tails across chunk edges and the recording's end included."""
+    from scipy.signal import oaconvolve
+
+    from nodes.sim.room import add_convolved
+
+    rng = np.random.default_rng(1)
+    dry = rng.standard_normal(10_000)
+    dry[3000:6500] = 0.0  # a silent chunk (of 1,000) is skipped
+    h = rng.standard_normal((3, 700))
+    whole = oaconvolve(dry[None, :], h, axes=1)
+    out = np.zeros((3, 10_300))
+    add_convolved(out, dry, h, chunk=1000)
+    assert np.allclose(out, whole[:, :10_300], atol=1e-9)
+    longer = np.ones((3, 11_000))
+    add_convolved(longer, dry, h, chunk=4096)
+    assert np.allclose(longer[:, : whole.shape[1]] - 1.0, whole, atol=1e-9) and np.all(longer[:, whole.shape[1]:] == 1.0)
+
+
 def test_a_talker_away_starts_no_turn_until_back() -> None:
     """--away: a long silence and a return (what the diariser's memory past its horizon is tested on)."""
     from nodes.sim.scenario import MeetingConfig, generate

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..array.geometry import azimuth_of, round_az
 from .noise import diffuse_noise, sensor_noise
-from .room import MovingSource, RoomSpec, convolve, impulse_responses
+from .room import MovingSource, RoomSpec, add_convolved, impulse_responses
 from .scenario import Scenario
 from .speech import Clip, SpeechBank, Utterance, WordTime, read_transcript
 
@@ -125,8 +125,7 @@ def render(scenario: Scenario, bank: SpeechBank | None = None) -> SimulatedMeeti
     static = [t for t in scenario.talkers if not t.walking]
     rirs = impulse_responses(spec, mics_room, [t.position_at(0.0) for t in static])
     for t, h in zip(static, rirs):
-        if np.any(dry[t.id]):
-            speech += convolve(dry[t.id], h, n)
+        add_convolved(speech, dry[t.id], h)
     walker = MovingSource(spec, mics_room, r.walk_step_s, r.early_order, r.mix_ms)
     for t in scenario.talkers:
         if not t.walking:
