@@ -151,10 +151,10 @@ def render(scenario: Scenario, bank: SpeechBank | None = None) -> SimulatedMeeti
         else:
             noise = sensor_noise(n, M, rng)
         # in place, each step: at an hour and 7 mics every whole-length temporary is 3 GB
-        sensor = sensor_noise(n, M, rng)
-        sensor *= 10 ** (scenario.noise.sensor_db / 20)
-        noise += sensor
-        del sensor
+        sensor_gain = 10 ** (scenario.noise.sensor_db / 20)
+        for c0 in range(0, n, 1 << 20):  # the same draws as one (n, M) block, a chunk at a time
+            c1 = min(n, c0 + (1 << 20))
+            noise[c0:c1] += sensor_noise(c1 - c0, M, rng) * sensor_gain
         p_noise = float(np.mean(noise[:, 0] ** 2))
         noise *= np.sqrt(p_speech / max(p_noise, 1e-20) / 10 ** (scenario.noise.snr_db / 10))
         mix += noise  # mix is speech.T: a view
