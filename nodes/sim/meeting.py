@@ -159,7 +159,7 @@ def render(scenario: Scenario, bank: SpeechBank | None = None) -> SimulatedMeeti
         noise *= np.sqrt(p_speech / max(p_noise, 1e-20) / 10 ** (scenario.noise.snr_db / 10))
         mix += noise  # mix is speech.T: a view
         del noise
-    peak = float(np.max(np.abs(mix))) or 1.0
+    peak = max(float(mix.max()), -float(mix.min())) or 1.0  # without np.abs's whole-length copy
     mix *= 10 ** (r.peak_dbfs / 20) / peak
     audio = mix.astype(np.float32)
 
