@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from dz_feed import feed_diarizer
-from nodes.speaker.ahc_runs import follow_lone, location_cuts, remembered_voice_cuts, voice_cuts
+from nodes.speaker.ahc_runs import follow_lone, follow_straddlers, location_cuts, remembered_voice_cuts, voice_cuts
 from nodes.speaker.direction_track import Motion, Track, kalman_loglik, merged_loglik
 from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, Profile, _principal_axes, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
@@ -335,6 +335,33 @@ def test_a_lone_stretch_at_a_change_of_talker_joins_the_neighbour_it_was_heard_a
     two = [Unit(u.index, u.t0, u.t1, u.vector, u.window_start, "s" if u.index < 4 else "t", u.azimuth_deg, u.azimuth_std)
            for u in seg((-91.0, 2.5))]
     assert follow_lone(two, labels, AhcConfig()) == labels  # the next run is another segment: no change inside one
+
+
+def test_a_stretch_across_a_change_of_place_goes_to_the_side_holding_most_of_it() -> None:
+    # One segment: talker 0 at 150 deg, then talker 1 at -90 deg. The stretch at [1.5, 2.0] s
+    # hears both: its mean lies between them, vague; its 0.16 s blocks say where the change was.
+    vec = np.ones(8, dtype=np.float32) / np.sqrt(8)
+
+    def seg(blocks: list[tuple[float, float]], lone_std: float = 40.0) -> list[Unit]:
+        rows = np.array([(t, az, 1.0) for t, az in blocks])
+        units = [Unit(k, 0.5 * k, 0.5 * k + 0.5, vec, 0.5 * k - 1.0, "s", 150.0 if k < 3 else -90.0, 3.0) for k in range(6)]
+        units[3] = Unit(3, 1.5, 2.0, vec, 0.5, "s", 120.0, lone_std, blocks=rows)
+        return units
+
+    late = [0, 0, 0, 0, 1, 1]  # the online label lags the change
+    early_change = [(1.58, 150.0), (1.74, -90.0), (1.90, -91.0)]  # talker 1 from about 1.66 s: two thirds of the stretch
+    assert follow_straddlers(seg(early_change), late, AhcConfig()) == [0, 0, 0, 1, 1, 1]
+    late_change = [(1.58, 150.0), (1.74, 149.0), (1.90, -90.0)]  # talker 0 until about 1.82 s
+    assert follow_straddlers(seg(late_change), late, AhcConfig()) == late
+    assert follow_straddlers(seg(late_change), [0, 0, 0, 1, 1, 1], AhcConfig()) == late  # ... whichever side it started on
+    assert follow_straddlers(seg(early_change, lone_std=3.0), late, AhcConfig()) == late  # sharp: the location cut's business
+    alternating = [(1.58, -90.0), (1.66, 150.0), (1.74, -90.0), (1.82, 150.0), (1.90, -89.0)]
+    assert follow_straddlers(seg(alternating), late, AhcConfig()) == [0, 0, 0, 1, 1, 1]  # most of the weight
+    assert follow_straddlers(seg(early_change), [0, 0, 0, 2, 1, 1], AhcConfig()) == [0, 0, 0, 2, 1, 1]  # a third label: follow_lone's
+    assert follow_straddlers(seg(early_change), late, AhcConfig(split_deg=0)) == late
+    near = [Unit(u.index, u.t0, u.t1, u.vector, u.window_start, u.segment, 140.0 if u.index > 3 else u.azimuth_deg, u.azimuth_std,
+                 blocks=u.blocks) for u in seg(early_change)]
+    assert follow_straddlers(near, late, AhcConfig()) == late  # the two sides within split_deg: nothing to tell by place
 
 
 def test_kalman_scores_let_a_talker_back_from_a_long_silence_be_anywhere() -> None:
@@ -1189,6 +1216,11 @@ def test_a_change_the_voice_placed_moves_one_stretch_earlier() -> None:
     assert move_voice_handovers(far, [0, 0, 0, 1, 1, 1]) == [0, 0, 0, 1, 1, 1]
     mono = stretches([None] * 6, "aaaaaa")
     assert move_voice_handovers(mono, [0, 0, 0, 1, 1, 1]) == [0, 0, 1, 1, 1, 1]
+    straddle = stretches([30.0, 31.0, 33.0, 45.0, 60.0, 61.0], "aaaaaa")  # the change's stretch has a mean between the places
+    straddle[3].blocks = np.array([(1.58, 31.0, 1.0), (1.74, 60.0, 1.0), (1.90, 61.0, 1.0)])  # ... but blocks at the new one
+    assert move_voice_handovers(straddle, [0, 0, 0, 1, 1, 1]) == [0, 0, 0, 1, 1, 1]  # the direction placed it
+    straddle[3].blocks = np.array([(1.58, 44.0, 1.0), (1.74, 46.0, 1.0), (1.90, 45.0, 1.0)])
+    assert move_voice_handovers(straddle, [0, 0, 0, 1, 1, 1]) == [0, 0, 1, 1, 1, 1]  # heard in one place throughout
     paused = stretches([None] * 6, "aaabbb")  # the change is where the pause is
     assert move_voice_handovers(paused, [0, 0, 0, 1, 1, 1]) == [0, 0, 0, 1, 1, 1]
     assert move_voice_handovers(mono, [0, 1, 1, 2, 2, 2]) == [0, 1, 2, 2, 2, 2]  # the lone first stretch is left alone

@@ -80,6 +80,51 @@ def follow_lone(units: list[Unit], labels: list[int], c: AhcConfig) -> list[int]
     return out
 
 
+def follow_straddlers(units: list[Unit], labels: list[int], c: AhcConfig) -> list[int]:
+    """Give a stretch heard across a change of place the label of the side that holds most of it.
+
+    When the next talker takes over inside one speech segment, the stretch across the
+    change hears both: its mean direction lies between the two places with a wide spread, so
+    neither the location cut nor ``follow_lone`` (which want sharp stretches) can place it, and
+    it keeps the online label, which lags the change (the 1.5 s window still holds the previous
+    voice). Its direction blocks (0.16 s each) are sharp, though: each was heard at one of the
+    two places. Where a run ends (or starts) with such a vague stretch, between sharp stretches
+    of the two labels more than ``split_deg`` apart, each block is taken for the nearer of the
+    two places; when the blocks change place once, the change is put halfway between the last
+    block of one and the first of the other, and the stretch goes to the side that holds most
+    of its time (blocks that alternate: to the side holding most of their weight).
+    """
+    out = list(labels)
+    if not c.split_deg:
+        return out
+    for i in range(1, len(units) - 1):
+        a, u, b = units[i - 1], units[i], units[i + 1]
+        if u.segment is None or not (a.segment == u.segment == b.segment) or labels[i - 1] == labels[i + 1]:
+            continue
+        if labels[i] not in (labels[i - 1], labels[i + 1]) or u.blocks is None or well_located(u, c):
+            continue
+        if not (well_located(a, c) and well_located(b, c)):
+            continue
+        pa, pb = a.azimuth_deg, b.azimuth_deg
+        assert pa is not None and pb is not None
+        if abs(wrap_deg(pa - pb)) <= c.split_deg:
+            continue
+        t, az, w = u.blocks[:, 0], u.blocks[:, 1], u.blocks[:, 2]
+        to_a = np.abs(wrap_deg(az - pa)) < np.abs(wrap_deg(az - pb))
+        flips = np.flatnonzero(to_a[1:] != to_a[:-1])
+        if len(flips) == 0:
+            share_a = 1.0 if to_a[0] else 0.0
+        elif len(flips) == 1:
+            k = int(flips[0])
+            first = (0.5 * (t[k] + t[k + 1]) - u.t0) / max(u.t1 - u.t0, 1e-9)
+            share_a = first if to_a[0] else 1.0 - first
+        else:
+            share_a = float(w[to_a].sum() / max(float(w.sum()), 1e-12))
+        if share_a != 0.5:
+            out[i] = labels[i - 1] if share_a > 0.5 else labels[i + 1]
+    return out
+
+
 def well_located(u: Unit, c: AhcConfig) -> bool:
     """Whether a stretch's direction is sharp enough to cut or relabel on (spread at most ``split_std_deg``)."""
     return u.azimuth_deg is not None and (u.azimuth_std or 0.0) <= c.split_std_deg

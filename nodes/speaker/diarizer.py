@@ -97,6 +97,7 @@ class Diarizer(SecondTalkers, Node):
                                        reassign_passes=p.ahc_reassign_passes, reassign_max_gain=p.ahc_reassign_max_gain,
                                        pca_dims=p.ahc_pca_dims,
                                        onsets_follow=p.ahc_onsets_follow, lone_follow=p.ahc_lone_follow,
+                                       straddle_follow=p.ahc_straddle_follow,
                                        split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s,
                                        keep_scores=p.ahc_keep_scores,
                                        seated_std_dps=p.ahc_seated_std_dps, seated_cap_deg=p.ahc_seated_cap_deg,
@@ -175,16 +176,17 @@ class Diarizer(SecondTalkers, Node):
             self._waiting.popleft()
             self._label(packet, emb)
 
-    def _locate(self, t0: float, t1: float) -> tuple[float | None, float | None]:
+    def _locate(self, t0: float, t1: float) -> tuple[float | None, float | None, np.ndarray | None]:
+        """The direction of ``[t0, t1]`` from the clear blocks heard over it: (circular mean, its spread, the blocks'
+        (time, azimuth, weight) rows); Nones with fewer than ``min_blocks`` blocks."""
         while self._dirs and self._dirs[0][0] < t0 - 5.0:
             self._dirs.popleft()
-        sel = [(a, w) for t, a, w in self._dirs if t0 <= t <= t1]
+        sel = [(t, a, w) for t, a, w in self._dirs if t0 <= t <= t1]
         if len(sel) < self.params.min_blocks:
-            return None, None
-        az = np.array([a for a, _ in sel])
-        w = np.array([w for _, w in sel])
-        mean, spread = circular_mean(az, w)
-        return mean, spread / math.sqrt(len(sel)) + 2.0
+            return None, None, None
+        blocks = np.array(sel, dtype=float)
+        mean, spread = circular_mean(blocks[:, 1], blocks[:, 2])
+        return mean, spread / math.sqrt(len(sel)) + 2.0, blocks
 
     # -- labelling ------------------------------------------------------------------------------------
     def _label(self, packet: Packet, emb: Embedding) -> None:
@@ -195,11 +197,12 @@ class Diarizer(SecondTalkers, Node):
         t1 = emb.end if emb.end is not None else packet.t1
         t0 = emb.new_from if emb.new_from is not None else (emb.start if emb.start is not None else packet.t0)
         start = emb.start if emb.start is not None else t0
-        az, std = self._locate(t0, t1) if self.location else (None, None)
+        az, std, blocks = self._locate(t0, t1) if self.location else (None, None, None)
         if az is None and self.location:  # a short stretch: locate over the whole window
-            az, std = self._locate(start, t1)
+            az, std, blocks = self._locate(start, t1)
         vector = np.asarray(emb.vector, dtype=np.float32) if self.compensation is None else self.compensation(emb.vector)
-        unit = Unit(len(self.units), t0, t1, vector, start, emb.segment_id, az, std, emb.pitch, emb.voiced_s, timbre=emb.timbre)
+        unit = Unit(len(self.units), t0, t1, vector, start, emb.segment_id, az, std, emb.pitch, emb.voiced_s, timbre=emb.timbre,
+                    blocks=blocks)
         self.units.append(unit)
         if self.mode == "particle":
             now, smoothed = self.pf.step(unit)
@@ -396,6 +399,7 @@ class Diarizer(SecondTalkers, Node):
             self._remember(self.units[first], self.out[first])
             self.units[first].vector = _RELEASED  # no pass will look at it again: keep the label (and the voice), not the evidence
             self.units[first].timbre = None  # ... nor its timbre statistics (5 KiB a stretch, five times its embedding)
+            self.units[first].blocks = None  # ... nor its direction blocks
             first += 1
         self._first = first
         for i in [i for i in self._leader if i < first]:

@@ -130,6 +130,9 @@ class DiarizerParams(BaseModel):
                                      "one than ahc_split_deg plus this many of its spreads (0: never).")
     ahc_lone_follow: bool = Field(_A.lone_follow, description="Refinement: a lone stretch between two runs of its speech segment "
                                   "takes the label of the neighbour heard within ahc_split_deg of it when the other is further.")
+    ahc_straddle_follow: bool = Field(_A.straddle_follow, description="Refinement: a vague stretch where a run ends or starts, between "
+                                      "sharp stretches of two labels more than ahc_split_deg apart, takes the label of the side "
+                                      "most of its direction blocks were heard at (a change of talker inside a speech segment).")
     ahc_change_cos: float = Field(_A.change_cos, ge=-1, le=1, description="Refinement: a run of one online label is also cut where "
                                   "the voice of the second before and the second after agree less than this (cosine of centred "
                                   "embeddings): a talker change the online labels and the direction missed (-1: never).")

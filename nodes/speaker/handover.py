@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from .units import Unit, wrap_deg
 
 #: Stretches heard within this many degrees of each other could not have been told apart by place (the location cut's gate).
@@ -32,10 +34,14 @@ HANDOVER_DEG = 25.0
 
 def _placed_by_voice(a: Unit, b: Unit, max_deg: float) -> bool:
     """Whether the change from stretch ``a`` to ``b`` was the voice's to tell: no direction for one of them, or both
-    heard within ``max_deg`` of each other."""
+    heard within ``max_deg`` of each other, and ``b``'s direction blocks all there too (a stretch across a change of
+    place has a mean between the two places, but some of its blocks beyond: the direction placed that change,
+    ``ahc_runs.follow_straddlers``)."""
     if a.azimuth_deg is None or b.azimuth_deg is None:
         return True
-    return abs(float(wrap_deg(a.azimuth_deg - b.azimuth_deg))) < max_deg
+    if abs(float(wrap_deg(a.azimuth_deg - b.azimuth_deg))) >= max_deg:
+        return False
+    return b.blocks is None or bool(np.all(np.abs(wrap_deg(b.blocks[:, 1] - a.azimuth_deg)) < max_deg))
 
 
 def move_voice_handovers(units: Sequence[Unit], labels: Sequence[int], max_deg: float = HANDOVER_DEG) -> list[int]:

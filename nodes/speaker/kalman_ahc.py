@@ -138,7 +138,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from .ahc_runs import follow_lone, follow_onsets, location_cuts, mid, remembered_voice_cuts, voice_cuts
+from .ahc_runs import follow_lone, follow_onsets, follow_straddlers, location_cuts, mid, remembered_voice_cuts, voice_cuts
 from .direction_track import Motion, Track, merged_loglik
 from .pair_cache import PairCache
 from .pitch import PitchModel
@@ -165,6 +165,7 @@ class AhcConfig:
     start: str = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)
     onsets_follow: bool = True  # "runs": a segment's first, shorter windows join the run that follows them
     lone_follow: bool = True  # "runs": a lone stretch between two runs of its segment joins the one heard where it was
+    straddle_follow: bool = True  # "runs": a vague stretch across a change of place joins the side most of its blocks were heard at
     min_speaker_s: float = 5.0  # after stopping, a cluster with less speech than this joins its closest cluster ...
     piece_max_s: float = 10.0  # after stopping, a cluster with less speech than this ...
     piece_margin: float = 0.1  # ... joins its closest when their affinity is above minus this (0: never)
@@ -372,6 +373,8 @@ class KalmanAhc:
             initial = follow_onsets(units, initial)
         if c.start == "runs" and c.lone_follow:
             initial = follow_lone(units, initial, c)
+        if c.start == "runs" and c.straddle_follow:
+            initial = follow_straddlers(units, initial, c)
         cuts = location_cuts(units, initial, c) if c.start == "runs" else []
         if c.start == "runs" and c.change_cos > -1:
             for i in voice_cuts(units, initial, x, c):

@@ -17,7 +17,9 @@ class Unit:
     when an array heard one (None for mono input or when no clear direction was found);
     ``segment`` the speech segment it belongs to; ``pitch`` the window's median log2
     fundamental frequency (None: too little voiced speech, or not measured) over ``voiced_s``
-    seconds of voiced frames; ``timbre`` the new stretch's cepstral statistics (``timbre.py``).
+    seconds of voiced frames; ``timbre`` the new stretch's cepstral statistics (``timbre.py``);
+    ``blocks`` the direction blocks behind ``azimuth_deg`` (a stretch across a change of talker
+    is heard in two places, block by block, and its mean lies between them).
     """
 
     index: int
@@ -32,6 +34,7 @@ class Unit:
     voiced_s: float = 0.0
     voice_cut: bool = False  # a refinement pass heard the voice change at this stretch (``ahc_runs.remembered_voice_cuts``)
     timbre: np.ndarray | None = None  # the stretch's cepstral statistics under the timbre background model (``timbre.py``)
+    blocks: np.ndarray | None = None  # (time s, azimuth deg, weight) of the direction blocks it was located from, one row each
 
     @property
     def window_s(self) -> float:
