@@ -354,6 +354,8 @@ def test_a_stretch_across_a_change_of_place_goes_to_the_side_holding_most_of_it(
     late_change = [(1.58, 150.0), (1.74, 149.0), (1.90, -90.0)]  # talker 0 until about 1.82 s
     assert follow_straddlers(seg(late_change), late, AhcConfig()) == late
     assert follow_straddlers(seg(late_change), [0, 0, 0, 1, 1, 1], AhcConfig()) == late  # ... whichever side it started on
+    window = [(0.94, 150.0), (1.10, 150.0), (1.26, -90.0), (1.90, -90.0)]  # a short stretch's blocks, over its whole window
+    assert follow_straddlers(seg(window), late, AhcConfig()) == [0, 0, 0, 1, 1, 1]  # the change before the stretch: all of it
     assert follow_straddlers(seg(early_change, lone_std=3.0), late, AhcConfig()) == late  # sharp: the location cut's business
     alternating = [(1.58, -90.0), (1.66, 150.0), (1.74, -90.0), (1.82, 150.0), (1.90, -89.0)]
     assert follow_straddlers(seg(alternating), late, AhcConfig()) == [0, 0, 0, 1, 1, 1]  # most of the weight

@@ -16,8 +16,8 @@ one), the usual way of rendering time-varying impulse responses.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -120,7 +120,7 @@ class MovingSource:
     mix_ms: float = 30.0
     fade_ms: float = 5.0
 
-    def render(self, dry: np.ndarray, start: int, position_at, length: int) -> np.ndarray:  # noqa: ANN001 - callable(t) -> xyz
+    def render(self, dry: np.ndarray, start: int, position_at: Callable[[float], Sequence[float]], length: int) -> np.ndarray:
         """Reverberant image (mics, length) of ``dry`` placed at sample ``start``.
 
         ``position_at(t)`` gives the talker's position at media time ``t`` (seconds).
@@ -132,7 +132,7 @@ class MovingSource:
             placed[:, start:end] = out[:, : end - start]
         return placed
 
-    def image(self, dry: np.ndarray, start: int, position_at) -> np.ndarray:  # noqa: ANN001 - callable(t) -> xyz
+    def image(self, dry: np.ndarray, start: int, position_at: Callable[[float], Sequence[float]]) -> np.ndarray:
         """The reverberant image of ``dry`` heard from sample ``start`` on: (mics, samples of the utterance and its tail).
 
         What ``render`` places into a whole recording; a caller that adds many utterances to one

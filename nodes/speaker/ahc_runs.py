@@ -116,7 +116,8 @@ def follow_straddlers(units: list[Unit], labels: list[int], c: AhcConfig) -> lis
             share_a = 1.0 if to_a[0] else 0.0
         elif len(flips) == 1:
             k = int(flips[0])
-            first = (0.5 * (t[k] + t[k + 1]) - u.t0) / max(u.t1 - u.t0, 1e-9)
+            # (a short stretch is located over its whole window, so the change may fall before it: clipped)
+            first = min(1.0, max(0.0, (0.5 * (t[k] + t[k + 1]) - u.t0) / max(u.t1 - u.t0, 1e-9)))
             share_a = first if to_a[0] else 1.0 - first
         else:
             share_a = float(w[to_a].sum() / max(float(w.sum()), 1e-12))
