@@ -233,10 +233,14 @@ class ParticleDiarizer:
         what a talker not heard yet is scored by (the new-speaker column adds nothing).
         """
         assert self.timbres is not None
-        used = max(int(self.count.max()), 1)
+        used = self._slots_used()
         out = np.zeros(self.label.shape + (self.config.max_speakers,))
         out[:, :used] = self.timbres.loglik(stats, used)
         return out
+
+    def _slots_used(self) -> int:
+        """Speaker slots any particle has filled (at least one): slots past them are empty in every particle."""
+        return max(int(self.count.max()), 1)
 
     def location_loglik(self, z: float, t: float, azimuth_std: float | None = None) -> np.ndarray:
         """(particles, max_speakers) log density of a stretch heard at azimuth ``z`` (deg) and ending at ``t``, under each
@@ -296,7 +300,7 @@ class ParticleDiarizer:
         positions = (self.rng.random() + np.arange(n)) / n
         idx = np.minimum(np.searchsorted(np.cumsum(w), positions), n - 1)
         if self.timbres is not None:
-            self.timbres.take(idx, max(int(self.count.max()), 1))
+            self.timbres.take(idx, self._slots_used())
         for name in ("count", "label", "emb", "loc_m", "loc_p", "loc_t", "seated", "hist"):
             setattr(self, name, getattr(self, name)[idx].copy())
         self.logw = np.full(n, -math.log(n))
