@@ -19,6 +19,7 @@ from .ahc_runs import opening
 from .compensation import BUNDLED as COMPENSATION
 from .compensation import CompensationError, VoiceCompensation, resolve
 from .diarizer_params import DiarizerParams
+from .direction_track import warm_up
 from .handover import move_voice_handovers
 from .kalman_ahc import AhcConfig, KalmanAhc, Profile, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
@@ -108,6 +109,8 @@ class Diarizer(SecondTalkers, Node):
                                        timbre_weight=p.ahc_timbre_weight, timbre_margin=p.ahc_timbre_margin,
                                        timbre_relevance=p.ahc_timbre_relevance,
                                        max_clusters=p.speakers or p.max_speakers))
+        if p.refine and self.location:
+            warm_up()  # compile the direction filters before audio flows, not in the first pass (``direction_track``)
         self.reseg = (ResegConfig(p.ahc_reseg_switch, p.ahc_reseg_stay, p.ahc_reseg_alike, p.ahc_reseg_min_s, p.ahc_timbre_relevance)
                       if p.ahc_reseg else None)
         self._ubm: TimbreUbm | None = None  # the timbre background model, loaded once when first needed (_background)

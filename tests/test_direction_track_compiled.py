@@ -1,0 +1,72 @@
+"""The direction filters compiled by numba give the numbers their plain Python gives, bit for bit.
+
+Refinement compares merge scores and picks the largest; a last-bit difference between the
+compiled walk (``nodes/speaker/_compiled.py``) and the same code run as Python could flip a tie
+and change a label. A process started with ``MEETFLOW_NO_NUMBA=1`` runs the plain code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nodes.speaker import _compiled
+from nodes.speaker.direction_track import Motion, Track, merged_loglik
+from nodes.speaker.kalman_ahc import AhcConfig
+
+
+def _turns(rng: np.random.Generator, n_turns: int) -> list[tuple[float, float, float]]:
+    """Turns of 0.5 s directions at random places and times, some walking, some across the +-180 deg seam."""
+    obs = []
+    for _ in range(n_turns):
+        t, az = float(rng.uniform(0, 120)), float(rng.uniform(-180, 180))
+        for _ in range(int(rng.integers(1, 25))):
+            obs.append((round(t * 2) / 2, float((az + 180) % 360 - 180), float(rng.uniform(8, 30)) ** 2))
+            t, az = t + 0.5, az + float(rng.normal(0, 6))
+    return sorted(obs, key=lambda o: o[0])
+
+
+def scores() -> list[float]:
+    """Own and merged log likelihoods (walking, seated, with floors) of random pairs of direction sequences."""
+    rng = np.random.default_rng(11)
+    out: list[float] = []
+    for config in (AhcConfig(), AhcConfig(away=0.3, away_gap_s=4.0)):
+        walk, seated = Motion.of(config), Motion.seated(config)
+        assert seated is not None
+        for _ in range(60):
+            a, b = _turns(rng, int(rng.integers(1, 6))), _turns(rng, int(rng.integers(1, 4)))
+            ta, tb = Track(a, walk, bounded=True), Track(b, walk, bounded=True)
+            merged, handovers = merged_loglik(ta, tb, walk)
+            out += [ta.loglik, tb.loglik, merged, float(handovers)]
+            out += [merged_loglik(ta, tb, walk, floor=merged + d)[0] for d in (-3.0, 1e-6, 40.0)]
+            sa, sb = Track(a, seated, bounded=True), Track(b, seated, bounded=True)
+            out += [sa.loglik, merged_loglik(sa, sb, seated)[0], merged_loglik(sa, sb, seated, floor=merged - 20.0)[0]]
+    return out
+
+
+@pytest.mark.skipif(not _compiled.COMPILED, reason="numba is not installed: the filters run as plain Python only")
+def test_compiled_filters_give_the_plain_numbers_exactly() -> None:
+    here = Path(__file__).resolve().parent
+    code = f"import json, sys; sys.path.insert(0, {str(here)!r}); import {Path(__file__).stem} as t; print(json.dumps(t.scores()))"
+    env = {**os.environ, "MEETFLOW_NO_NUMBA": "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=True)
+    plain = json.loads(done.stdout.strip().splitlines()[-1])
+    compiled = scores()
+    assert len(plain) == len(compiled)
+    assert all(math.isfinite(x) for x in compiled)
+    assert plain == compiled  # json keeps a float's every bit (repr round-trips)
+
+
+def test_without_numba_the_decorator_leaves_functions_as_written() -> None:
+    def f(x: float) -> float:
+        return 2 * x
+
+    assert _compiled._plain(f) is f
+    assert _compiled._plain(cache=True)(f) is f
