@@ -620,18 +620,29 @@ class KalmanAhc:
             tr.sort()
         times = [[o[0] for o in tr] for tr in tracks]
 
+        # A cluster's unit voice and timbre vector as seen by runs outside it, per cluster until a move changes it:
+        # every run is scored against the same few clusters (the same numbers, computed once).
+        outside: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+
+        def cluster_vectors(ki: int) -> tuple[np.ndarray, np.ndarray | None]:
+            if ki not in outside:
+                outside[ki] = (unit_vector(sums[ki]), self._timbre_vectors(tsum[ki]) if run_t is not None else None)
+            return outside[ki]
+
         def fit(ri: int, ki: int) -> float:
             """Run ``ri``'s affinity to cluster ``ki`` as it stands (without the run itself)."""
             r, own = runs[ri], assign[ri] == ki
             if not count[ki]:
                 return -np.inf  # emptied by moves
             rest = sums[ki] - (r.vec if own else 0.0)
-            score = float(unit_vector(rest) @ unit_vector(r.vec)) - c.threshold
+            voice, tv = (unit_vector(rest), self._timbre_vectors(tsum[ki] - stats(r)) if run_t is not None else None) if own \
+                else cluster_vectors(ki)
+            score = float(voice @ unit_vector(r.vec)) - c.threshold
             if c.pitch_weight and r.pitch_w:
                 score += c.pitch_weight * self._pitch.penalty(
                     r.pitch_sum, r.pitch_w, psum[ki] - (r.pitch_sum if own else 0.0), pweight[ki] - (r.pitch_w if own else 0.0))
             if run_t is not None:
-                score += float(self._timbre_score(run_t[ri] @ self._timbre_vectors(tsum[ki] - (stats(r) if own else zero))))
+                score += float(self._timbre_score(run_t[ri] @ tv))
             if r.obs and c.loc_weight and tracks[ki]:
                 lo = bisect.bisect_left(times[ki], r.obs[0][0] - c.reassign_window_s)
                 hi = bisect.bisect_right(times[ki], r.obs[-1][0] + c.reassign_window_s)
@@ -683,6 +694,8 @@ class KalmanAhc:
                 for ki in (was, best):
                     times[ki] = [o[0] for o in tracks[ki]]
             assign[ri] = best
+            outside.pop(was, None)
+            outside.pop(best, None)
             self.moved += 1
             for rj in movable:
                 for ki in (was, best):
