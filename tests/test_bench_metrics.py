@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -143,3 +144,41 @@ def test_a_cached_meeting_with_another_talker_count_is_not_scored_as_this_one(tm
     bench.simulate(tmp_path, 1, 3, 90.0)  # the same count: the cached meeting is used
     with pytest.raises(SystemExit, match="simulated with 3 talkers, not 6: give another --work"):
         bench.simulate(tmp_path, 1, 6, 90.0)
+
+
+class _SpinningDiarizer:
+    """A stand-in speaker.diarizer: one turn per packet, sent at once, then ``spin`` s of this thread's CPU (a refinement pass)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def configure(self, info: object) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def process(self, port: str, packet: SimpleNamespace) -> None:
+        self.emit("turns", SimpleNamespace(payload=SimpleNamespace(turn_id=packet.name)))
+        start = time.thread_time()
+        while time.thread_time() - start < packet.spin:
+            pass
+
+    def flush(self) -> None:
+        pass
+
+
+def test_queued_emissions_wait_for_the_diariser_as_live_packets_would(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import nodes.speaker.diarizer as dz
+
+    monkeypatch.setattr(dz, "Diarizer", _SpinningDiarizer)
+    monkeypatch.setattr(dz, "DiarizerParams", lambda **kw: None)
+    # a packet at 0 s whose call then runs a 0.3 s pass; one at 0.1 s (waits for it); one at 1 s (the diariser is idle)
+    front = {"dirs": [], "emb": [(0.0, None, SimpleNamespace(name="a", spin=0.3)), (0.1, None, SimpleNamespace(name="b", spin=0.0)),
+                                 (1.0, None, SimpleNamespace(name="c", spin=0.0))]}
+    history, ready = bench.queued_emissions(front)
+    assert [clock for clock, _ in history] == [0.0, 0.1, 1.0]  # the media clock: as if the diariser took no time
+    first = bench.first_ready(history, ready)
+    assert first["a"] < 0.05  # sent before its call's pass
+    assert 0.3 <= first["b"] < 0.35  # queued behind the pass
+    assert 1.0 <= first["c"] < 1.05
