@@ -7,17 +7,15 @@ dependency of the ``speaker`` extra) the same arithmetic in the same order gives
 numbers bit for bit, and the walks cost little beside the calls. Without numba the
 functions run as written on numpy arrays: the same results, about twice as slow as the
 list-based Python they replaced. ``MEETFLOW_NO_NUMBA=1`` forces that, for comparing.
-``cache=True`` keeps the compiled code beside the module, so a process compiles once per
-machine, not once per run.
+``cache=True`` keeps the compiled code in numba's cache (beside the module, or in the user's
+cache directory where the install is read-only): a machine compiles once, not every run.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-F = TypeVar("F", bound=Callable[..., Any])
+from typing import Any
 
 
 def _plain(*args: Any, **kwargs: Any) -> Any:
