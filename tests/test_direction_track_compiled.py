@@ -16,21 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from direction_turns import random_turns
 
 from nodes.speaker import _compiled
 from nodes.speaker.direction_track import Motion, Track, merged_loglik
 from nodes.speaker.kalman_ahc import AhcConfig
-
-
-def _turns(rng: np.random.Generator, n_turns: int) -> list[tuple[float, float, float]]:
-    """Turns of 0.5 s directions at random places and times, some walking, some across the +-180 deg seam."""
-    obs = []
-    for _ in range(n_turns):
-        t, az = float(rng.uniform(0, 120)), float(rng.uniform(-180, 180))
-        for _ in range(int(rng.integers(1, 25))):
-            obs.append((round(t * 2) / 2, float((az + 180) % 360 - 180), float(rng.uniform(8, 30)) ** 2))
-            t, az = t + 0.5, az + float(rng.normal(0, 6))
-    return sorted(obs, key=lambda o: o[0])
 
 
 def scores() -> list[float]:
@@ -41,7 +31,7 @@ def scores() -> list[float]:
         walk, seated = Motion.of(config), Motion.seated(config)
         assert seated is not None
         for _ in range(60):
-            a, b = _turns(rng, int(rng.integers(1, 6))), _turns(rng, int(rng.integers(1, 4)))
+            a, b = random_turns(rng, int(rng.integers(1, 6))), random_turns(rng, int(rng.integers(1, 4)))
             ta, tb = Track(a, walk, bounded=True), Track(b, walk, bounded=True)
             merged, handovers = merged_loglik(ta, tb, walk)
             out += [ta.loglik, tb.loglik, merged, float(handovers)]

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from direction_turns import random_turns
 from dz_feed import feed_diarizer
 from nodes.speaker.ahc_runs import follow_lone, follow_straddlers, location_cuts, remembered_voice_cuts, voice_cuts
 from nodes.speaker.direction_track import Motion, Track, kalman_loglik, merged_loglik
@@ -478,13 +479,7 @@ def test_merged_track_scores_what_the_filter_over_the_merged_sequence_scores() -
     rng = np.random.default_rng(5)
 
     def turns(n_turns: int) -> list[tuple[float, float, float]]:
-        obs = []
-        for _ in range(n_turns):
-            t, az = float(rng.uniform(0, 120)), float(rng.uniform(-180, 180))
-            for _ in range(int(rng.integers(1, 25))):
-                obs.append((round(t * 2) / 2, float((az + 180) % 360 - 180), float(rng.uniform(8, 30)) ** 2))
-                t, az = t + 0.5, az + float(rng.normal(0, 6))
-        return sorted(obs, key=lambda o: o[0])
+        return random_turns(rng, n_turns)
 
     for config in (AhcConfig(), AhcConfig(away=0.0), AhcConfig(away=0.3, away_gap_s=4.0)):
         motion = Motion.of(config)
