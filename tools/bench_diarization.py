@@ -642,7 +642,7 @@ def report_simulated(agg: dict[str, list[dict[str, Any]]], results: dict[str, An
                                 "within_1s": sum(x <= 1.0 for x in q) / len(q)}
         dq = best["delay_queued"]
         print(f"  ... with the diariser's own CPU time, packets queued as live input would be (refinement passes included): "
-              f"{dq['p50']:.2f} / {dq['p90']:.2f} s, at most {dq['max']:.2f} s, {dq['within_1s']:.0%} within 1 s")
+              f"{dq['p50']:.2f} / {dq['p90']:.2f} s, at most {dq['max']:.2f} s, {dq['within_1s']:.1%} within 1 s")
 
 
 def main() -> int:
