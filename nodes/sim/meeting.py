@@ -24,7 +24,7 @@ import numpy as np
 
 from ..array.geometry import azimuth_of, round_az
 from .noise import diffuse_noise, sensor_noise
-from .room import MovingSource, RoomSpec, add_convolved, impulse_responses
+from .room import MovingSource, RoomSpec, add_at, add_convolved, impulse_responses
 from .scenario import Scenario
 from .speech import Clip, SpeechBank, Utterance, WordTime, read_transcript
 
@@ -135,9 +135,7 @@ def render(scenario: Scenario, bank: SpeechBank | None = None) -> SimulatedMeeti
             if spk != t.id or gain == 0:
                 continue
             seg = dry[t.id][s0 : s0 + len(utt.audio)]
-            img = walker.image(seg, s0, t.position_at)  # added in place: a whole-length copy per utterance cost 3 GB an hour
-            end = min(n, s0 + img.shape[1])
-            speech[:, s0:end] += img[:, : end - s0]
+            add_at(speech, walker.image(seg, s0, t.position_at), s0)  # in place: a whole-length copy per utterance cost 3 GB an hour
 
     # noise at the requested SNR (speech power at mic 0 over samples where anyone talks)
     mix = speech.T

@@ -84,6 +84,13 @@ def impulse_responses(spec: RoomSpec, mics_xyz: np.ndarray, positions: Sequence[
 CONVOLVE_CHUNK = 1 << 20
 
 
+def add_at(out: np.ndarray, y: np.ndarray, start: int) -> None:
+    """Add ``y`` (mics, samples) into ``out`` (mics, length) from sample ``start`` on, in place; what runs past the end is dropped."""
+    end = min(out.shape[1], start + y.shape[1])
+    if end > start:
+        out[:, start:end] += y[:, : end - start]
+
+
 def add_convolved(out: np.ndarray, dry: np.ndarray, h: np.ndarray, chunk: int = CONVOLVE_CHUNK) -> None:
     """Add mono ``dry`` convolved with every mic's response ``h`` (mics, taps) into ``out`` (mics, length), in place.
 
@@ -97,9 +104,7 @@ def add_convolved(out: np.ndarray, dry: np.ndarray, h: np.ndarray, chunk: int = 
         x = dry[c0 : c0 + chunk]
         if not np.any(x):
             continue
-        y = oaconvolve(x[None, :].astype(np.float64), h, axes=1)
-        end = min(length, c0 + y.shape[1])
-        out[:, c0:end] += y[:, : end - c0]
+        add_at(out, oaconvolve(x[None, :].astype(np.float64), h, axes=1), c0)
 
 
 def convolve(dry: np.ndarray, h: np.ndarray, length: int) -> np.ndarray:
@@ -125,11 +130,8 @@ class MovingSource:
 
         ``position_at(t)`` gives the talker's position at media time ``t`` (seconds).
         """
-        out = self.image(dry, start, position_at)
         placed = np.zeros((len(self.mics_xyz), length), dtype=np.float64)
-        end = min(length, start + out.shape[1])
-        if end > start:
-            placed[:, start:end] = out[:, : end - start]
+        add_at(placed, self.image(dry, start, position_at), start)
         return placed
 
     def image(self, dry: np.ndarray, start: int, position_at: Callable[[float], Sequence[float]]) -> np.ndarray:
