@@ -1199,7 +1199,8 @@ def test_diarizer_gives_a_talker_back_after_the_refinement_horizon_their_label()
 def test_a_change_the_voice_placed_moves_one_stretch_earlier() -> None:
     """``move_voice_handovers``: inside one segment, a label change between stretches heard within ``max_deg``
     of each other (or without a direction) moves one stretch earlier; one the direction placed (talkers far
-    apart), one across a pause, and a one-stretch run stay; changes never chain."""
+    apart, or the new stretch's blocks beyond a sharply heard stretch before it), one across a pause, and a
+    one-stretch run stay; changes never chain."""
     from nodes.speaker.handover import move_voice_handovers
 
     def stretches(azimuths: list[float | None], segments: str) -> list[Unit]:
@@ -1218,6 +1219,10 @@ def test_a_change_the_voice_placed_moves_one_stretch_earlier() -> None:
     assert move_voice_handovers(straddle, [0, 0, 0, 1, 1, 1]) == [0, 0, 0, 1, 1, 1]  # the direction placed it
     straddle[3].blocks = np.array([(1.58, 44.0, 1.0), (1.74, 46.0, 1.0), (1.90, 45.0, 1.0)])
     assert move_voice_handovers(straddle, [0, 0, 0, 1, 1, 1]) == [0, 0, 1, 1, 1, 1]  # heard in one place throughout
+    straddle[3].blocks = np.array([(1.58, 31.0, 1.0), (1.74, 60.0, 1.0), (1.90, 61.0, 1.0)])
+    straddle[2].azimuth_std = 30.0  # the stretch before heard under two talkers: its mean is no one's place
+    assert move_voice_handovers(straddle, [0, 0, 0, 1, 1, 1]) == [0, 0, 1, 1, 1, 1]  # the voice's to place
+    assert move_voice_handovers(straddle, [0, 0, 0, 1, 1, 1], sharp_deg=40.0) == [0, 0, 0, 1, 1, 1]
     paused = stretches([None] * 6, "aaabbb")  # the change is where the pause is
     assert move_voice_handovers(paused, [0, 0, 0, 1, 1, 1]) == [0, 0, 0, 1, 1, 1]
     assert move_voice_handovers(mono, [0, 1, 1, 2, 2, 2]) == [0, 1, 2, 2, 2, 2]  # the lone first stretch is left alone

@@ -424,7 +424,7 @@ class Diarizer(SecondTalkers, Node):
         # labels, the 11-minute sim901's live DER at 0 s went 5.9% -> 7.0%; from these, 5.9% (final
         # labels the same on every meeting of 1-292).
         heard = clusters[:len(units)]
-        clusters[:len(units)] = move_voice_handovers(units, heard, self.params.ahc_handover_deg)
+        clusters[:len(units)] = move_voice_handovers(units, heard, self.params.ahc_handover_deg, self.ahc.config.split_std_deg)
         clusters[:len(units)] = self._resegment(units, clusters, past)
         mapping = match_labels(clusters, old + past, [u.t1 - u.t0 for u in units] + [self.voices[lab].speech for lab in past],
                                self._labels_in_use())
