@@ -26,12 +26,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .kalman_ahc import AhcConfig
 from .units import Unit, wrap_deg
 
 #: Stretches heard within this many degrees of each other could not have been told apart by place (the location cut's gate).
 HANDOVER_DEG = 25.0
-#: A stretch whose direction spreads at most this much was heard in one place (``AhcConfig.split_std_deg``).
-SHARP_DEG = 10.0
+#: A stretch whose direction spreads at most this much was heard in one place (refinement's "well-located").
+SHARP_DEG: float = AhcConfig.split_std_deg
 
 
 def _placed_by_voice(a: Unit, b: Unit, max_deg: float, sharp_deg: float = SHARP_DEG) -> bool:
