@@ -128,7 +128,7 @@ def follow_straddlers(units: list[Unit], labels: list[int], c: AhcConfig) -> lis
 
 def well_located(u: Unit, c: AhcConfig) -> bool:
     """Whether a stretch's direction is sharp enough to cut or relabel on (spread at most ``split_std_deg``)."""
-    return u.azimuth_deg is not None and (u.azimuth_std or 0.0) <= c.split_std_deg
+    return u.heard_in_one_place(c.split_std_deg)
 
 
 def location_cuts(units: list[Unit], labels: list[int], c: AhcConfig) -> list[bool]:

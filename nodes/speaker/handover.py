@@ -52,7 +52,7 @@ def _placed_by_voice(a: Unit, b: Unit, max_deg: float, sharp_deg: float = SHARP_
         return True
     if abs(float(wrap_deg(a.azimuth_deg - b.azimuth_deg))) >= max_deg:
         return False
-    if b.blocks is None or (a.azimuth_std or 0.0) > sharp_deg:
+    if b.blocks is None or not a.heard_in_one_place(sharp_deg):
         return True
     return bool(np.all(np.abs(wrap_deg(b.blocks[:, 1] - a.azimuth_deg)) < max_deg))
 

@@ -66,7 +66,7 @@ class SecondTalkers:
     def _clear_place(self, u: Unit) -> float | None:
         """Stretch ``u``'s azimuth when it was located from one place (None when unlocated, or heard from two places at
         once: overlap mixes the mean)."""
-        return u.azimuth_deg if u.azimuth_deg is not None and (u.azimuth_std or 0.0) <= self.params.overlap_gate_deg / 2 else None
+        return u.azimuth_deg if u.heard_in_one_place(self.params.overlap_gate_deg / 2) else None
 
     def _places_under(self, i: int) -> dict[int, tuple[float, int]]:
         """``_places(i)``, and the main talker's place from stretch ``i`` itself when they have none yet (a new talker)."""

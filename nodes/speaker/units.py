@@ -49,6 +49,11 @@ class Unit:
             return 0.0
         return self.voiced_s * min(1.0, (self.t1 - self.t0) / self.window_s)
 
+    def heard_in_one_place(self, max_std_deg: float) -> bool:
+        """Whether the stretch has a direction spread at most ``max_std_deg``: a stretch heard under two talkers, or
+        across a change of talker, spreads between their places, and its mean is no one's place."""
+        return self.azimuth_deg is not None and (self.azimuth_std or 0.0) <= max_std_deg
+
 
 def wrap_deg(d: float | np.ndarray) -> float | np.ndarray:
     """An angle difference brought into [-180, 180)."""
