@@ -200,6 +200,30 @@ def test_a_reseeded_filter_keeps_its_speakers_timbre() -> None:
     assert ParticleDiarizer(ParticleConfig(particles=5, timbre_weight=0.1), dim=64).timbres is None
 
 
+def test_reseed_runs_each_speakers_filter_as_one_stretch_at_a_time_would() -> None:
+    # A reseed runs the speakers' azimuth filters side by side (one direction of each per call);
+    # they are independent, so every mean, variance and P(seated) must be exactly those of one
+    # update per stretch in time order, walkers and seated talkers, across the +-180 deg seam.
+    from nodes.speaker.particle_filter import ParticleConfig, _track, _track_each
+
+    rng = np.random.default_rng(3)
+    for c in (ParticleConfig(), ParticleConfig(seated_std_dps=0.0)):
+        k, t = c.max_speakers, 0.0
+        heard: list[list[tuple[float, float, float]]] = [[] for _ in range(k)]
+        m, p, last = np.zeros(k), np.full(k, np.inf), np.zeros(k)
+        seated = np.full(k, c.seated_at_birth())
+        for _ in range(300):
+            s = int(rng.integers(0, 4))
+            t += float(rng.uniform(0.2, 6.0))
+            z, r = float(wrap_deg(170.0 * s + rng.normal(0, 15))), float(rng.uniform(8.0, 30.0)) ** 2
+            heard[s].append((z, r, t))
+            one = slice(s, s + 1)
+            m[one], p[one], seated[one] = _track(m[one], p[one], last[one], seated[one], z, r, t, c)
+            last[s] = t
+        for got, want in zip(_track_each(heard, c), (m, p, last, seated)):
+            assert np.array_equal(got, want)
+
+
 def test_reseeded_particle_filter_goes_on_from_the_labelling_it_was_given() -> None:
     """After reseed, known talkers keep the indices they were given and a talker not among them is born next."""
     import pytest
@@ -728,6 +752,8 @@ def test_principal_axes_keep_who_and_drop_most_of_the_rest() -> None:
     assert _principal_axes(x[:10] - x[:10].mean(axis=0), 24) is None  # fewer stretches than axes: all dimensions kept
     axes = _principal_axes(x - x.mean(axis=0), 24)
     assert axes is not None and axes.shape == (256, 24) and np.allclose(axes.T @ axes, np.eye(24), atol=1e-9)
+    _, _, vt = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)  # the same axes as the rows' SVD, up to sign
+    assert np.allclose(np.abs(np.sum(axes * vt[:24].T, axis=0)), 1.0, atol=1e-9)
 
 
 def _odd_turn(units: list[Unit], truth: list[int], at: int, seconds: float, az: float, rng: np.random.Generator) -> list[int]:
@@ -1277,6 +1303,37 @@ def test_location_scores_kept_between_passes_change_nothing() -> None:
     for change in ({"walk_std_dps": 5.0}, {"seated_prior": -2.0}, {"loc_clip": 1.0}, {"meas_std_deg": 30.0}):
         kept.config = AhcConfig(**change)
         assert kept.cluster(units, list(range(len(units)))) == KalmanAhc(AhcConfig(**change)).cluster(units, list(range(len(units))))
+
+
+def test_location_matrix_kept_from_the_pass_before_changes_nothing() -> None:
+    # Each pass starts from the last pass's matrix of run pairs where it holds both runs: runs
+    # that come and go, a horizon that drops its oldest stretches, runs merged two by two, and
+    # the same runs again must all give the merges (and their location parts) a fresh pass gives.
+    units, _ = _meeting(7, twin=(0, 1))
+    kept = KalmanAhc(AhcConfig())
+    n = len(units)
+    layouts = [(0, 60, 1), (0, 90, 1), (20, 100, 1), (20, 100, 2), (20, 100, 1), (30, n, 1), (30, n, 3)]
+    for first, end, size in layouts:
+        part = units[first:end]
+        runs = [k // size for k in range(len(part))]
+        fresh = KalmanAhc(AhcConfig())
+        assert kept.cluster(part, runs) == fresh.cluster(part, runs)
+        assert kept.merges == fresh.merges
+
+
+def test_pair_cache_keeps_the_last_matrix_for_the_same_runs_in_the_same_order() -> None:
+    from nodes.speaker.pair_cache import PairCache
+
+    cache = PairCache()
+    cache.new_pass("a")
+    m = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [2.0, 3.0, 0.0]])
+    cache.keep_matrix([5, 6, 7], m)
+    got, todo = cache.last_matrix([5, 9, 7, -1])  # a new run between, and one not cached
+    assert todo == [1, 3] and got[0, 2] == got[2, 0] == 2.0 and not got[1].any() and not got[3].any()
+    assert cache.last_matrix([7, 5])[1] == [0, 1]  # another order: a pair is scored in order, so nothing is taken
+    assert cache.last_matrix([5, 5, 6])[1] == [0, 1]  # a name twice: left to the caller
+    cache.new_pass("b")  # new constants: nothing kept
+    assert cache.last_matrix([5, 6, 7])[1] == [0, 1, 2]
 
 
 def test_pair_cache_keeps_two_passes_and_forgets_on_new_constants() -> None:
