@@ -336,7 +336,7 @@ class KalmanAhc:
         keys = [cl.key for cl in clusters]
         loc, todo = self._cache.last_matrix(keys)
         todo = [x for x in todo if clusters[x].obs]  # no directions: no location part (0)
-        scored = set()
+        scored: set[int] = set()
         for x in todo:
             scored.add(x)
             for y in range(n):
