@@ -25,6 +25,7 @@ was a good part of refinement's time, so the last pass's matrix is kept whole (`
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -87,9 +88,7 @@ class PairCache:
         """
         n = len(keys)
         matrix = np.zeros((n, n))
-        counts: dict[int, int] = {}
-        for k in keys:
-            counts[k] = counts.get(k, 0) + 1
+        counts = Counter(keys)
         found = [p for p, k in enumerate(keys) if k >= 0 and counts[k] == 1 and k in self._rows]
         rows = np.array([self._rows[keys[p]] for p in found], dtype=int)
         if len(rows) > 1 and not bool(np.all(np.diff(rows) > 0)):
