@@ -10,7 +10,15 @@ import numpy as np
 
 from direction_turns import random_turns
 from dz_feed import feed_diarizer
-from nodes.speaker.ahc_runs import follow_lone, follow_straddlers, location_cuts, remembered_voice_cuts, voice_cuts
+from nodes.speaker.ahc_runs import (
+    follow_lone,
+    follow_onsets,
+    follow_straddlers,
+    location_cuts,
+    onsets_heard_elsewhere,
+    remembered_voice_cuts,
+    voice_cuts,
+)
 from nodes.speaker.direction_track import Motion, Track, kalman_loglik, merged_loglik
 from nodes.speaker.kalman_ahc import AhcConfig, KalmanAhc, Profile, _principal_axes, match_labels
 from nodes.speaker.online_clustering import OnlineClusterer
@@ -303,6 +311,44 @@ def test_segment_onsets_join_their_segment_in_refinement() -> None:
     apart = KalmanAhc(AhcConfig(**cfg, onsets_follow=False)).cluster(units, initial)
     assert _accuracy(followed, truth) == 1.0
     assert _accuracy(apart, truth) < 0.9  # the onsets stay one cluster of their own
+
+
+def test_an_onset_heard_where_another_talker_took_over_keeps_its_own_label() -> None:
+    # One segment: talker 0 starts at -100 deg, talker 1 at 45 deg talks over them 0.5 s later
+    # and goes on alone. The two opening stretches (0.75 and 1.25 s windows) are located over
+    # their windows: means between the two places, vague; their 0.16 s blocks are sharp.
+    vec = np.ones(8, dtype=np.float32) / np.sqrt(8)
+
+    def seg(first: list[tuple[float, float]]) -> list[Unit]:
+        units = [Unit(0, 0.0, 0.75, vec, 0.0, "s", -60.0, 30.0, blocks=np.array([(t, az, 1.0) for t, az in first])),
+                 Unit(1, 0.75, 1.25, vec, 0.0, "s", 0.0, 45.0,
+                      blocks=np.array([(0.8, -101.0, 1.0), (0.96, 45.0, 1.0), (1.12, 46.0, 1.0)]))]
+        return units + [Unit(k, 0.5 * k, 0.5 * k + 0.5, vec, 0.5 * k - 1.0, "s", 45.0, 3.0) for k in range(2, 6)]
+
+    live = [0, 0, 1, 1, 1, 1]
+    heard_first = [(0.1, -103.0), (0.26, -102.0), (0.42, -104.0), (0.58, 46.0), (0.74, -101.0)]
+    units = seg(heard_first)
+    elsewhere = onsets_heard_elsewhere(units, AhcConfig())
+    assert list(elsewhere) == [0]  # the second opening stretch is mostly talker 1's: it follows
+    az, sd = elsewhere[0]
+    assert abs(az + 102.5) < 1.0 and sd < 5.0  # located by the blocks heard away from talker 1 alone
+    assert follow_onsets(units, live, elsewhere) == [0, 1, 1, 1, 1, 1]
+    assert follow_onsets(units, live) == [1, 1, 1, 1, 1, 1]  # without it, talker 0's first words went to talker 1
+    started_together = [(0.1, -103.0), (0.26, 45.0), (0.42, 46.0), (0.58, 46.0), (0.74, -101.0)]
+    assert onsets_heard_elsewhere(seg(started_together), AhcConfig()) == {}  # most of it at talker 1's place: it follows
+    assert onsets_heard_elsewhere(seg(heard_first), AhcConfig(split_deg=0)) == {}
+    vague = seg(heard_first)
+    for u in vague[2:]:
+        u.azimuth_std = 30.0  # the segment goes on somewhere no stretch tells sharply: nothing to tell the onset from
+    assert onsets_heard_elsewhere(vague, AhcConfig()) == {}
+
+    # In refinement the onset is located again, for good, and joins the talker heard there before.
+    early = [Unit(k, 0.5 * k - 20.0, 0.5 * k - 19.5, vec, 0.5 * k - 21.0, "a", -103.0, 3.0) for k in range(6)]
+    later = [Unit(6 + u.index, u.t0, u.t1, u.vector, u.window_start, u.segment, u.azimuth_deg, u.azimuth_std, blocks=u.blocks)
+             for u in seg(heard_first)]
+    labels = KalmanAhc(AhcConfig(threshold=0.0)).cluster(early + later, [0] * 6 + [0, 0, 1, 1, 1, 1])
+    assert labels[6] == labels[0] != labels[8]
+    assert later[0].azimuth_deg is not None and abs(later[0].azimuth_deg + 102.5) < 1.0
 
 
 def test_refinement_cuts_a_run_where_its_talker_could_not_have_got() -> None:
@@ -1079,6 +1125,7 @@ def test_turns_stop_where_their_segment_closed() -> None:
 def test_diarizer_told_the_number_of_people_never_sends_more_speakers() -> None:
     """speakers=N reaches refinement: a pass whose score would keep a third speaker for two talkers merges it instead."""
     import pytest
+
     from nodes.speaker.diarizer import DiarizerParams
 
     def labels(**params: object) -> set[str]:

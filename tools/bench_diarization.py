@@ -486,6 +486,7 @@ MODES = {
     "pf+kahc-nopiece": {"method": "particle", "refine": True, "ahc_piece_margin": 0.0},  # small clusters just short of merging stay apart
     "pf+kahc-walkers": {"method": "particle", "refine": True, "ahc_seated_std_dps": 0.0},  # refinement scores every talker as a walker
     "pf+kahc-nohandover": {"method": "particle", "refine": True, "ahc_handover_deg": 0.0},  # hand-overs left where the windows' voice put them
+    "pf+kahc-noonsetplace": {"method": "particle", "refine": True, "ahc_onset_place": False},  # an opening stretch follows wherever it was heard
     "pf+kahc-nostraddle": {"method": "particle", "refine": True, "ahc_straddle_follow": False},  # a stretch across a change of place keeps its live label
     "embedding+ahc-novoicecheck": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "voice_check": False},  # ... mono
     "embedding+ahc-forget": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "remember": False},  # ... mono

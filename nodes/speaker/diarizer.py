@@ -97,7 +97,7 @@ class Diarizer(SecondTalkers, Node):
                                        max_std_deg=p.max_std_deg, start=p.ahc_start, split_deg=p.ahc_split_deg,
                                        reassign_passes=p.ahc_reassign_passes, reassign_max_gain=p.ahc_reassign_max_gain,
                                        pca_dims=p.ahc_pca_dims,
-                                       onsets_follow=p.ahc_onsets_follow, lone_follow=p.ahc_lone_follow,
+                                       onsets_follow=p.ahc_onsets_follow, onset_place=p.ahc_onset_place, lone_follow=p.ahc_lone_follow,
                                        straddle_follow=p.ahc_straddle_follow,
                                        split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s,
                                        keep_scores=p.ahc_keep_scores,

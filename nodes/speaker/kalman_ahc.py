@@ -138,7 +138,16 @@ from operator import itemgetter
 
 import numpy as np
 
-from .ahc_runs import follow_lone, follow_onsets, follow_straddlers, location_cuts, mid, remembered_voice_cuts, voice_cuts
+from .ahc_runs import (
+    follow_lone,
+    follow_onsets,
+    follow_straddlers,
+    location_cuts,
+    mid,
+    onsets_heard_elsewhere,
+    remembered_voice_cuts,
+    voice_cuts,
+)
 from .direction_track import Motion, Track, merged_loglik
 from .pair_cache import PairCache
 from .pitch import PitchModel
@@ -164,6 +173,7 @@ class AhcConfig:
     center: bool = True  # subtract the mean embedding of the stretches clustered (GE2E vectors share a large common part)
     start: str = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)
     onsets_follow: bool = True  # "runs": a segment's first, shorter windows join the run that follows them
+    onset_place: bool = True  # "runs": ... unless most of its direction blocks were heard away from where the segment goes on
     lone_follow: bool = True  # "runs": a lone stretch between two runs of its segment joins the one heard where it was
     straddle_follow: bool = True  # "runs": a vague stretch across a change of place joins the side most of its blocks were heard at
     min_speaker_s: float = 5.0  # after stopping, a cluster with less speech than this joins its closest cluster ...
@@ -390,7 +400,10 @@ class KalmanAhc:
                 x = x @ basis
                 px = px @ basis
         if c.start == "runs" and c.onsets_follow:
-            initial = follow_onsets(units, initial)
+            elsewhere = onsets_heard_elsewhere(units, c) if c.onset_place else {}
+            initial = follow_onsets(units, initial, elsewhere)
+            for i, (az, sd) in elsewhere.items():  # located again, for good: where its talker was heard
+                units[i].azimuth_deg, units[i].azimuth_std, units[i].relocated = az, sd, True
         if c.start == "runs" and c.lone_follow:
             initial = follow_lone(units, initial, c)
         if c.start == "runs" and c.straddle_follow:
