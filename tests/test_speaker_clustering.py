@@ -1125,7 +1125,6 @@ def test_turns_stop_where_their_segment_closed() -> None:
 def test_diarizer_told_the_number_of_people_never_sends_more_speakers() -> None:
     """speakers=N reaches refinement: a pass whose score would keep a third speaker for two talkers merges it instead."""
     import pytest
-
     from nodes.speaker.diarizer import DiarizerParams
 
     def labels(**params: object) -> set[str]:

@@ -108,9 +108,10 @@ class DiarizerParams(BaseModel):
                                                  "(may move any run) or from the online speakers (only merges split speakers).")
     ahc_onsets_follow: bool = Field(_A.onsets_follow, description="Refinement: a segment's first, shorter windows (whose embeddings "
                                     "look alike whoever speaks) take the label of the stretch after them.")
-    ahc_onset_place: bool = Field(_A.onset_place, description="Refinement: an opening stretch does not follow when most of its "
-                                  "direction blocks lie further than ahc_split_deg from the segment's first well-located full "
-                                  "stretch (a talker talked over half a second in): it keeps its own label, located by those blocks.")
+    ahc_onset_place: bool = Field(_A.onset_place, description="Refinement: a vague opening stretch does not follow when most of "
+                                  "its direction blocks lie further than ahc_split_deg (plus a brisk walk) from the segment's first "
+                                  "well-located full stretch (a talker talked over half a second in): it keeps its own label, "
+                                  "located by those blocks.")
     ahc_split_deg: float = Field(_A.split_deg, ge=0, le=180, description="Refinement: a run of one online label is cut where a "
                                  "well-located stretch lies this far (deg) from where the run's talker, walking on, should be: "
                                  "a talker change the online labels missed (0: never).")
