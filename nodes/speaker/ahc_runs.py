@@ -12,14 +12,13 @@ direction jumps further than the talker could have walked or where the voice cha
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Container
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .units import Unit, circular_mean, wrap_deg
+from .units import Unit, direction_of_blocks, wrap_deg
 
 if TYPE_CHECKING:
     from .kalman_ahc import AhcConfig
@@ -74,8 +73,7 @@ def onsets_heard_elsewhere(units: list[Unit], c: AhcConfig) -> dict[int, tuple[f
         t, az, w = u.blocks[:, 0], u.blocks[:, 1], u.blocks[:, 2]
         far = np.abs(wrap_deg(az - leader.azimuth_deg)) > c.split_deg + c.split_speed_dps * np.abs(mid(leader) - t)
         if float(w[far].sum()) > 0.5 * float(w.sum()):
-            mean, spread = circular_mean(az[far], w[far])
-            out[i] = (mean, spread / math.sqrt(int(far.sum())) + 2.0)  # as the diariser locates a stretch
+            out[i] = direction_of_blocks(az[far], w[far])  # as the diariser locates a stretch
     return out
 
 

@@ -28,7 +28,7 @@ from .particle_filter import ParticleConfig, ParticleDiarizer
 from .second_talkers import SecondTalkers
 from .timbre import TimbreUbm, add_stats
 from .timbre_reseg import ResegConfig, resegment
-from .units import Unit, circular_mean, unit_vector
+from .units import Unit, direction_of_blocks, unit_vector
 from .voice_check import RunVoiceCheck, VoiceCheckConfig, Voices, mean_voices
 
 #: The vector of a unit that has left the refinement horizon: a long meeting keeps every unit's
@@ -188,8 +188,8 @@ class Diarizer(SecondTalkers, Node):
         if len(sel) < self.params.min_blocks:
             return None, None, None
         blocks = np.array(sel, dtype=float)
-        mean, spread = circular_mean(blocks[:, 1], blocks[:, 2])
-        return mean, spread / math.sqrt(len(sel)) + 2.0, blocks
+        mean, spread = direction_of_blocks(blocks[:, 1], blocks[:, 2])
+        return mean, spread, blocks
 
     # -- labelling ------------------------------------------------------------------------------------
     def _label(self, packet: Packet, emb: Embedding) -> None:

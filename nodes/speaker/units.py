@@ -95,3 +95,12 @@ def circular_mean(az_deg: np.ndarray, weights: np.ndarray) -> tuple[float, float
     resultant = math.hypot(c, s) / max(total, 1e-12)
     spread = math.degrees(math.sqrt(max(-2.0 * math.log(max(resultant, 1e-6)), 0.0)))
     return mean, spread
+
+
+def direction_of_blocks(az_deg: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """A stretch's direction from the direction blocks heard over it: their weighted circular mean, and its spread
+    (the blocks' spread over the square root of their number, plus a floor of 2 deg). The diariser locates every
+    stretch so, and refinement an opening stretch again by the blocks it heard away from the rest of its segment
+    (``ahc_runs.onsets_heard_elsewhere``): one rule for both."""
+    mean, spread = circular_mean(az_deg, weights)
+    return mean, spread / math.sqrt(len(az_deg)) + 2.0
