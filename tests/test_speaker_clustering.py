@@ -437,6 +437,30 @@ def test_a_stretch_across_a_change_of_place_goes_to_the_side_holding_most_of_it(
     assert follow_straddlers(near, late, AhcConfig()) == late  # the two sides within split_deg: nothing to tell by place
 
 
+def test_two_vague_stretches_across_a_change_of_place_each_go_to_the_side_holding_most_of_them() -> None:
+    # One segment: talker 0 at 50 deg, then talker 1 at -22 deg (sim951 at 3081 s). The change
+    # falls in the first of two vague stretches in a row; the second, short of active blocks, is
+    # located over its whole window. Each is placed by its own blocks between the two sharp sides.
+    vec = np.ones(8, dtype=np.float32) / np.sqrt(8)
+
+    def seg(vague: int) -> list[Unit]:
+        units = [Unit(k, 0.5 * k, 0.5 * k + 0.5, vec, 0.5 * k - 1.0, "s", 50.0 if k < 3 else -22.0, 3.0) for k in range(3 + vague + 3)]
+        first = np.array([(1.58, 50.0, 1.0), (1.74, -22.0, 1.0), (1.90, -21.0, 1.0)])  # talker 1 from about 1.66 s
+        for k in range(3, 3 + vague):
+            rows = first if k == 3 else np.vstack([first, [(0.5 * k + 0.2, -20.0, 1.0)]])
+            units[k] = Unit(k, 0.5 * k, 0.5 * k + 0.5, vec, 0.5 * k - 1.0, "s", 10.0, 30.0, blocks=rows)
+        return units
+
+    late = [0, 0, 0, 0, 0, 1, 1, 1]  # the online label lags the change by two stretches
+    assert follow_straddlers(seg(2), late, AhcConfig()) == [0, 0, 0, 1, 1, 1, 1, 1]
+    assert follow_straddlers(seg(2), late, AhcConfig(straddle_chain=1)) == late  # one vague stretch at a time only
+    placed: set[int] = set()
+    follow_straddlers(seg(2), late, AhcConfig(), placed)
+    assert placed == {3, 4}  # the hand-over rule (``move_voice_handovers``) leaves these changes where the blocks put them
+    three = [0, 0, 0, 0, 0, 0, 1, 1, 1]
+    assert follow_straddlers(seg(3), three, AhcConfig()) == three  # a longer vague stretch is overlapped speech: left alone
+
+
 def test_kalman_scores_let_a_talker_back_from_a_long_silence_be_anywhere() -> None:
     # A walker heard at -20 deg, silent 9 s, back 160-180 deg on: the random walk alone finds the
     # return implausible (std 60 deg); a 10% chance of having gone anywhere bounds what it can
@@ -1295,6 +1319,9 @@ def test_a_change_the_voice_placed_moves_one_stretch_earlier() -> None:
     straddle[2].azimuth_std = 30.0  # the stretch before heard under two talkers: its mean is no one's place
     assert move_voice_handovers(straddle, [0, 0, 0, 1, 1, 1]) == [0, 0, 1, 1, 1, 1]  # the voice's to place
     assert move_voice_handovers(straddle, [0, 0, 0, 1, 1, 1], sharp_deg=40.0) == [0, 0, 0, 1, 1, 1]
+    straddle[3].placed = True  # the straddle rule gave it the side its blocks hold: the direction placed the change
+    assert move_voice_handovers(straddle, [0, 0, 0, 1, 1, 1]) == [0, 0, 0, 1, 1, 1]
+    straddle[3].placed = False
     paused = stretches([None] * 6, "aaabbb")  # the change is where the pause is
     assert move_voice_handovers(paused, [0, 0, 0, 1, 1, 1]) == [0, 0, 0, 1, 1, 1]
     assert move_voice_handovers(mono, [0, 1, 1, 2, 2, 2]) == [0, 1, 2, 2, 2, 2]  # the lone first stretch is left alone

@@ -488,6 +488,7 @@ MODES = {
     "pf+kahc-nohandover": {"method": "particle", "refine": True, "ahc_handover_deg": 0.0},  # hand-overs left where the windows' voice put them
     "pf+kahc-noonsetplace": {"method": "particle", "refine": True, "ahc_onset_place": False},  # an opening stretch follows wherever it was heard
     "pf+kahc-nostraddle": {"method": "particle", "refine": True, "ahc_straddle_follow": False},  # a stretch across a change of place keeps its live label
+    "pf+kahc-nochain": {"method": "particle", "refine": True, "ahc_straddle_chain": 1},  # only a lone vague stretch at a change of place is placed by its blocks
     "embedding+ahc-novoicecheck": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "voice_check": False},  # ... mono
     "embedding+ahc-forget": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "remember": False},  # ... mono
     "embedding+ahc-known": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "speakers": KNOWN},  # ... mono

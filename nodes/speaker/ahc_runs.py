@@ -125,7 +125,7 @@ def follow_lone(units: list[Unit], labels: list[int], c: AhcConfig) -> list[int]
     return out
 
 
-def follow_straddlers(units: list[Unit], labels: list[int], c: AhcConfig) -> list[int]:
+def follow_straddlers(units: list[Unit], labels: list[int], c: AhcConfig, placed: set[int] | None = None) -> list[int]:
     """Give a stretch heard across a change of place the label of the side that holds most of it.
 
     When the next talker takes over inside one speech segment, the stretch across the
@@ -138,15 +138,37 @@ def follow_straddlers(units: list[Unit], labels: list[int], c: AhcConfig) -> lis
     two places; when the blocks change place once, the change is put halfway between the last
     block of one and the first of the other, and the stretch goes to the side that holds most
     of its time (blocks that alternate: to the side holding most of their weight).
+
+    The change may leave two vague stretches in a row (``straddle_chain``): the one across it and
+    the next, heard while the new talker's first words were quiet (few active blocks, so it is
+    located over its whole window, which still holds the change). Each is placed by its own
+    blocks between the nearest sharp stretches either side (sim951 at 3081 s: a seated talker's
+    return after 14 s, 70 deg from the talker before her, kept its label only so). Longer vague
+    spans are overlapped speech, left to the look-again pass. The stretches placed here are
+    marked (``placed``) so that ``move_voice_handovers``, which moves a change the voice placed,
+    leaves a change the blocks placed: beside a vague neighbour its means alone look like one
+    place (sim132: the change moved a stretch early).
     """
     out = list(labels)
     if not c.split_deg:
         return out
-    for i in range(1, len(units) - 1):
-        a, u, b = units[i - 1], units[i], units[i + 1]
-        if u.segment is None or not (a.segment == u.segment == b.segment) or labels[i - 1] == labels[i + 1]:
+    n = len(units)
+    for i in range(1, n - 1):
+        u = units[i]
+        if u.segment is None or u.blocks is None or well_located(u, c):
             continue
-        if labels[i] not in (labels[i - 1], labels[i + 1]) or u.blocks is None or well_located(u, c):
+        # the sharp stretches either side, across at most ``straddle_chain`` vague ones in all
+        lo, hi = i - 1, i + 1
+        while lo >= 0 and units[lo].segment == u.segment and not well_located(units[lo], c):
+            lo -= 1
+        while hi < n and units[hi].segment == u.segment and not well_located(units[hi], c):
+            hi += 1
+        if lo < 0 or hi >= n or hi - lo - 1 > max(c.straddle_chain, 1):
+            continue
+        a, b = units[lo], units[hi]
+        if not (a.segment == u.segment == b.segment) or labels[lo] == labels[hi]:
+            continue
+        if any(labels[k] not in (labels[lo], labels[hi]) for k in range(lo + 1, hi)):
             continue
         if not (well_located(a, c) and well_located(b, c)):
             continue
@@ -167,7 +189,9 @@ def follow_straddlers(units: list[Unit], labels: list[int], c: AhcConfig) -> lis
         else:
             share_a = float(w[to_a].sum() / max(float(w.sum()), 1e-12))
         if share_a != 0.5:
-            out[i] = labels[i - 1] if share_a > 0.5 else labels[i + 1]
+            out[i] = labels[lo] if share_a > 0.5 else labels[hi]
+            if placed is not None:
+                placed.add(i)
     return out
 
 

@@ -98,7 +98,7 @@ class Diarizer(SecondTalkers, Node):
                                        reassign_passes=p.ahc_reassign_passes, reassign_max_gain=p.ahc_reassign_max_gain,
                                        pca_dims=p.ahc_pca_dims,
                                        onsets_follow=p.ahc_onsets_follow, onset_place=p.ahc_onset_place, lone_follow=p.ahc_lone_follow,
-                                       straddle_follow=p.ahc_straddle_follow,
+                                       straddle_follow=p.ahc_straddle_follow, straddle_chain=p.ahc_straddle_chain,
                                        split_vague_k=p.ahc_split_vague_k, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s,
                                        keep_scores=p.ahc_keep_scores,
                                        seated_std_dps=p.ahc_seated_std_dps, seated_cap_deg=p.ahc_seated_cap_deg,

@@ -137,6 +137,8 @@ class DiarizerParams(BaseModel):
     ahc_straddle_follow: bool = Field(_A.straddle_follow, description="Refinement: a vague stretch where a run ends or starts, between "
                                       "sharp stretches of two labels more than ahc_split_deg apart, takes the label of the side "
                                       "most of its direction blocks were heard at (a change of talker inside a speech segment).")
+    ahc_straddle_chain: int = Field(_A.straddle_chain, ge=1, le=4, description="Refinement: ahc_straddle_follow also places each "
+                                    "of up to this many vague stretches in a row between the two sides' sharp stretches (1: one only).")
     ahc_change_cos: float = Field(_A.change_cos, ge=-1, le=1, description="Refinement: a run of one online label is also cut where "
                                   "the voice of the second before and the second after agree less than this (cosine of centred "
                                   "embeddings): a talker change the online labels and the direction missed (-1: never).")

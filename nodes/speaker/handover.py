@@ -62,9 +62,10 @@ def move_voice_handovers(units: Sequence[Unit], labels: Sequence[int], max_deg: 
     """``labels`` (one per unit, units in time order) with each change of label that the voice placed moved one stretch
     earlier: the earlier run's last stretch takes the later run's label.
 
-    Only inside one speech segment (across a pause the change is where the pause is) and only
+    Only inside one speech segment (across a pause the change is where the pause is), only
     when the earlier run keeps a stretch (a one-stretch run is left alone: moving it would
-    erase it). Decided on the labels as given, so two changes never chain. ``max_deg`` 0:
+    erase it), and not beside a stretch the direction blocks placed (``Unit.placed``,
+    ``ahc_runs.follow_straddlers``). Decided on the labels as given, so two changes never chain. ``max_deg`` 0:
     unchanged.
     """
     out = list(labels)
@@ -74,6 +75,8 @@ def move_voice_handovers(units: Sequence[Unit], labels: Sequence[int], max_deg: 
         before, last, first = units[k - 2], units[k - 1], units[k]
         if first.segment is None or not (before.segment == last.segment == first.segment):
             continue
+        if last.placed or first.placed:
+            continue  # the direction blocks placed this change
         if labels[k - 1] != labels[k] and labels[k - 2] == labels[k - 1] and _placed_by_voice(last, first, max_deg, sharp_deg):
             out[k - 1] = labels[k]
     return out

@@ -176,6 +176,7 @@ class AhcConfig:
     onset_place: bool = True  # "runs": ... unless most of its direction blocks were heard away from where the segment goes on
     lone_follow: bool = True  # "runs": a lone stretch between two runs of its segment joins the one heard where it was
     straddle_follow: bool = True  # "runs": a vague stretch across a change of place joins the side most of its blocks were heard at
+    straddle_chain: int = 2  # ... also each of up to this many vague stretches in a row between the two sides' sharp ones
     min_speaker_s: float = 5.0  # after stopping, a cluster with less speech than this joins its closest cluster ...
     piece_max_s: float = 10.0  # after stopping, a cluster with less speech than this ...
     piece_margin: float = 0.1  # ... joins its closest when their affinity is above minus this (0: never)
@@ -406,8 +407,13 @@ class KalmanAhc:
                 units[i].azimuth_deg, units[i].azimuth_std, units[i].relocated = az, sd, True
         if c.start == "runs" and c.lone_follow:
             initial = follow_lone(units, initial, c)
+        for u in units:
+            u.placed = False
         if c.start == "runs" and c.straddle_follow:
-            initial = follow_straddlers(units, initial, c)
+            placed: set[int] = set()
+            initial = follow_straddlers(units, initial, c, placed)
+            for i in placed:
+                units[i].placed = True
         cuts = location_cuts(units, initial, c) if c.start == "runs" else []
         if c.start == "runs" and c.change_cos > -1:
             for i in voice_cuts(units, initial, x, c):
