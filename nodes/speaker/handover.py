@@ -64,9 +64,9 @@ def move_voice_handovers(units: Sequence[Unit], labels: Sequence[int], max_deg: 
 
     Only inside one speech segment (across a pause the change is where the pause is), only
     when the earlier run keeps a stretch (a one-stretch run is left alone: moving it would
-    erase it), and not beside a stretch the direction blocks placed (``Unit.placed``,
-    ``ahc_runs.follow_straddlers``). Decided on the labels as given, so two changes never chain. ``max_deg`` 0:
-    unchanged.
+    erase it), and not beside a stretch whose direction blocks placed it (``Unit.placed``,
+    ``ahc_runs.follow_straddlers``). Decided on the labels as given, so two changes never
+    chain. ``max_deg`` 0: unchanged.
     """
     out = list(labels)
     if not max_deg:

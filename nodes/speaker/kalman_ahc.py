@@ -407,7 +407,7 @@ class KalmanAhc:
                 units[i].azimuth_deg, units[i].azimuth_std, units[i].relocated = az, sd, True
         if c.start == "runs" and c.lone_follow:
             initial = follow_lone(units, initial, c)
-        for u in units:
+        for u in units:  # the marks are this pass's: a stretch placed in the pass before need not be now
             u.placed = False
         if c.start == "runs" and c.straddle_follow:
             placed: set[int] = set()

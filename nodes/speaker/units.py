@@ -35,8 +35,8 @@ class Unit:
     voice_cut: bool = False  # a refinement pass heard the voice change at this stretch (``ahc_runs.remembered_voice_cuts``)
     timbre: np.ndarray | None = None  # the stretch's cepstral statistics under the timbre background model (``timbre.py``)
     blocks: np.ndarray | None = None  # (time s, azimuth deg, weight) of the direction blocks it was located from, one row each
-    placed: bool = False  # this refinement pass's ``ahc_runs.follow_straddlers`` gave it the side its direction blocks hold
     relocated: bool = False  # a refinement pass located it again by the blocks heard away from the rest of its segment (``ahc_runs.onsets_heard_elsewhere``)
+    placed: bool = False  # this refinement pass's ``ahc_runs.follow_straddlers`` gave it the side its direction blocks hold
 
     @property
     def window_s(self) -> float:
