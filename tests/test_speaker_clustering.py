@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from direction_turns import random_turns
 from dz_feed import feed_diarizer
@@ -16,6 +17,7 @@ from nodes.speaker.ahc_runs import (
     follow_straddlers,
     location_cuts,
     onsets_heard_elsewhere,
+    pause_between,
     remembered_voice_cuts,
     voice_cuts,
 )
@@ -374,6 +376,31 @@ def test_refinement_cuts_a_run_where_its_talker_could_not_have_got() -> None:
     assert not any(location_cuts(walk, [0] * 20, AhcConfig(split_deg=25)))
     assert sum(location_cuts(walk, [0] * 20, AhcConfig(split_deg=25, split_velocity=False))) > 0
 
+
+
+def test_a_run_is_cut_at_a_smaller_jump_across_a_pause() -> None:
+    # One segment, one live label: a seated talker at -175 deg, then 0.4 s without a clear block,
+    # then someone at 165 deg (21 deg on: inside the 25 deg gate). Talkers change at pauses, so
+    # across one the gate narrows; the same jump without a pause, or a talker who resumes where
+    # they stopped, is not cut.
+    vec = np.ones(8, dtype=np.float32) / np.sqrt(8)
+
+    def run(places: list[float], pause_after: int | None) -> list[Unit]:
+        units = []
+        for k, az in enumerate(places):
+            shift = 0.4 if pause_after is not None and k > pause_after else 0.0
+            t0 = 0.5 * k + shift
+            blocks = np.array([(t0 + 0.08 + 0.16 * j, az, 1.0) for j in range(3)])
+            units.append(Unit(k, t0, t0 + 0.5, vec, t0 - 1.0, "s", az, 3.0, blocks=blocks))
+        return units
+
+    answer = [-175.0, -176.0, -174.0, 165.0, 166.0]
+    assert location_cuts(run(answer, 2), [0] * 5, AhcConfig()) == [False, False, False, True, False]
+    assert pause_between(run(answer, 2)[2], run(answer, 2)[3]) == pytest.approx(0.4 + 0.18)
+    assert not any(location_cuts(run(answer, None), [0] * 5, AhcConfig()))  # no pause: within the gate
+    assert not any(location_cuts(run(answer, 2), [0] * 5, AhcConfig(split_pause_s=0.0)))  # the rule off
+    resumes = [-175.0, -176.0, -174.0, -168.0, -169.0]  # the same talker, 6 deg on
+    assert not any(location_cuts(run(resumes, 2), [0] * 5, AhcConfig()))
 
 
 def test_a_run_that_opens_vaguely_is_cut_where_a_clear_direction_lands_far_off() -> None:

@@ -489,6 +489,7 @@ MODES = {
     "pf+kahc-noonsetplace": {"method": "particle", "refine": True, "ahc_onset_place": False},  # an opening stretch follows wherever it was heard
     "pf+kahc-nostraddle": {"method": "particle", "refine": True, "ahc_straddle_follow": False},  # a stretch across a change of place keeps its live label
     "pf+kahc-nochain": {"method": "particle", "refine": True, "ahc_straddle_chain": 1},  # only a lone vague stretch at a change of place is placed by its blocks
+    "pf+kahc-nopause": {"method": "particle", "refine": True, "ahc_split_pause_s": 0.0},  # a pause inside a segment leaves the location cut's gate as it is
     "embedding+ahc-novoicecheck": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "voice_check": False},  # ... mono
     "embedding+ahc-forget": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "remember": False},  # ... mono
     "embedding+ahc-known": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "speakers": KNOWN},  # ... mono

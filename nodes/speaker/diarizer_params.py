@@ -132,6 +132,11 @@ class DiarizerParams(BaseModel):
     ahc_split_vague_k: float = Field(_A.split_vague_k, ge=0, description="Refinement: a run whose directions so far were all "
                                      "vaguer than well-located is cut where a well-located stretch lies further from the last vague "
                                      "one than ahc_split_deg plus this many of its spreads (0: never).")
+    ahc_split_pause_s: float = Field(_A.split_pause_s, ge=0, description="Refinement: across a pause this long (s) between two "
+                                     "stretches' direction blocks inside one speech segment, a run is cut at ahc_split_pause_deg "
+                                     "instead of ahc_split_deg (talkers change at pauses; 0: never).")
+    ahc_split_pause_deg: float = Field(_A.split_pause_deg, ge=0, le=180, description="Refinement: the location cut's gate (deg) "
+                                       "across a pause of ahc_split_pause_s.")
     ahc_lone_follow: bool = Field(_A.lone_follow, description="Refinement: a lone stretch between two runs of its speech segment "
                                   "takes the label of the neighbour heard within ahc_split_deg of it when the other is further.")
     ahc_straddle_follow: bool = Field(_A.straddle_follow, description="Refinement: a vague stretch where a run ends or starts, between "

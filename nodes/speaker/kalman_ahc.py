@@ -192,6 +192,8 @@ class AhcConfig:
     split_velocity: bool = True  # ... "should be": the run's last place moved on at its last velocity (else: the last place)
     split_span_s: float = 1.0  # ... velocity measured over about this long
     split_speed_dps: float = 30.0  # ... a run's first step, with no velocity known yet, may also move this fast (deg/s)
+    split_pause_s: float = 0.4  # ... across a pause this long between two stretches' direction blocks (0: never) ...
+    split_pause_deg: float = 15.0  # ... the gate is at most this (deg)
     split_vague_k: float = 3.0  # ... a run that so far has only vaguer stretches is cut at a well-located one beyond this many of their stds (0: never)
     change_cos: float = -0.3  # "runs": a run is also cut where the voice before and after differs this much (cosine; -1: never)
     change_min_s: float = 2.5  # ... leaving at least this much of the run (s) on either side
