@@ -199,7 +199,9 @@ def pause_between(a: Unit, b: Unit) -> float:
     """The silence (s) between the last direction block of stretch ``a`` and the first of ``b`` after it; 0 without blocks.
 
     Blocks are the clear 0.16 s direction blocks a stretch was located from (a short stretch's
-    reach back over its whole window, so only ``b``'s blocks after ``a``'s last one count).
+    blocks reach back over its whole window, so only ``b``'s blocks after ``a``'s last one count).
+    ``location_cuts`` passes the run's last well-located stretch as ``a``: a vague stretch between
+    the two is not looked at, so its blocks may fill what is counted as a pause.
     """
     if a.blocks is None or b.blocks is None or not len(a.blocks) or not len(b.blocks):
         return 0.0
