@@ -152,25 +152,23 @@ def follow_straddlers(units: list[Unit], labels: list[int], c: AhcConfig, placed
     out = list(labels)
     if not c.split_deg:
         return out
-    n = len(units)
+    n, chain = len(units), max(c.straddle_chain, 1)
     for i in range(1, n - 1):
         u = units[i]
         if u.segment is None or u.blocks is None or well_located(u, c):
             continue
-        # the sharp stretches either side, across at most ``straddle_chain`` vague ones in all
+        # the sharp stretches either side, across at most ``chain`` vague ones in all (the walks stop one past that)
         lo, hi = i - 1, i + 1
-        while lo >= 0 and units[lo].segment == u.segment and not well_located(units[lo], c):
+        while lo >= 0 and i - lo <= chain and units[lo].segment == u.segment and not well_located(units[lo], c):
             lo -= 1
-        while hi < n and units[hi].segment == u.segment and not well_located(units[hi], c):
+        while hi < n and hi - i <= chain and units[hi].segment == u.segment and not well_located(units[hi], c):
             hi += 1
-        if lo < 0 or hi >= n or hi - lo - 1 > max(c.straddle_chain, 1):
+        if lo < 0 or hi >= n or hi - lo - 1 > chain:
             continue
-        a, b = units[lo], units[hi]
+        a, b = units[lo], units[hi]  # well located unless of another segment
         if not (a.segment == u.segment == b.segment) or labels[lo] == labels[hi]:
             continue
         if any(labels[k] not in (labels[lo], labels[hi]) for k in range(lo + 1, hi)):
-            continue
-        if not (well_located(a, c) and well_located(b, c)):
             continue
         pa, pb = a.azimuth_deg, b.azimuth_deg
         assert pa is not None and pb is not None
@@ -274,7 +272,7 @@ def location_cuts(units: list[Unit], labels: list[int], c: AhcConfig) -> list[bo
                 pred += wrap_deg(last.azimuth_deg - back[-1].azimuth_deg) / (t_last - mid(back[-1])) * (t - t_last)
             elif c.split_velocity:  # too little past for a velocity: allow a brisk walk from the last place
                 gate += c.split_speed_dps * (t - t_last)
-            if c.split_pause_s and pause_between(last, u) >= c.split_pause_s:
+            if c.split_pause_s and gate > c.split_pause_deg and pause_between(last, u) >= c.split_pause_s:
                 gate = min(gate, c.split_pause_deg)  # where talkers change: a smaller jump tells
             if abs(wrap_deg(u.azimuth_deg - pred)) > gate:
                 cuts[i] = True

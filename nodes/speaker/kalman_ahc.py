@@ -409,13 +409,11 @@ class KalmanAhc:
                 units[i].azimuth_deg, units[i].azimuth_std, units[i].relocated = az, sd, True
         if c.start == "runs" and c.lone_follow:
             initial = follow_lone(units, initial, c)
-        for u in units:  # the marks are this pass's: a stretch placed in the pass before need not be now
-            u.placed = False
+        placed: set[int] = set()
         if c.start == "runs" and c.straddle_follow:
-            placed: set[int] = set()
             initial = follow_straddlers(units, initial, c, placed)
-            for i in placed:
-                units[i].placed = True
+        for i, u in enumerate(units):  # the marks are this pass's: a stretch placed in the pass before need not be now
+            u.placed = i in placed
         cuts = location_cuts(units, initial, c) if c.start == "runs" else []
         if c.start == "runs" and c.change_cos > -1:
             for i in voice_cuts(units, initial, x, c):
