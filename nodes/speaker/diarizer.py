@@ -93,22 +93,10 @@ class Diarizer(SecondTalkers, Node):
         else:
             self.oc = OnlineClusterer(OnlineClusteringConfig(threshold=p.threshold, stay_bonus=p.stay_bonus, continue_s=p.continue_s,
                                                              max_speakers=p.max_speakers))
-        self.ahc = KalmanAhc(AhcConfig(threshold=p.ahc_threshold, loc_weight=p.ahc_loc_weight, meas_std_deg=p.meas_std_deg, walk_std_dps=p.walk_std_dps,
-                                       max_std_deg=p.max_std_deg, start=p.ahc_start, split_deg=p.ahc_split_deg,
-                                       reassign_passes=p.ahc_reassign_passes, reassign_max_gain=p.ahc_reassign_max_gain,
-                                       pca_dims=p.ahc_pca_dims,
-                                       onsets_follow=p.ahc_onsets_follow, onset_place=p.ahc_onset_place, lone_follow=p.ahc_lone_follow,
-                                       straddle_follow=p.ahc_straddle_follow, straddle_chain=p.ahc_straddle_chain,
-                                       split_vague_k=p.ahc_split_vague_k, split_pause_s=p.ahc_split_pause_s,
-                                       split_pause_deg=p.ahc_split_pause_deg, away=p.ahc_away, away_gap_s=p.ahc_away_gap_s,
-                                       keep_scores=p.ahc_keep_scores,
-                                       seated_std_dps=p.ahc_seated_std_dps, seated_cap_deg=p.ahc_seated_cap_deg,
-                                       seated_prior=p.ahc_seated_prior, min_speaker_s=p.ahc_min_speaker_s, settle_s=p.ahc_settle_s,
-                                       piece_max_s=p.ahc_piece_max_s, piece_margin=p.ahc_piece_margin,
-                                       change_cos=p.ahc_change_cos, change_min_s=p.ahc_change_min_s, profile_min_s=p.ahc_profile_min_s,
-                                       pitch_weight=p.ahc_pitch_weight,
-                                       timbre_weight=p.ahc_timbre_weight, timbre_margin=p.ahc_timbre_margin,
-                                       timbre_relevance=p.ahc_timbre_relevance,
+        # Every refinement parameter is the graph's ``ahc_<field>`` (a new one needs only the two declarations);
+        # the direction filter's constants are shared with the particle filter, and the speaker cap with the meeting.
+        refine = {f: getattr(p, "ahc_" + f) for f in AhcConfig.__dataclass_fields__ if "ahc_" + f in type(p).model_fields}
+        self.ahc = KalmanAhc(AhcConfig(**refine, meas_std_deg=p.meas_std_deg, walk_std_dps=p.walk_std_dps, max_std_deg=p.max_std_deg,
                                        max_clusters=p.speakers or p.max_speakers))
         if p.refine and self.location:
             warm_up()  # compile the direction filters before audio flows, not in the first pass (``direction_track``)
