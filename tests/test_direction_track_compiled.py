@@ -19,7 +19,7 @@ import pytest
 from direction_turns import random_turns
 
 from nodes.speaker import _compiled
-from nodes.speaker.direction_track import Motion, Track, merged_loglik
+from nodes.speaker.direction_track import Motion, Track, merged_loglik, pair_llr
 from nodes.speaker.kalman_ahc import AhcConfig
 
 
@@ -38,6 +38,7 @@ def scores() -> list[float]:
             out += [merged_loglik(ta, tb, walk, floor=merged + d)[0] for d in (-3.0, 1e-6, 40.0)]
             sa, sb = Track(a, seated, bounded=True), Track(b, seated, bounded=True)
             out += [sa.loglik, merged_loglik(sa, sb, seated)[0], merged_loglik(sa, sb, seated, floor=merged - 20.0)[0]]
+            out += [pair_llr(ta, tb, walk), pair_llr(ta, tb, walk, sa, sb, seated, -20.0), *sa.best.tolist()]
     return out
 
 
@@ -60,3 +61,25 @@ def test_without_numba_the_decorator_leaves_functions_as_written() -> None:
 
     assert _compiled._plain(f) is f
     assert _compiled._plain(cache=True)(f) is f
+
+
+def test_a_pairs_ratio_in_one_call_is_the_two_walks_and_their_sums() -> None:
+    # ``pair_llr`` walks the walking and the seated merge in one compiled call; it must give
+    # exactly what two ``merged_loglik`` calls and the sums in Python give (refinement's scores
+    # were measured that way, and a last-bit change could flip a merge).
+    rng = np.random.default_rng(5)
+    config = AhcConfig()
+    walk, seated = Motion.of(config), Motion.seated(config)
+    assert seated is not None
+    prior = config.seated_prior
+    for _ in range(80):
+        a, b = random_turns(rng, int(rng.integers(1, 6))), random_turns(rng, int(rng.integers(1, 4)))
+        ta, tb = Track(a, walk), Track(b, walk)
+        sa, sb = Track(a, seated, bounded=True), Track(b, seated, bounded=True)
+        merged, handovers = merged_loglik(ta, tb, walk)
+        assert pair_llr(ta, tb, walk) == (merged - ta.loglik - tb.loglik) / max(handovers, 1)
+        sitting = max(merged, merged_loglik(sa, sb, seated, floor=merged - prior)[0] + prior)
+        own_a, own_b = max(ta.loglik, sa.loglik + prior), max(tb.loglik, sb.loglik + prior)
+        assert pair_llr(ta, tb, walk, sa, sb, seated, prior) == (sitting - own_a - own_b) / max(handovers, 1)
+    with pytest.raises(ValueError, match="bounded"):
+        pair_llr(ta, tb, walk, ta, tb, seated, prior)

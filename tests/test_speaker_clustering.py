@@ -1396,10 +1396,13 @@ def test_location_scores_kept_between_passes_change_nothing() -> None:
     # constant must not reuse scores made under the old one.
     units, _ = _meeting(5, twin=(0, 1))
     kept = KalmanAhc(AhcConfig())
-    for end in (40, 70, 100, len(units)):
-        part, runs = units[:end], list(range(end))  # every stretch a run of its own: many pairs to score
-        assert kept.cluster(part, runs) == KalmanAhc(AhcConfig()).cluster(part, runs)
-    assert len(kept._cache) > 0  # scores were kept across the passes
+    for end, size in ((40, 1), (70, 2), (100, 1), (len(units), 2)):
+        # every stretch a run of its own (many pairs to score), or runs of two (which reassignment may move)
+        part, runs = units[:end], [k // size for k in range(end)]
+        got = kept.cluster(part, runs)
+        assert got == KalmanAhc(AhcConfig()).cluster(part, runs)
+        assert got == KalmanAhc(AhcConfig(keep_scores=False)).cluster(part, runs)  # nothing kept: every filter walked again
+    assert len(kept._cache) > 0 and len(kept._near) > 0  # scores were kept across the passes
     for change in ({"walk_std_dps": 5.0}, {"seated_prior": -2.0}, {"loc_clip": 1.0}, {"meas_std_deg": 30.0}):
         kept.config = AhcConfig(**change)
         assert kept.cluster(units, list(range(len(units)))) == KalmanAhc(AhcConfig(**change)).cluster(units, list(range(len(units))))
@@ -1454,3 +1457,27 @@ def test_pair_cache_keeps_two_passes_and_forgets_on_new_constants() -> None:
     cache.put(x, y, 1.0)
     cache.new_pass("b")  # new constants: nothing kept
     assert cache.get(x, y) is None
+
+
+def test_pair_cache_keeps_a_sequences_filters_as_long_as_its_name() -> None:
+    # The direction filters of a run or a merged cluster are built once and found again by
+    # the name of their directions in the pass after, as the scores are; under new constants
+    # (another motion) they are built again.
+    from nodes.speaker.pair_cache import PairCache
+
+    cache = PairCache()
+    cache.new_pass("a")
+    x = cache.key([(0.0, 10.0, 4.0)])
+    assert cache.tracks(x) is None
+    kept = ("walking", "seated")
+    cache.keep_tracks(x, kept)
+    cache.new_pass("a")
+    assert cache.tracks(cache.key([(0.0, 10.0, 4.0)])) is kept  # found the pass after, and kept another
+    cache.new_pass("a")
+    assert cache.tracks(x) is kept
+    cache.new_pass("a")
+    cache.new_pass("a")  # two passes without it: gone
+    assert cache.tracks(x) is None
+    cache.keep_tracks(x, kept)
+    cache.new_pass("b")
+    assert cache.tracks(x) is None

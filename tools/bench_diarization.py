@@ -501,7 +501,7 @@ MODES = {
     "pf+kahc-nolivetimbre": {"method": "particle", "refine": True, "live_timbre": 0.0},  # the live filter by embeddings and place alone
     "embedding+ahc-vcnotimbre": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False,
                                  "voice_check_timbre": 0.0},  # ... mono
-    "pf+kahc-rescore": {"method": "particle", "refine": True, "ahc_keep_scores": False},  # the default scoring every pair afresh each pass (before pair_cache)
+    "pf+kahc-rescore": {"method": "particle", "refine": True, "ahc_keep_scores": False},  # the default keeping nothing from pass to pass: every score and filter afresh (before pair_cache)
     "pf+kahc-15s": {"method": "particle", "refine": True, "refine_every_s": 15.0},  # the default refining every 15 s (before 5 s)
     "embedding+ahc-15s": {"method": "embedding", "refine": True, "ahc_loc_weight": 0.0, "overlap": False, "refine_every_s": 15.0},  # ... mono
 }

@@ -118,8 +118,9 @@ class DiarizerParams(BaseModel):
     ahc_away: float = Field(_A.away, ge=0, lt=1, description="Refinement: after a silence of ahc_away_gap_s or more, the "
                             "Kalman scores let a talker have gone anywhere with this probability (people cross rooms; 0: never).")
     ahc_away_gap_s: float = Field(_A.away_gap_s, gt=0, description="Refinement: the silence (s) after which ahc_away applies.")
-    ahc_keep_scores: bool = Field(_A.keep_scores, description="Refinement: keep the location scores of cluster pairs from one "
-                                  "pass to the next (the same labels for less CPU; false only to measure what it saves).")
+    ahc_keep_scores: bool = Field(_A.keep_scores, description="Refinement: keep the location scores of cluster pairs, and the "
+                                  "clusters' direction filters, from one pass to the next (the same labels for less CPU; false "
+                                  "only to measure what it saves).")
     ahc_seated_std_dps: float = Field(_A.seated_std_dps, ge=0, description="Refinement: a cluster is also scored as one seated "
                                       "talker, whose place drifts this slowly (deg/s), beside one walking talker, and counts as "
                                       "whichever explains its directions better (0: walkers only; nodes/speaker/kalman_ahc.py, "

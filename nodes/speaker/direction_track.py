@@ -34,6 +34,7 @@ vectors ``KalmanAhc._reassign`` now keeps; ``tools/diarization_notes.md``).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -165,6 +166,18 @@ def _merged(a: np.ndarray, abest: np.ndarray, b: np.ndarray, bbest: np.ndarray, 
     return total, blocks - 1
 
 
+@njit(cache=True)
+def _suffix_best(r: np.ndarray) -> np.ndarray:
+    """``Track.best`` from the directions' variances ``r``: suffix sums of each direction's most log density."""
+    n = r.shape[0]
+    best = np.zeros(n + 1)
+    acc = 0.0
+    for k in range(n - 1, -1, -1):
+        acc += max(-0.5 * math.log(_TWO_PI * r[k]), LOG_UNIFORM_DEG)
+        best[k] = acc
+    return best
+
+
 _NO_BEST = np.zeros(1)  # stands in for an unbounded track's ``best`` (never read without a floor)
 
 
@@ -179,20 +192,14 @@ class Track:
     def __init__(self, obs: Sequence[Obs], motion: Motion, bounded: bool = False) -> None:
         n = len(obs)
         self.data = np.empty((6, n))
-        if n:
-            self.data[:3] = np.array(obs, dtype=np.float64).T
+        if n:  # (fromiter over the flattened tuples: several times faster than np.array on a list of tuples)
+            self.data[:3] = np.fromiter(itertools.chain.from_iterable(obs), dtype=np.float64, count=3 * n).reshape(n, 3).T
         # best[k] (``bounded`` tracks only: what ``merged_loglik``'s floor needs, kept off the tracks
         # that never meet one): the most that directions k.. can add to any filter's total, in any
         # merge: a direction of variance r is predicted with variance s >= r, so its log density is
         # at most that of a zero error at s = r (or the uniform's, after a silence with "gone
         # anywhere"). Suffix sums, added up from the end as a filter's total is.
-        self.best = _NO_BEST
-        if bounded:
-            self.best = np.zeros(n + 1)
-            acc = 0.0
-            for k in range(n - 1, -1, -1):
-                acc += max(-0.5 * math.log(_TWO_PI * obs[k][2]), LOG_UNIFORM_DEG)
-                self.best[k] = acc
+        self.best = _suffix_best(self.data[_R]) if bounded else _NO_BEST
         if n:
             _run_filter(self.data, motion.packed)
 
@@ -226,6 +233,44 @@ def merged_loglik(a: Track, b: Track, motion: Motion, floor: float = -math.inf) 
     return float(total), int(blocks)
 
 
+@njit(cache=True)
+def _pair_llr(a: np.ndarray, b: np.ndarray, sa: np.ndarray, sab: np.ndarray, sb: np.ndarray, sbb: np.ndarray,
+              none: np.ndarray, mo: np.ndarray, ms: np.ndarray, seated: bool, prior: float) -> float:
+    """``pair_llr`` on the tracks' arrays (``none``: the stand-in for an unbounded track's ``best``)."""
+    merged, handovers = _merged(a, none, b, none, mo, -math.inf)
+    own_a = a[_CUM, a.shape[1] - 1]
+    own_b = b[_CUM, b.shape[1] - 1]
+    if seated:  # each "if" is Python's max(x, y) exactly: y only where greater
+        sitting = _merged(sa, sab, sb, sbb, ms, merged - prior)[0] + prior
+        if sitting > merged:  # noqa: PLR1730
+            merged = sitting
+        if sa[_CUM, sa.shape[1] - 1] + prior > own_a:  # noqa: PLR1730
+            own_a = sa[_CUM, sa.shape[1] - 1] + prior
+        if sb[_CUM, sb.shape[1] - 1] + prior > own_b:  # noqa: PLR1730
+            own_b = sb[_CUM, sb.shape[1] - 1] + prior
+    return (merged - own_a - own_b) / max(handovers, 1)
+
+
+def pair_llr(a: Track, b: Track, motion: Motion, seat_a: Track | None = None, seat_b: Track | None = None,
+             seated: Motion | None = None, prior: float = 0.0) -> float:
+    """Log likelihood ratio per hand-over of two tracks' directions as one talker against two: the location part
+    of Kalman-AHC's affinity before its weight and clip. Both tracks must hold directions.
+
+    Each side, and the merged one, is whichever talker explains it better: walking (``a``, ``b``
+    under ``motion``) or, given ``seat_a`` and ``seat_b`` (bounded tracks of the same directions
+    under ``seated``), seated less the ``prior``; the seated merge is walked only as far as it can
+    still beat the walking one (``merged_loglik``'s floor). One compiled call per pair: the
+    same arithmetic as two ``merged_loglik`` calls and the sums in Python, without the calls'
+    cost, which at a million pairs a pass was a good part of refinement's time.
+    """
+    if seat_a is None or seat_b is None or seated is None:
+        return float(_pair_llr(a.data, b.data, a.data, _NO_BEST, b.data, _NO_BEST, _NO_BEST, motion.packed, motion.packed, False, 0.0))
+    if not (seat_a.bounded and seat_b.bounded):
+        raise ValueError("pair_llr's seated tracks must be built with bounded=True")
+    return float(_pair_llr(a.data, b.data, seat_a.data, seat_a.best, seat_b.data, seat_b.best, _NO_BEST, motion.packed, seated.packed,
+                           True, prior))
+
+
 def warm_up() -> None:
     """Compile the filters now (numba compiles at first call: about 2 s on a fresh machine, 0.2 s from its cache).
 
@@ -237,6 +282,8 @@ def warm_up() -> None:
     b = Track([(0.25, -40.0, 25.0)], walk, bounded=True)
     merged_loglik(a, b, walk)
     merged_loglik(a, b, walk, floor=0.0)
+    pair_llr(a, b, walk, a, b, walk, -20.0)
+    pair_llr(a, b, walk)
 
 
 def kalman_loglik(obs: list[Obs], config: AhcConfig) -> float:

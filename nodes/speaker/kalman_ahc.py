@@ -46,7 +46,9 @@ pass 0.73 -> 1.2 s): a seated filter settles back on a track's own state slowly,
 ``merged_loglik`` stops a seated merge as soon as it cannot reach the walking one. Location scores
 are kept from pass to pass (``pair_cache``: most pairs a pass scores, the last pass scored too),
 which took the diariser's CPU over ten 11-minute meetings from 672 s to 409 s (0.61x; bench
-peer ``pf+kahc-rescore``), every label the same.
+peer ``pf+kahc-rescore``), every label the same; so are each cluster's direction filters (a run
+or a merge the pass before built is found by its directions, not walked again), and the scores
+reassignment gives a run against a cluster's directions near it (``_near_location``).
 
 After stopping, each run of two or more stretches may move to the finished cluster it fits
 best (embedding plus location near it in time): greedy merging cannot undo an early mistake.
@@ -148,7 +150,7 @@ from .ahc_runs import (
     remembered_voice_cuts,
     voice_cuts,
 )
-from .direction_track import Motion, Track, merged_loglik
+from .direction_track import Motion, Track, pair_llr
 from .pair_cache import PairCache
 from .pitch import PitchModel
 from .timbre import TimbreUbm, add_stats
@@ -202,7 +204,7 @@ class AhcConfig:
     pitch_sd_per_s: float = PitchModel.sd_per_s  # spread (octaves) of one voiced second's median pitch about its talker's level
     pitch_floor: float = PitchModel.floor  # drift (octaves) of a talker's level between turns
     pitch_cap_sd: float = PitchModel.cap_sd  # a pitch difference beyond this many standard deviations counts as this many
-    keep_scores: bool = True  # keep location scores from pass to pass (``pair_cache``: the same labels, less CPU; off to measure it)
+    keep_scores: bool = True  # keep location scores and filters from pass to pass (``pair_cache``: the same labels, less CPU; off to measure it)
     timbre_weight: float = 1.0  # weight of the timbre cosine (``timbre.py``; 0: timbre unused)
     timbre_margin: float = 0.0  # a positive timbre cosine counts only beyond this (two voices of one kind, centred, look alike)
     timbre_relevance: float = 16.0  # MAP relevance factor (frames): how much speech a cluster's timbre needs to move from the meeting's
@@ -276,6 +278,7 @@ class KalmanAhc:
         self.merges: list[tuple[float, ...]] = []  # (affinity, its embedding, location, pitch and timbre parts) per merge
         self.stopped_at: float | None = None
         self._cache = PairCache()  # location scores of cluster pairs, kept from pass to pass (``pair_cache``)
+        self._near = PairCache()  # ... and of runs against a cluster's directions near them (reassignment: walkers only)
         self.moved = 0  # runs moved by the last reassignment
         self._motion = Motion.of(self.config)  # the direction filter's constants, refreshed each pass (the config may change)
         self._seated = Motion.seated(self.config)  # ... for a seated talker (None: none considered)
@@ -321,26 +324,65 @@ class KalmanAhc:
             self._cache.put(a.key, b.key, score)
         return score
 
+    def _location_row(self, a: Cluster, clusters: Sequence[Cluster], others: np.ndarray) -> np.ndarray:
+        """``_location`` of ``a`` against each of ``clusters[others]``, in one loop (after a merge, against every cluster left)."""
+        row = np.zeros(len(others))
+        if not (a.obs and self.config.loc_weight):
+            return row
+        get, put, key = self._cache.get, self._cache.put, a.key
+        for k, o in enumerate(others):
+            b = clusters[o]
+            if not b.obs:
+                continue
+            if key < 0 or b.key < 0:
+                row[k] = self._score_location(a, b)
+                continue
+            score = get(key, b.key)
+            if score is None:
+                score = self._score_location(a, b)
+                put(key, b.key, score)
+            row[k] = score
+        return row
+
+    def _near_location(self, run: Cluster, near: list[tuple[float, float, float]]) -> float:
+        """The location part of a run's fit to a cluster's directions ``near`` it (``_reassign``), as walkers only.
+
+        Kept from pass to pass by the two direction sequences, as merge scores are (``pair_cache``),
+        apart from them: a run is scored here without its seated filter, so the same two sequences
+        may score otherwise than when merging. Most runs sit among the same directions pass after pass.
+        """
+        if not self.config.keep_scores:
+            return self._score_location(run, Cluster([], run.vec, near, Track(near, self._motion)))
+        a, b = self._near.key(run.obs), self._near.key(near)
+        score = self._near.get(a, b)
+        if score is None:
+            track = self._near.tracks(b)
+            if track is None:
+                track = Track(near, self._motion)
+                self._near.keep_tracks(b, track)
+            score = self._score_location(run, Cluster([], run.vec, near, track))
+            self._near.put(a, b, score)
+        return score
+
     def _score_location(self, a: Cluster, b: Cluster) -> float:
         c = self.config
         assert a.track is not None and b.track is not None
-        merged, handovers = merged_loglik(a.track, b.track, self._motion)
-        own_a, own_b = a.track.loglik, b.track.loglik
-        if self._seated is not None and a.seat is not None and b.seat is not None:
-            # Each side, and the merged one, is whichever talker explains it better: walking, or
-            # seated less the prior (see the module docstring, "Seated talkers").
-            prior = c.seated_prior
-            merged = max(merged, merged_loglik(a.seat, b.seat, self._seated, floor=merged - prior)[0] + prior)
-            own_a = max(own_a, a.seat.loglik + prior)
-            own_b = max(own_b, b.seat.loglik + prior)
-        per = (merged - own_a - own_b) / max(handovers, 1)
-        return c.loc_weight * max(-c.loc_clip, min(c.loc_clip, float(per)))
+        # Each side, and the merged one, is whichever talker explains it better: walking, or
+        # seated less the prior (see the module docstring, "Seated talkers").
+        per = pair_llr(a.track, b.track, self._motion, a.seat, b.seat, self._seated, c.seated_prior)
+        return c.loc_weight * max(-c.loc_clip, min(c.loc_clip, per))
 
     def _track(self, cl: Cluster) -> None:
         """Run the direction filters over ``cl.obs``: as one walking talker and (when considered) one seated talker."""
+        cl.key = self._cache.key(cl.obs) if cl.obs and self.config.keep_scores else -1
+        kept = self._cache.tracks(cl.key) if cl.key >= 0 else None
+        if kept is not None:
+            cl.track, cl.seat = kept
+            return
         cl.track = Track(cl.obs, self._motion)
         cl.seat = Track(cl.obs, self._seated, bounded=True) if self._seated is not None and cl.obs else None
-        cl.key = self._cache.key(cl.obs) if cl.obs and self.config.keep_scores else -1
+        if cl.key >= 0:
+            self._cache.keep_tracks(cl.key, (cl.track, cl.seat))
 
     def _location_matrix(self, clusters: Sequence[Cluster]) -> np.ndarray:
         """The location part of every pair's affinity at a pass's start: the last pass's matrix where it holds both
@@ -380,6 +422,7 @@ class KalmanAhc:
         self._seated = Motion.seated(c)
         timbre = self._start_timbre(units, profiles)
         self._cache.new_pass((self._motion, self._seated, c.loc_weight, c.loc_clip, c.seated_prior))
+        self._near.new_pass((self._motion, c.loc_weight, c.loc_clip))
         self._pitch = PitchModel(c.pitch_sd_per_s, c.pitch_floor, c.pitch_cap_sd)
         clusters: list[Cluster] = []
         by_label: dict[int, Cluster] = {}
@@ -538,8 +581,7 @@ class KalmanAhc:
             others = np.flatnonzero(alive)
             others = others[others != i]
             emb[i, others] = emb[others, i] = unit_vecs[others] @ unit_vecs[i] - c.threshold
-            for o in others:
-                loc[i, o] = loc[o, i] = self._location(a, clusters[o])
+            loc[i, others] = loc[others, i] = self._location_row(a, clusters, others)
             pit[i, others] = pit[others, i] = self._pitch_row(psum, pweight, i)[others]
             if timbre:
                 tstats[i] += tstats[j]
@@ -683,7 +725,7 @@ class KalmanAhc:
                 hi = bisect.bisect_right(times[ki], r.obs[-1][0] + c.reassign_window_s)
                 near = [o[:3] for o in tracks[ki][max(lo - 1, 0):hi + 1] if o[3] != ri]
                 if near:
-                    score += self._location(r, Cluster([], rest, near, Track(near, self._motion)))
+                    score += self._near_location(r, near)
             return score
 
         movable = [ri for ri, r in enumerate(runs) if len(r.members) >= c.reassign_min_units]  # one stretch is too little to move on

@@ -21,12 +21,20 @@ is full: tens of thousands of pairs), nearly all of them runs of the pass before
 up one by one (a call and two dictionary lookups a pair, two million over an 11-minute meeting)
 was a good part of refinement's time, so the last pass's matrix is kept whole (``last_matrix``,
 ``keep_matrix``) and only the rows of new runs are scored (or looked up) pair by pair.
+
+A sequence's direction filters (``direction_track.Track``, walking and seated) depend on the
+same things as its scores, so they are kept under its name too (``tracks``, ``keep_tracks``):
+the runs of a pass, and most clusters its merges build, were built in the pass before, and
+building them again (a filter walked over every direction of the cluster) was 8.6% of the
+diariser's time over the hour-long simulated meeting (tools/diarization_notes.md, thirty-fifth
+session).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +47,8 @@ class PairCache:
         self._old_ids: dict[tuple[tuple[float, float, float], ...], int] = {}  # the pass before's
         self._now: dict[tuple[int, int], float] = {}
         self._old: dict[tuple[int, int], float] = {}
+        self._tracks: dict[int, Any] = {}  # this pass's direction filters, by sequence name (``tracks``)
+        self._old_tracks: dict[int, Any] = {}  # ... the pass before's
         self._next = 0
         self._signature: Hashable = None
         self._matrix = np.zeros((0, 0))  # the last pass's scores of every pair of its runs ...
@@ -48,11 +58,13 @@ class PairCache:
         """Start a pass scored under ``signature`` (the constants the scores depend on besides the directions)."""
         if signature != self._signature:
             self._ids, self._old_ids, self._now, self._old = {}, {}, {}, {}
+            self._tracks, self._old_tracks = {}, {}
             self._matrix, self._rows = np.zeros((0, 0)), {}
             self._signature = signature
             return
         self._old_ids, self._ids = self._ids, {}
         self._old, self._now = self._now, {}
+        self._old_tracks, self._tracks = self._tracks, {}
 
     def key(self, obs: Sequence[tuple[float, float, float]]) -> int:
         """The name of a direction sequence: equal sequences get equal names, for as long as they are in use."""
@@ -65,6 +77,20 @@ class PairCache:
                 self._next += 1
             self._ids[seq] = name
         return name
+
+    def tracks(self, name: int) -> Any:
+        """What ``keep_tracks`` kept for the sequence ``name`` this pass or the one before, else None."""
+        found = self._tracks.get(name)
+        if found is None:
+            found = self._old_tracks.pop(name, None)
+            if found is not None:
+                self._tracks[name] = found
+        return found
+
+    def keep_tracks(self, name: int, tracks: Any) -> None:
+        """Keep a sequence's direction filters (``direction_track.Track``: built from the directions and the
+        constants alone, never changed after) for as long as its name is in use."""
+        self._tracks[name] = tracks
 
     def get(self, a: int, b: int) -> float | None:
         """The score of the pair (a, b) when it was scored this pass or the one before, else None."""
