@@ -29,7 +29,9 @@ one array (``Track.data``), so a call hands compiled code few arguments: at abou
 calls a pass, the call costs as much as the walk. Over the hour-long simulated meeting sim951
 the diariser's every label stayed the same, its CPU 510 s -> 263 s, a pass at the full 600 s
 horizon 0.76 s -> 0.35 s on average and 1.28 s -> 0.58 s at most (with the cluster-side
-vectors ``KalmanAhc._reassign`` now keeps; ``tools/diarization_notes.md``).
+vectors ``KalmanAhc._reassign`` now keeps; ``tools/diarization_notes.md``). A pair's whole
+location ratio, the walking and the seated merge and the sums (``pair_llr``), is one compiled
+call: two ``merged_loglik`` calls and the sums in Python cost more than the walks they made.
 """
 
 from __future__ import annotations

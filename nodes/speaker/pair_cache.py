@@ -1,4 +1,4 @@
-"""Location scores of cluster pairs, kept from one refinement pass to the next.
+"""Location scores of cluster pairs, and each cluster's direction filters, kept from one refinement pass to the next.
 
 Each refinement pass re-clusters the whole horizon from its runs, every few seconds of media:
 over an 11-minute meeting the 127 passes scored 1.8 million pairs of clusters by their
