@@ -344,16 +344,17 @@ class KalmanAhc:
             row[k] = score
         return row
 
-    def _near_location(self, run: Cluster, near: list[tuple[float, float, float]]) -> float:
+    def _near_location(self, run: Cluster, name: int, near: list[tuple[float, float, float]]) -> float:
         """The location part of a run's fit to a cluster's directions ``near`` it (``_reassign``), as walkers only.
 
         Kept from pass to pass by the two direction sequences, as merge scores are (``pair_cache``),
         apart from them: a run is scored here without its seated filter, so the same two sequences
         may score otherwise than when merging. Most runs sit among the same directions pass after pass.
+        ``name``: the run's directions' name in that cache (-1: nothing kept).
         """
-        if not self.config.keep_scores:
+        if name < 0:
             return self._score_location(run, Cluster([], run.vec, near, Track(near, self._motion)))
-        a, b = self._near.key(run.obs), self._near.key(near)
+        a, b = name, self._near.key(near)
         score = self._near.get(a, b)
         if score is None:
             track = self._near.tracks(b)
@@ -725,9 +726,11 @@ class KalmanAhc:
                 hi = bisect.bisect_right(times[ki], r.obs[-1][0] + c.reassign_window_s)
                 near = [o[:3] for o in tracks[ki][max(lo - 1, 0):hi + 1] if o[3] != ri]
                 if near:
-                    score += self._near_location(r, near)
+                    score += self._near_location(r, names[ri], near)
             return score
 
+        # each run's directions named once a pass in reassignment's cache (-1: scores not kept)
+        names = [self._near.key(r.obs) if r.obs and c.keep_scores else -1 for r in runs]
         movable = [ri for ri, r in enumerate(runs) if len(r.members) >= c.reassign_min_units]  # one stretch is too little to move on
         fits = np.full((len(runs), k), -np.inf)
         for ri in movable:
