@@ -460,6 +460,26 @@ def overlap_coverage(ref: list[tuple[float, float, str]], turns: list[Any], step
     return float(both_ref.sum() * step), float(both_hyp.sum() * step), float((both_ref & both_hyp).sum() * step)
 
 
+def missed_parts(ref: dict[str, list[tuple[float, float, str]]], hyp: dict[str, list[tuple[float, float, str]]],
+                 collar: float = 0.5, uem: dict[str, list[tuple[float, float]]] | None = None) -> tuple[float, float, float]:
+    """(missed speech where nothing is labelled, missed speech where fewer talkers are labelled than speak, all speech), in
+    seconds as DER counts them (each talker's speech counted; the same collar and UEM).
+
+    DER's missed speech mixes two failures that ask for different fixes: speech no label covers (the
+    voice activity detector or the diariser dropped it) and overlapped speech labelled with one
+    talker where two speak. The first is the miss of a hypothesis that names, wherever it labels
+    anything, as many talkers as could speak at once (so it never runs short of labels); the rest of
+    the real miss is the second.
+    """
+    from nodes.speaker.evaluate import der
+
+    most = max([len({s for *_, s in turns}) for turns in ref.values()] + [1])
+    covered = {fid: [(a, b, f"cover{k}") for a, b, _ in turns for k in range(most)] for fid, turns in hyp.items()}
+    real = der(ref, hyp, collar=collar, uem=uem, match_single_file=False)
+    bare = der(ref, covered, collar=collar, uem=uem, match_single_file=False)
+    return bare.missed * bare.total, max(real.missed * real.total - bare.missed * bare.total, 0.0), real.total
+
+
 #: A mode parameter set to this takes the meeting's true number of talkers (a user who says how many people take part).
 KNOWN = "known"
 
@@ -767,6 +787,9 @@ def main() -> int:
               f"without moving hand-overs back {r_ablated['nohandover'].der:.1%}")
         print(f"  all: embedding-only {r_emb.der:.1%} (miss {r_emb.missed:.1%} FA {r_emb.false_alarm:.1%} conf {r_emb.confusion:.1%})   "
               f"one-speaker baseline {r_one.der:.1%} (conf {r_one.confusion:.1%})")
+        bare, short, total = missed_parts({k: refs[k] for k in ids}, hyp_emb, collar=0.5, uem=uems)
+        print(f"  embedding-only's missed speech: {bare / total:.1%} with no label at all (speech the VAD or the diariser dropped), "
+              f"{short / total:.1%} overlapped speech with fewer labels than talkers (one label per moment)")
         results["ami"] = {"embedding": r_emb.to_json(), "online": r_onl.to_json(), "known": r_known.to_json(),
                           "one_speaker": r_one.to_json(), **{f"embedding_{name}": r.to_json() for name, r in r_ablated.items()}}
     if args.json:
