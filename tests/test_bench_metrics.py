@@ -88,15 +88,20 @@ def test_overlap_coverage_counts_seconds_both_talkers_are_named() -> None:
 
 
 def test_missed_parts_tell_dropped_speech_from_overlap_labelled_once() -> None:
-    """DER's miss split in two: speech no label covers, and overlapped speech labelled with one talker."""
-    ref = {"m": [(t0, t1, s) for t0, t1, s in REF]}
+    """DER's miss split in two: speech no label covers, and overlapped speech labelled with one talker; the two add
+    up to DER's own miss."""
+    from nodes.speaker.evaluate import der
+
+    ref = {"m": list(REF)}
     # B's 20-26 labelled once (A under it, 21-23, is overlap labelled once: 2 s); 40-44 dropped for 1 s at 43-44;
     # 0-9 labelled right
     hyp = {"m": [(0.0, 4.0, "x"), (5.0, 9.0, "y"), (20.0, 26.0, "y"), (40.0, 43.0, "y")]}
     bare, short, total = bench.missed_parts(ref, hyp, collar=0.0)
     assert abs(total - 20.0) < 1e-6
     assert abs(bare - 1.0) < 1e-6 and abs(short - 2.0) < 1e-6
-    # naming both talkers over the overlap leaves only the dropped second; the real DER's miss is the sum
+    real = der(ref, hyp)
+    assert abs(real.missed * real.total - (bare + short)) < 1e-6
+    # naming both talkers over the overlap leaves only the dropped second
     hyp["m"].append((21.0, 23.0, "x"))
     bare, short, _ = bench.missed_parts(ref, hyp, collar=0.0)
     assert abs(bare - 1.0) < 1e-6 and short < 1e-6

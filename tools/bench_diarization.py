@@ -791,7 +791,8 @@ def main() -> int:
         print(f"  embedding-only's missed speech: {bare / total:.1%} with no label at all (speech the VAD or the diariser dropped), "
               f"{short / total:.1%} overlapped speech with fewer labels than talkers (one label per moment)")
         results["ami"] = {"embedding": r_emb.to_json(), "online": r_onl.to_json(), "known": r_known.to_json(),
-                          "one_speaker": r_one.to_json(), **{f"embedding_{name}": r.to_json() for name, r in r_ablated.items()}}
+                          "one_speaker": r_one.to_json(), **{f"embedding_{name}": r.to_json() for name, r in r_ablated.items()},
+                          "embedding_missed_s": {"no_label": bare, "overlap_labelled_once": short, "speech": total}}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
     return 0
