@@ -884,7 +884,13 @@ def test_ahc_small_speakers_join_their_closest_once_settled() -> None:
         plain = KalmanAhc(AhcConfig(**cfg, min_speaker_s=0.0)).cluster(units, start)
         assert len(set(plain)) == 4  # the odd turn is a speaker of its own
         online = KalmanAhc(AhcConfig(**cfg, min_speaker_s=3.0, settle_s=10.0)).cluster(units, start)
-        final = KalmanAhc(AhcConfig(**cfg, min_speaker_s=3.0, settle_s=0.0)).cluster(units, start)
+        last = KalmanAhc(AhcConfig(**cfg, min_speaker_s=3.0, settle_s=0.0))
+        final = last.cluster(units, start)
+        # the pass keeps what it folded, for tools/small_folds.py: the odd turn's stretches, into a talker's
+        (fold,) = last.folds
+        assert fold.kind == "small" and fold.spans == [(units[i].t0, units[i].t1) for i in odd]
+        assert fold.speech == pytest.approx(1.5) and fold.sharp == 1.0 and fold.affinity == pytest.approx(sum(fold.parts))
+        assert {final[i] for i in odd} == {final[units.index(next(u for u in units if (u.t0, u.t1) == fold.into[0]))]}
         # settled (its last stretch > 10 s old): it joins a talker; fresh: it may be a new talker, so it waits
         assert len(set(online)) == (4 if at_end else 3)
         assert len(set(final)) == 3  # at the end of the input nothing waits

@@ -59,7 +59,9 @@ simulated meetings the clusters left that small (0.5-4 s) were pieces of real ta
 overlapped turn, a turn's edge) and each one cost label persistence: a talker whose returning
 turn fell into such a piece looked relabelled (5 s: persistence 103 -> 107 of 109 returns,
 DER 6.3% -> 5.9% on meetings 1-16). The wait keeps a new participant's first seconds from being
-swallowed while they are still gathering speech.
+swallowed while they are still gathering speech. A participant who says under 5 s in the whole
+meeting goes too; each pass keeps what it folded (``folds``) so that ``tools/small_folds.py`` can
+count both kinds against a reference (60 pieces home, 5 participants lost, on 410 meetings).
 
 A settled cluster with less than ``piece_max_s`` (10 s) of speech also joins its closest when
 their affinity is above ``-piece_margin`` (-0.1): it stopped just short of merging. In the last
@@ -211,6 +213,23 @@ class AhcConfig:
 
 
 @dataclass
+class Fold:
+    """A cluster that stopping left apart and a fold rule joined to its closest, as the pass saw it (for diagnosis).
+
+    ``kind``: "small" (under ``min_speaker_s``), "piece" (under ``piece_max_s``, within ``piece_margin``) or "cap"
+    (over ``max_clusters``). Spans are the stretches' (t0, t1) in media time; profiles have none.
+    """
+
+    kind: str
+    spans: list[tuple[float, float]]  # the folded cluster's stretches
+    into: list[tuple[float, float]]  # ... and the stretches of the cluster it joined
+    speech: float  # the folded cluster's speech (s)
+    affinity: float  # their affinity: the sum of the four parts below
+    parts: tuple[float, float, float, float]  # embedding, location, pitch and timbre parts
+    sharp: float  # share of the folded cluster's speech heard in one place (direction spread at most ``split_std_deg``)
+
+
+@dataclass
 class Cluster:
     members: list[int]  # unit indices
     vec: np.ndarray  # sum of embeddings (weighted by window length)
@@ -277,6 +296,7 @@ class KalmanAhc:
         self.config = config or AhcConfig()
         self.merges: list[tuple[float, ...]] = []  # (affinity, its embedding, location, pitch and timbre parts) per merge
         self.stopped_at: float | None = None
+        self.folds: list[Fold] = []  # the last pass's clusters joined to their closest after stopping
         self._cache = PairCache()  # location scores of cluster pairs, kept from pass to pass (``pair_cache``)
         self._near = PairCache()  # ... and of runs against a cluster's directions near them (reassignment: walkers only)
         self.moved = 0  # runs moved by the last reassignment
@@ -526,6 +546,7 @@ class KalmanAhc:
         total[np.ix_(known, known)] = -np.inf
         alive = np.ones(n, dtype=bool)
         self.merges = []
+        self.folds = []
         self.stopped_at = None
         speech = np.array([sum(units[m].t1 - units[m].t0 for m in cl.members) for cl in clusters[:n_runs]]
                           + [pr.speech for pr in profiles])
@@ -536,6 +557,7 @@ class KalmanAhc:
             flat = int(np.argmax(total))
             i, j = divmod(flat, n)
             best = float(total[i, j])
+            fold = ""  # which rule joins this pair past the stopping point ("": an ordinary merge)
             if best <= 0:
                 if self.stopped_at is None:
                     self.stopped_at = best
@@ -549,21 +571,24 @@ class KalmanAhc:
                     if pair is None:
                         break
                     i, j = pair
-                    best = float(total[i, j])
+                    best, fold = float(total[i, j]), "small"
                 elif c.piece_margin and (pair := self._closest(total, settled & (speech < c.piece_max_s), c.piece_margin)):
                     i, j = pair
-                    best = float(total[i, j])
+                    best, fold = float(total[i, j]), "piece"
                 elif c.max_clusters and int(alive.sum()) > c.max_clusters and (alive & ~known).any():
                     # More clusters than there are people: one of them is a piece of someone. The one
                     # with the least speech has the least evidence of being a person of its own, so it
                     # joins its closest; the closest pair overall may be two people (sim64, mono).
                     k = int(np.argmin(np.where(alive & ~known, speech, np.inf)))
                     i, j = k, int(np.argmax(total[k]))
-                    best = float(total[i, j])
+                    best, fold = float(total[i, j]), "cap"
                     if not np.isfinite(best):
                         break
                 else:
                     break
+            if fold:  # ``i`` is the cluster folded, ``j`` the one it joins
+                self.folds.append(self._fold(fold, clusters[i], clusters[j], units, float(speech[i]), best,
+                                             (float(emb[i, j]), float(loc[i, j]), float(pit[i, j]), float(tim[i, j]))))
             i, j = min(i, j), max(i, j)
             self.merges.append((best, float(emb[i, j]), float(loc[i, j]), float(pit[i, j]), float(tim[i, j])))
             speech[i] += speech[j]
@@ -600,6 +625,15 @@ class KalmanAhc:
             held = speech[alive]  # each finished cluster's speech, as merging left it
             labels = self._reassign(runs, labels, len(alive), px, profiles, held, run_s, timbre)
         return labels
+
+    def _fold(self, kind: str, folded: Cluster, into: Cluster, units: Sequence[Unit], speech: float, affinity: float,
+              parts: tuple[float, float, float, float]) -> Fold:
+        """What ``self.folds`` keeps of one fold: enough to tell afterwards a piece of someone from a participant who said little."""
+        mine = [units[m] for m in folded.members if m < len(units)]
+        heard = sum(u.t1 - u.t0 for u in mine)
+        sharp = sum(u.t1 - u.t0 for u in mine if u.heard_in_one_place(self.config.split_std_deg)) / heard if heard > 0 else 0.0
+        return Fold(kind, [(u.t0, u.t1) for u in mine], [(units[m].t0, units[m].t1) for m in into.members if m < len(units)],
+                    speech, affinity, parts, sharp)
 
     @staticmethod
     def _closest(total: np.ndarray, few: np.ndarray, margin: float) -> tuple[int, int] | None:
