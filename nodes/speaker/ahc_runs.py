@@ -119,7 +119,7 @@ def follow_lone(units: list[Unit], labels: list[int], c: AhcConfig) -> list[int]
             continue
         if not all(well_located(x, c) for x in (a, u, b)):
             continue
-        near = [abs(wrap_deg(u.azimuth_deg - x.azimuth_deg)) for x in (a, b)]
+        near = [abs(wrap_deg(u.place - x.place)) for x in (a, b)]
         if min(near) <= c.split_deg < max(near):
             out[i] = labels[i - 1] if near[0] < near[1] else labels[i + 1]
     return out
@@ -260,21 +260,21 @@ def location_cuts(units: list[Unit], labels: list[int], c: AhcConfig) -> list[bo
             continue
         if not seen and vague is not None and c.split_vague_k:
             gate = c.split_deg + c.split_vague_k * (vague.azimuth_std or 0.0) + c.split_speed_dps * (mid(u) - mid(vague))
-            if abs(wrap_deg(u.azimuth_deg - vague.azimuth_deg)) > gate:
+            if abs(wrap_deg(u.place - vague.place)) > gate:
                 cuts[i] = True
         elif seen:
             last = seen[-1]
             t_last, t = mid(last), mid(u)
             # velocity over about a second: over 0.5 s the direction noise (3-5 deg a stretch) swamps it
             back = [x for x in seen if t_last - mid(x) >= 0.8 * c.split_span_s]
-            pred, gate = last.azimuth_deg, c.split_deg
+            pred, gate = last.place, c.split_deg
             if c.split_velocity and back:
-                pred += wrap_deg(last.azimuth_deg - back[-1].azimuth_deg) / (t_last - mid(back[-1])) * (t - t_last)
+                pred += wrap_deg(last.place - back[-1].place) / (t_last - mid(back[-1])) * (t - t_last)
             elif c.split_velocity:  # too little past for a velocity: allow a brisk walk from the last place
                 gate += c.split_speed_dps * (t - t_last)
             if c.split_pause_s and gate > c.split_pause_deg and pause_between(last, u) >= c.split_pause_s:
                 gate = min(gate, c.split_pause_deg)  # where talkers change: a smaller jump tells
-            if abs(wrap_deg(u.azimuth_deg - pred)) > gate:
+            if abs(wrap_deg(u.place - pred)) > gate:
                 cuts[i] = True
                 seen.clear()
         seen.append(u)

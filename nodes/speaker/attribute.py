@@ -176,10 +176,10 @@ class SpeakerAttribution(Node):
             if old is None:
                 bisect.insort(self._starts, (turn.t0, turn.turn_id))
             self._latest = turn
-            for f in list(self._finals.values()):  # a late or revised turn: recompute the finals it touches
-                u = f.update
-                if u.t1 >= turn.t0 - self.params.max_gap_s and u.t0 <= turn.t1 + self.params.max_gap_s:
-                    self._attribute(f, packet.t0)
+            for held in list(self._finals.values()):  # a late or revised turn: recompute the finals it touches
+                said = held.update
+                if said.t1 >= turn.t0 - self.params.max_gap_s and said.t0 <= turn.t1 + self.params.max_gap_s:
+                    self._attribute(held, packet.t0)
             self._prune(packet.t0)
             return
         u: TranscriptUpdate = packet.payload

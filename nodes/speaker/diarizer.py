@@ -209,8 +209,8 @@ class Diarizer(SecondTalkers, Node):
         else:
             lab = self.oc.step(unit)
             self.raw.append(lab)
-            live = self.live.step(unit) if isinstance(self.live, OnlineClusterer) else None
-            self._emit_live(unit, self._output_label(lab) if live is None else self._live_label(live, lab))
+            online = self.live.step(unit) if isinstance(self.live, OnlineClusterer) else None
+            self._emit_live(unit, self._output_label(lab) if online is None else self._live_label(online, lab))
         self._onsets_follow(unit)
         if self.location and self.params.overlap:
             self._find_second(unit.index)
@@ -491,7 +491,7 @@ class Diarizer(SecondTalkers, Node):
             v.weight += w
             v.speech += u.t1 - u.t0
             v.count += 1
-        if pw:
+        if pw and u.pitch is not None:  # a pitch weight implies a pitch
             v.pitch_sum += pw * u.pitch
             v.pitch_w += pw
         v.timbre = add_stats(v.timbre, u.timbre)

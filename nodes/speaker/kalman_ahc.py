@@ -139,6 +139,7 @@ import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Literal
 
 import numpy as np
 
@@ -175,7 +176,7 @@ class AhcConfig:
     min_clusters: int = 1
     max_clusters: int = 0  # at most this many clusters: past the stopping point, the one with least speech joins its closest (0: no cap)
     center: bool = True  # subtract the mean embedding of the stretches clustered (GE2E vectors share a large common part)
-    start: str = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)
+    start: Literal["runs", "labels"] = "runs"  # initial clusters: "runs" of one label inside one speech segment, or whole "labels" (only merges)
     onsets_follow: bool = True  # "runs": a segment's first, shorter windows join the run that follows them
     onset_place: bool = True  # "runs": ... unless most of its direction blocks were heard away from where the segment goes on
     lone_follow: bool = True  # "runs": a lone stretch between two runs of its segment joins the one heard where it was
@@ -489,7 +490,7 @@ class KalmanAhc:
             vec = x[i]
             ob = [(mid(u), u.azimuth_deg, direction_var(u.azimuth_std, c.meas_std_deg))] if u.azimuth_deg is not None else []
             pw = u.pitch_weight
-            ps = pw * u.pitch if pw else 0.0
+            ps = pw * u.pitch if pw and u.pitch is not None else 0.0  # a pitch weight implies a pitch
             tb = u.timbre if timbre else None
             prev = units[i - 1] if i else None
             if c.start == "labels" and initial[i] in by_label:
@@ -616,14 +617,14 @@ class KalmanAhc:
             total[i, others] = total[others, i] = emb[i, others] + loc[i, others] + pit[i, others] + tim[i, others]
             if known[i]:
                 total[i, others[known[others]]] = total[others[known[others]], i] = -np.inf
-        alive = [k for k in range(n) if alive[k]]
+        finished = [k for k in range(n) if alive[k]]
         labels = [0] * (n_units + len(profiles))
-        for cid, ci in enumerate(alive):
+        for cid, ci in enumerate(finished):
             for m in clusters[ci].members:
                 labels[m] = cid
-        if runs and len(alive) > 1:
-            held = speech[alive]  # each finished cluster's speech, as merging left it
-            labels = self._reassign(runs, labels, len(alive), px, profiles, held, run_s, timbre)
+        if runs and len(finished) > 1:
+            held = speech[finished]  # each finished cluster's speech, as merging left it
+            labels = self._reassign(runs, labels, len(finished), px, profiles, held, run_s, timbre)
         return labels
 
     def _fold(self, kind: str, folded: Cluster, into: Cluster, units: Sequence[Unit], speech: float, affinity: float,
@@ -646,7 +647,7 @@ class KalmanAhc:
         return (i, j) if total[i, j] > -margin else None
 
     def _reassign(self, runs: list[Cluster], labels: list[int], k: int, profiles: np.ndarray,
-                  voices: Sequence[Profile] = (), held: np.ndarray | None = None, run_s: Sequence[float] = (),
+                  voices: Sequence[Profile] = (), held: np.ndarray | None = None, run_s: Sequence[float] | np.ndarray = (),
                   timbre: bool = False) -> list[int]:
         """Move each run to the cluster it fits best (the affinity: embedding, location, pitch and timbre) until none moves.
 

@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def _motion_logliks(d: np.ndarray, p: np.ndarray, dt: np.ndarray, r: float | np.
     cap = c.max_std_deg**2
     var_w = np.minimum(p + c.walk_std_dps**2 * dt, cap)
     var_s = np.minimum(p + c.seated_std_dps**2 * dt, cap)
-    return normal_logpdf(d, var_w + r), normal_logpdf(d, var_s + r), var_w, var_s
+    return cast(np.ndarray, normal_logpdf(d, var_w + r)), cast(np.ndarray, normal_logpdf(d, var_s + r)), var_w, var_s
 
 
 def _track(m: np.ndarray, p: np.ndarray, t: np.ndarray, seated: np.ndarray, z: float | np.ndarray, r: float | np.ndarray,
@@ -104,7 +105,7 @@ def _track(m: np.ndarray, p: np.ndarray, t: np.ndarray, seated: np.ndarray, z: f
     motions mixed by it (moment-matched: one filter, two walks).
     """
     fresh = ~np.isfinite(p)
-    d = wrap_deg(z - m)
+    d = cast(np.ndarray, wrap_deg(z - m))  # an array: m is one
     log_w, log_s, var_w, var_s = _motion_logliks(d, np.where(fresh, 0.0, p), np.maximum(now - t, 0.0), r, c)
     if c.seated_std_dps > 0:  # else everyone walks: P(seated) stays 0 (seated_at_birth)
         post = np.exp(np.log(np.maximum(seated, 1e-300)) + log_s - log_mix(log_w, log_s, seated))
@@ -113,7 +114,7 @@ def _track(m: np.ndarray, p: np.ndarray, t: np.ndarray, seated: np.ndarray, z: f
     var = np.where(fresh, r, (1 - seated) * var_w + seated * var_s)
     gain = np.where(fresh, 1.0, var / (var + r))
     m_new = np.where(fresh, z, m + gain * d)
-    return wrap_deg(m_new), np.where(fresh, r, (1 - gain) * var), seated
+    return cast(np.ndarray, wrap_deg(m_new)), np.where(fresh, r, (1 - gain) * var), seated
 
 
 def _track_each(heard: list[list[tuple[float, float, float]]], c: ParticleConfig) -> tuple[np.ndarray, ...]:
@@ -269,7 +270,7 @@ class ParticleDiarizer:
         c = self.config
         r = direction_var(azimuth_std, c.meas_std_deg)
         located = np.isfinite(self.loc_p)
-        log_w, log_s, _, _ = _motion_logliks(wrap_deg(z - self.loc_m), np.where(located, self.loc_p, 0.0),
+        log_w, log_s, _, _ = _motion_logliks(cast(np.ndarray, wrap_deg(z - self.loc_m)), np.where(located, self.loc_p, 0.0),
                                              np.maximum(t - self.loc_t, 0.0), r, c)
         return np.where(located, log_mix(log_w, log_s, self.seated) if c.seated_std_dps > 0 else log_w, LOG_UNIFORM_DEG)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -51,12 +52,23 @@ class Unit:
             return 0.0
         return self.voiced_s * min(1.0, (self.t1 - self.t0) / self.window_s)
 
+    @property
+    def place(self) -> float:
+        """``azimuth_deg`` of a stretch known to have one (a caller that checked it was located: a
+        ``None`` here is a bug, not missing data)."""
+        assert self.azimuth_deg is not None, f"stretch {self.index} at {self.t0:.2f} s has no direction"
+        return self.azimuth_deg
+
     def heard_in_one_place(self, max_std_deg: float) -> bool:
         """Whether the stretch has a direction spread at most ``max_std_deg``: a stretch heard under two talkers, or
         across a change of talker, spreads between their places, and its mean is no one's place."""
         return self.azimuth_deg is not None and (self.azimuth_std or 0.0) <= max_std_deg
 
 
+@overload
+def wrap_deg(d: float) -> float: ...
+@overload
+def wrap_deg(d: np.ndarray) -> np.ndarray: ...
 def wrap_deg(d: float | np.ndarray) -> float | np.ndarray:
     """An angle difference brought into [-180, 180)."""
     return (np.asarray(d) + 180.0) % 360.0 - 180.0 if isinstance(d, np.ndarray) else (d + 180.0) % 360.0 - 180.0

@@ -125,6 +125,7 @@ class RunVoiceCheck:
 
     def _choose(self, run: _Run) -> int:
         c = self.config
+        assert run.total is not None  # a run is chosen for once it has heard a stretch
         x = unit_vector(run.total)
         known = {lab: v for lab, v in run.voices.items() if v.stretches >= c.min_stretches}
         if not known:
