@@ -354,7 +354,7 @@ def _check_required_inputs(specs: dict[str, NodeSpec], edges: list[EdgeSpec], pr
 def _check_cycles(specs: dict[str, NodeSpec], edges: list[EdgeSpec], problems: list[Problem]) -> None:
     g = nx.DiGraph()
     g.add_nodes_from(specs)
-    pointer_of = {}
+    pointer_of: dict[tuple[str, str], str] = {}
     for e in edges:
         g.add_edge(e.src, e.dst)
         pointer_of.setdefault((e.src, e.dst), e.pointer)

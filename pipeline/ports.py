@@ -56,7 +56,7 @@ class StreamInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_(self, **changes: Any) -> "StreamInfo":
-        data = {"rate": self.rate, "channels": self.channels, "duration_s": self.duration_s, "extra": dict(self.extra)}
+        data: dict[str, Any] = {"rate": self.rate, "channels": self.channels, "duration_s": self.duration_s, "extra": dict(self.extra)}
         data.update(changes)
         return StreamInfo(**data)
 

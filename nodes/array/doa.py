@@ -71,6 +71,11 @@ def _vectorised_classes() -> dict[str, type]:
 
         _key: tuple[int, int, int] | None = None
         _Ac: np.ndarray | None = None
+        # set by the pyroomacoustics DOA class this is mixed into (declared here for the type checker)
+        freq_bins: np.ndarray
+        mode_vec: Any
+        fs: float
+        nfft: int
 
         def steering_conj(self) -> np.ndarray:
             """conj(a) for every selected bin and grid direction, shape (F, G, M), complex64."""
@@ -89,6 +94,8 @@ def _vectorised_classes() -> dict[str, type]:
         #: set by DirectionFinder: (mic positions (M, 3), diagonal loading) to whiten against a diffuse field, or None
         whiten: tuple[np.ndarray, float] | None = None
         _wkey: tuple[int, int, int] | None = None
+        _W: np.ndarray
+        _norm: np.ndarray
 
         def _whitening(self) -> tuple[np.ndarray, np.ndarray]:
             """W = (Gamma + loading I)^-1/2 per selected bin (F, M, M), and |W a|^2 per bin and direction (F, G)."""
@@ -103,7 +110,7 @@ def _vectorised_classes() -> dict[str, type]:
                 self._W = ((v * w[:, None, :] ** -0.5) @ np.conj(v.transpose(0, 2, 1))).astype(np.complex64)
                 Ac = self.steering_conj()
                 Wa = Ac @ self._W  # (F, G, M): (W a)^H, W being Hermitian
-                self._norm = np.sum(Wa.real ** 2 + Wa.imag ** 2, axis=-1, dtype=np.float64)
+                self._norm = np.asarray(np.sum(Wa.real ** 2 + Wa.imag ** 2, axis=-1, dtype=np.float64))
                 self._wkey = key
             return self._W, self._norm
 
@@ -219,7 +226,7 @@ class DirectionFinder:
         return f
 
     # -- estimation ------------------------------------------------------------------------
-    def spectrum(self, X: np.ndarray, use: Sequence[int] | None = None) -> np.ndarray:
+    def spectrum(self, X: np.ndarray, use: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """Pseudo-spectrum over ``grid_deg`` for X (frames, freqs, mics)."""
         use_t = tuple(range(X.shape[2])) if use is None else tuple(use)
         f = self._finder(use_t)
@@ -229,7 +236,7 @@ class DirectionFinder:
         f.locate_sources(Xm, num_src=self.subspace, freq_range=self.freq_range)
         return np.asarray(f.grid.values, dtype=np.float64)[self._from_pra]
 
-    def estimate(self, X: np.ndarray, use: Sequence[int] | None = None) -> DoaResult:
+    def estimate(self, X: np.ndarray, use: Sequence[int] | np.ndarray | None = None) -> DoaResult:
         P = self.spectrum(X, use)
         return self.peaks(P)
 

@@ -81,7 +81,7 @@ class Doa(Node):
 
     def _pass_progress(self) -> None:
         """Off: no blocks will be held back, so input progress passes through without lag."""
-        self.outputs = {"directions": replace(type(self).outputs["directions"], lag=0.0)}
+        self.outputs = {"directions": replace(type(self).outputs["directions"], lag=0.0)}  # type: ignore[misc]  # this node's own ports
 
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         info = inputs.get("spectrum", StreamInfo())

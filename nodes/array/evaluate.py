@@ -73,7 +73,7 @@ def read_jsonl(path: str | Path, required: Iterable[str] | Mapping[str, str]) ->
     p = Path(path)
     if not p.exists():
         raise EvalInputError(f"{p}: no such file")
-    rows = []
+    rows: list[dict[str, Any]] = []
     need = list(required)
     kinds = dict(required) if isinstance(required, Mapping) else {}
     try:

@@ -263,9 +263,9 @@ def wrap_deg(a: Any) -> Any:
             w += 360.0
         w -= 180.0
         return 180.0 if w == -180.0 else w
-    w = np.mod(np.asarray(a, dtype=np.float64) + 180.0, 360.0) - 180.0
-    w = np.where(w == -180.0, 180.0, w)
-    return float(w) if np.ndim(w) == 0 else w
+    arr = np.mod(np.asarray(a, dtype=np.float64) + 180.0, 360.0) - 180.0
+    arr = np.where(arr == -180.0, 180.0, arr)
+    return float(arr) if np.ndim(arr) == 0 else arr
 
 
 def round_az(a: float, digits: int = 2) -> float:

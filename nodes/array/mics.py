@@ -83,7 +83,7 @@ class ArrayMics(Node):
             raise ConfigError(str(exc), "mics" if p.mics is not None else "array") from None
         path = info.extra.get("path")
         self._where = str(path) if path else "the input"
-        if self.auto and info.channels not in (None, 1, self.geometry.n_mics):
+        if self.auto and self.geometry is not None and info.channels not in (None, 1, self.geometry.n_mics):
             return {"audio": self._stand_aside(info, self._unknown_array(info.channels), warn=True)}
         if self.geometry is None:
             return {"audio": self._stand_aside(info, f"direction finding is off (array={p.array})")}
@@ -143,7 +143,7 @@ class ArrayMics(Node):
                 self.off = "the input is mono: direction finding and tracking stand aside"
                 self.advance("audio", packet.t1)
                 return
-            if self.auto and x.shape[1] != self.geometry.n_mics:
+            if self.auto and self.geometry is not None and x.shape[1] != self.geometry.n_mics:
                 self.off = self._unknown_array(x.shape[1])
                 self._warn(("off", 0), self.off)
                 self.advance("audio", packet.t1)
@@ -190,7 +190,7 @@ class ArrayMics(Node):
         self._dc_sum = self._dc_sum + np.sum(x, axis=0, dtype=np.float64)
         self._dc_n += len(x)
         if self._dc_n >= rate:
-            offsets = self._dc_sum / self._dc_n
+            offsets = np.asarray(self._dc_sum / self._dc_n)
             bad = [int(c) for c in np.flatnonzero(np.abs(offsets) > 0.02)]
             if bad:
                 what = ", ".join(f"mic {c} {offsets[c]:+.3f}" for c in bad)

@@ -101,7 +101,7 @@ class Stft(Node):
         if info.extra.get(OFF_KEY):
             # The branch stands aside: no frames will come, so the input's progress passes
             # straight through (no frame lag), and joins below do not wait for it.
-            self.outputs = {"spectrum": replace(type(self).outputs["spectrum"], lag=0.0)}
+            self.outputs = {"spectrum": replace(type(self).outputs["spectrum"], lag=0.0)}  # type: ignore[misc]  # this node's own ports
             return {"spectrum": info}
         if info.rate is not None and self.params.n_fft / info.rate > 0.5:
             raise ConfigError(f"n_fft={self.params.n_fft} is {self.params.n_fft / info.rate:.2f} s at {info.rate} Hz; "

@@ -31,6 +31,7 @@ import copy
 import functools
 import math
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,7 +40,7 @@ from .geometry import round_az, wrap_deg
 
 @dataclass
 class TrackerConfig:
-    motion: str = "imm"  # "imm": seated + walking models mixed; "cv": one constant-velocity model
+    motion: Literal["imm", "cv"] = "imm"  # "imm": seated + walking models mixed; "cv": one constant-velocity model
     meas_std_deg: float = 4.0  # one block's direction error for a clear talker
     accel_std_dps2: float = 40.0  # how quickly a walking talker's angular speed changes
     still_drift_dps: float = 1.0  # a seated talker's azimuth drift (deg per sqrt(s))
@@ -121,7 +122,7 @@ def _azimuth_filter_class() -> type:
     class AzimuthKalmanFilter(KalmanFilter):
         @property
         def log_likelihood(self) -> float:
-            if self._log_likelihood is None:
+            if self._log_likelihood is None:  # type: ignore[has-type]  # set by filterpy's update
                 s = float(self.S[0, 0])
                 y = float(self.y[0, 0])
                 self._log_likelihood = -0.5 * (y * y / s + math.log(2.0 * math.pi * s))
@@ -148,7 +149,7 @@ class _Motion:
         self.cfg = cfg
         KalmanFilter = _azimuth_filter_class()
 
-        def kf() -> "KalmanFilter":
+        def kf() -> Any:  # an AzimuthKalmanFilter (filterpy ships no types)
             f = KalmanFilter(dim_x=2, dim_z=1)
             f.x = np.array([[z], [0.0]])
             f.H = np.array([[1.0, 0.0]])

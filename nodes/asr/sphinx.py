@@ -193,7 +193,8 @@ class SphinxFirstPass(Node):
                 return
             if chunk.pause_start is not None:  # still silent: keep as pre-roll
                 self._idle.chunks.append((chunk.start, chunk.samples))
-                keep, total = [], 0
+                keep: list[tuple[int, np.ndarray]] = []
+                total = 0
                 for s, x in reversed(self._idle.chunks):
                     keep.insert(0, (s, x))
                     total += len(x)

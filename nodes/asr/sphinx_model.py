@@ -187,7 +187,7 @@ class SphinxRecognizer(_Base):
         self.samples_total = 0  # seeds the dither: the same stream gives the same result
         self._rng = np.random.default_rng(0)
         self._primed = False
-        self._held = []
+        self._held: list[bytes] = []
 
     #: Speech the cepstral mean is first estimated from (see ``feed``).
     PRIME_S = 1.0
@@ -201,7 +201,7 @@ class SphinxRecognizer(_Base):
         self.active = True
         self.samples = 0
         self._rng = np.random.default_rng(self.samples_total)
-        self._held: list[np.ndarray] = []
+        self._held = []
 
     def feed(self, audio: np.ndarray) -> str:
         """Decode more audio of the current utterance; return the partial hypothesis text.

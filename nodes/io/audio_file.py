@@ -44,7 +44,8 @@ class AudioFileSource(Source):
 
     @classmethod
     def files_read(cls, params: BaseModel) -> list[Path]:
-        return [Path(params.path)] if isinstance(getattr(params, "path", None), str) else []
+        path = getattr(params, "path", None)
+        return [Path(path)] if isinstance(path, str) else []
 
     def __init__(self, node_id: str, params: BaseModel, context: Any) -> None:
         super().__init__(node_id, params, context)

@@ -96,7 +96,7 @@ class AudioInputSource(Source):
         inner.emit = self.emit  # type: ignore[method-assign]
         inner.advance = self.advance  # type: ignore[method-assign]
         self.inner = inner
-        self.live = inner.live
+        self.live = inner.live  # type: ignore[misc]  # live or not as the source it wraps
 
     def configure(self, inputs: Mapping[str, StreamInfo]) -> Mapping[str, StreamInfo]:
         if self._misfit is not None:

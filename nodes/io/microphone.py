@@ -372,7 +372,7 @@ class MicrophoneSource(Source):
             # Lost audio: found against the wall clock (device/server side) + dropped
             # because the graph fell more than buffer_s behind (exact).
             "lost_s": round(float(c["lost_s"]) + lost_buffer, 3),  # type: ignore[arg-type]
-            "overflows": int(c["overflows"]) + (1 if self._buffer_drops else 0),  # type: ignore[call-overload]
+            "overflows": int(c["overflows"] or 0) + (1 if self._buffer_drops else 0),
             "lost_device_s": c["lost_s"],
             "lost_buffer_s": round(lost_buffer, 3),
             "device_overflow_flags": self._flag_overflows,

@@ -161,7 +161,7 @@ class MovingSource:
 
         idx = np.arange(n)
         for c, h in zip(centres, early):
-            lo, hi = max(0, c - step), min(n, c + step)
+            lo, hi = max(0, int(c) - step), min(n, int(c) + step)
             if hi <= lo:
                 continue
             w = 1.0 - np.abs(idx[lo:hi] - c) / step

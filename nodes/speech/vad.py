@@ -104,6 +104,7 @@ class SileroVadNode(Node):
         pause = None
         if not final:
             p = self._seg.pause_start
+            assert self._stream_start is not None  # set by the first block, before any segment
             pause = None if p is None else p + self._stream_start
         payload = SpeechAudio(
             self._seg_id, samples, rate, a, final=final, end=end, discard=discard,

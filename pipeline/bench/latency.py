@@ -101,7 +101,7 @@ def _graph(scheme: str, path: Path, out: Path, threads: int) -> Any:
         graph = load_graph(root / "meeting.json", values)
     else:
         graph = load_graph(root / "transcribe.json", {**values, "partials": True})
-    asr = graph.nodes["asr"].params
+    asr: Any = graph.nodes["asr"].params  # the recogniser's own parameter model
     asr.threads = threads
     if scheme == "whisper-la":
         asr.partial_policy = "local_agreement"

@@ -195,7 +195,7 @@ def run_command(args: argparse.Namespace, values: dict[str, Any], graph: Graph |
     overwrite = bool(getattr(args, "overwrite", False))
     with hold_out_dir(out_dir):
         check_not_inputs(graph)
-        if args.metrics:
+        if args.metrics and metrics_path is not None:
             check_run_file("--metrics", metrics_path, graph, overwrite, looks_like_metrics)
         elif metrics_path is not None:
             check_run_file("metrics", metrics_path, graph, True, looks_like_metrics)

@@ -270,7 +270,8 @@ def run(args: argparse.Namespace) -> int:
     if args.scenario:
         scenario = _load_scenario(args.scenario)
         name = scenario.name
-        bad, where = InputError, str(args.scenario)  # a problem found later is in the file
+        bad: type[Exception] = InputError  # a problem found later is in the file
+        where = str(args.scenario)
     else:
         _check_options(args)
         config = _config(args)

@@ -70,7 +70,8 @@ def describe(name: str | None, as_json: bool, console: Console) -> None:
         t.add_column("type")
         t.add_column("")
         for p, d in ports.items():
-            extra = f" [{d.policy}]" if getattr(d, "policy", "ordered") != "ordered" else ""
+            policy = getattr(d, "policy", "ordered")  # inputs have one, outputs do not
+            extra = f" [{policy}]" if policy != "ordered" else ""
             t.add_row(p, type_label(d.type) + extra, d.doc)
         console.print(t)
     schema = cls.Params.model_json_schema()

@@ -79,7 +79,7 @@ class WebView:
     # -- updates from node threads --------------------------------------------------------------
     def update(self, obj: Any) -> None:
         if isinstance(obj, Tracks):
-            msg = {"type": "tracks", "tracks": tracks_json(obj)}
+            msg: dict[str, Any] = {"type": "tracks", "tracks": tracks_json(obj)}
             with self._lock:
                 self._tracks = msg["tracks"]
         elif isinstance(obj, TranscriptUpdate):

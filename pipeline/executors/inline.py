@@ -151,9 +151,10 @@ class InlineExecutor(Executor):
             if not merge.watermark(merge.ports.index(port), t):
                 return
             self._drain(nid)
-            t = merge.idle_progress()
-            if t is None:
+            progress = merge.idle_progress()
+            if progress is None:
                 return
+            t = progress
         for out, decl in node.outputs.items():
             if decl.lag is not None:
                 node.advance(out, t - decl.lag)

@@ -133,7 +133,7 @@ class Inbox:
         with self.cond:
             mq = self.mq
             while True:
-                batch = []
+                batch: list[tuple[int, Packet]] = []
                 while len(batch) < _BATCH and (ready := mq.pop_ready()) is not None:
                     batch.append(ready)
                 if batch:
