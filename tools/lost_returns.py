@@ -33,7 +33,6 @@ a whole set's lost returns are listed in a minute or two. Usage::
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_diarization as bench
+import cached_meetings as cached
 
 from nodes.sim.scenario import Scenario
 
@@ -159,50 +159,35 @@ def by_mobility(mobility: Counter[tuple[bool, bool]]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--work", required=True, help="the bench's --work folder, holding sim<seed>/ with its cached front end")
-    ap.add_argument("--first", type=int, default=1, help="seed of the first meeting")
-    ap.add_argument("--meetings", type=int, default=8)
-    ap.add_argument("--mode", default="particle+kahc", help=f"the bench mode to run (one of {', '.join(bench.MODES)})")
-    ap.add_argument("--beam", default="superdirective", choices=["superdirective", "delay_and_sum", "none"])
+    cached.add_arguments(ap)
     args = ap.parse_args()
-    if args.mode not in bench.MODES:
-        ap.error(f"unknown mode {args.mode!r}; the modes are: {', '.join(bench.MODES)}")
-    mode = bench.MODES[args.mode]
-    beam = mode.get("front", args.beam)
-    params = {k: v for k, v in mode.items() if k != "front"}
-    from nodes.speaker.evaluate import read_rttm
-
+    meetings = cached.cached_meetings(ap, args, "lost_returns")
     counts: Counter[str] = Counter()
     told: Counter[str] = Counter()  # lost returns by whether the voice alone names their misnamed turn right
     grid: Counter[tuple[bool, bool]] = Counter()  # every return: (the diariser kept it, the voice alone names both turns right)
     mobility: Counter[tuple[bool, bool]] = Counter()  # every return: (the talker walks, the diariser kept it)
     total = 0
-    for i in range(args.first, args.first + args.meetings):
-        folder = Path(args.work) / f"sim{i}"
-        cache = folder / f"front_{beam}_v3.pkl"
-        if not cache.exists():
-            print(f"lost_returns: {cache} is missing: run tools/bench_diarization.py --first {i} --meetings 1 "
-                  f"--work {args.work} first (it simulates the meeting and caches its front end)", file=sys.stderr)
-            return 2
-        ref = next(iter(read_rttm(folder / "reference.rttm").values()))
-        if params.get("speakers") == bench.KNOWN:
-            params = {**params, "speakers": len({s for *_, s in ref})}
-        front = pickle.loads(cache.read_bytes())
-        turns = bench.seen_after(bench.emissions(front, **params), float("inf"))
-        scene = Scenario.model_validate_json((folder / "scenario.json").read_text())
-        voice = bench.voice_names(bench.front_windows(front), ref)
-        for spk, a0, b0, a1, b1 in bench._returns(ref, 10.0):
-            total += 1
-            heard = bench.voice_right(voice, (a0, b0, spk)) and bench.voice_right(voice, (a1, b1, spk))
-            kept = bench._kept(turns, a0, b0, a1, b1)[0]
-            grid[kept, heard] += 1
-            mobility[scene.talker(spk).walking, kept] += 1
-        for lost in lost_returns(ref, turns, voice=voice):
-            counts[lost.cause] += 1
-            said = lost.voice_says
-            told["the voice alone names it right" if said == "theirs" else "no window of its own" if said == "?"
-                 else "the voice alone names it another talker too"] += 1
-            print(f"{folder.name} {explain(lost, ref, scene)}", flush=True)
+    try:
+        for meeting in meetings:
+            folder, ref, front = meeting.folder, meeting.ref, meeting.front
+            turns = bench.seen_after(bench.emissions(front, **meeting.params), float("inf"))
+            scene = Scenario.model_validate_json((folder / "scenario.json").read_text())
+            voice = bench.voice_names(bench.front_windows(front), ref)
+            for spk, a0, b0, a1, b1 in bench._returns(ref, 10.0):
+                total += 1
+                heard = bench.voice_right(voice, (a0, b0, spk)) and bench.voice_right(voice, (a1, b1, spk))
+                kept = bench._kept(turns, a0, b0, a1, b1)[0]
+                grid[kept, heard] += 1
+                mobility[scene.talker(spk).walking, kept] += 1
+            for lost in lost_returns(ref, turns, voice=voice):
+                counts[lost.cause] += 1
+                said = lost.voice_says
+                told["the voice alone names it right" if said == "theirs" else "no window of its own" if said == "?"
+                     else "the voice alone names it another talker too"] += 1
+                print(f"{folder.name} {explain(lost, ref, scene)}", flush=True)
+    except cached.MissingCache as exc:
+        print(exc, file=sys.stderr)
+        return 2
     lost_n = sum(counts.values())
     print(f"\n{args.mode}: {lost_n} of {total} returns lost" + (": " + ", ".join(f"{n} {c}" for c, n in counts.most_common()) if lost_n else ""))
     if lost_n:

@@ -32,7 +32,6 @@ must have run those meetings first) and runs only the diariser, a few seconds a 
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from collections import Counter
 from pathlib import Path
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_diarization as bench
+import cached_meetings as cached
 
 from nodes.speaker.kalman_ahc import Fold, KalmanAhc
 
@@ -119,38 +119,25 @@ def last_pass_folds(front: dict[str, Any], params: dict[str, Any]) -> list[Fold]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--work", required=True, help="the bench's --work folder, holding sim<seed>/ with its cached front end")
-    ap.add_argument("--first", type=int, default=1, help="seed of the first meeting")
-    ap.add_argument("--meetings", type=int, default=8)
-    ap.add_argument("--mode", default="particle+kahc", help=f"the bench mode to run (one of {', '.join(bench.MODES)})")
-    ap.add_argument("--beam", default="superdirective", choices=["superdirective", "delay_and_sum", "none"])
+    cached.add_arguments(ap)
     ap.add_argument("--kind", choices=["small", "piece", "cap"], help="list only folds of this kind")
     ap.add_argument("--verdict", choices=["right", "participant", "wrong", "profile", "no speech"], help="list only folds with this verdict")
     args = ap.parse_args()
-    if args.mode not in bench.MODES:
-        ap.error(f"unknown mode {args.mode!r}; the modes are: {', '.join(bench.MODES)}")
-    mode = bench.MODES[args.mode]
-    beam = mode.get("front", args.beam)
-    params: dict[str, Any] = {k: v for k, v in mode.items() if k != "front"}
     from nodes.speaker.diarizer_params import DiarizerParams
-    from nodes.speaker.evaluate import read_rttm
 
+    _, params = cached.mode_params(ap, args)
     min_speaker_s = float(params.get("ahc_min_speaker_s", DiarizerParams.model_fields["ahc_min_speaker_s"].default))
     counts: Counter[tuple[str, str]] = Counter()
-    for i in range(args.first, args.first + args.meetings):
-        folder = Path(args.work) / f"sim{i}"
-        cache = folder / f"front_{beam}_v3.pkl"
-        if not cache.exists():
-            print(f"small_folds: {cache} is missing: run tools/bench_diarization.py --first {i} --meetings 1 "
-                  f"--work {args.work} first (it simulates the meeting and caches its front end)", file=sys.stderr)
-            return 2
-        ref = next(iter(read_rttm(folder / "reference.rttm").values()))
-        run = params if params.get("speakers") != bench.KNOWN else {**params, "speakers": len({s for *_, s in ref})}
-        for fold in last_pass_folds(pickle.loads(cache.read_bytes()), run):
-            what = verdict(ref, fold, min_speaker_s)[0]
-            counts[fold.kind, what] += 1
-            if (args.kind in (None, fold.kind)) and (args.verdict in (None, what)):
-                print(describe(folder.name, ref, fold, min_speaker_s), flush=True)
+    try:
+        for meeting in cached.cached_meetings(ap, args, "small_folds"):
+            for fold in last_pass_folds(meeting.front, meeting.params):
+                what = verdict(meeting.ref, fold, min_speaker_s)[0]
+                counts[fold.kind, what] += 1
+                if (args.kind in (None, fold.kind)) and (args.verdict in (None, what)):
+                    print(describe(meeting.folder.name, meeting.ref, fold, min_speaker_s), flush=True)
+    except cached.MissingCache as exc:
+        print(exc, file=sys.stderr)
+        return 2
     print(f"\n{args.mode}: folds in the last pass of {args.meetings} meetings, by kind and verdict:")
     for kind in ("small", "piece", "cap"):
         row = {w: counts[kind, w] for w in ("right", "participant", "wrong", "profile", "no speech")}
