@@ -45,7 +45,7 @@ import cached_meetings as cached
 
 from nodes.speaker.kalman_ahc import Fold, KalmanAhc
 
-Ref = list[tuple[float, float, str]]
+Ref = cached.Ref
 
 
 def majority(ref: Ref, spans: list[tuple[float, float]]) -> tuple[str | None, float]:
