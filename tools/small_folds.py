@@ -63,16 +63,9 @@ def majority(ref: Ref, spans: list[tuple[float, float]]) -> tuple[str | None, fl
 
 
 def alone_share(ref: Ref, spk: str, spans: list[tuple[float, float]]) -> float:
-    """Share of ``spans`` during which no reference talker but ``spk`` speaks."""
-    total = covered = 0.0
-    for a, b in spans:
-        total += b - a
-        end = a
-        for x, y in sorted((max(x, a), min(y, b)) for x, y, s in ref if s != spk and y > a and x < b):
-            if y > end:
-                covered += y - max(x, end)
-                end = y
-    return 1.0 - covered / total if total > 0 else 0.0
+    """Share of ``spans`` during which no reference talker but ``spk`` speaks (the bench's share per span, time-weighted)."""
+    total = sum(b - a for a, b in spans)
+    return sum(bench._alone_share(ref, spk, a, b) * (b - a) for a, b in spans) / total if total > 0 else 0.0
 
 
 def verdict(ref: Ref, fold: Fold, min_speaker_s: float) -> tuple[str, str | None, str | None]:

@@ -152,6 +152,7 @@ from .ahc_runs import (
     onsets_heard_elsewhere,
     remembered_voice_cuts,
     voice_cuts,
+    well_located,
 )
 from .direction_track import Motion, Track, pair_llr
 from .pair_cache import PairCache
@@ -632,7 +633,7 @@ class KalmanAhc:
         """What ``self.folds`` keeps of one fold: enough to tell afterwards a piece of someone from a participant who said little."""
         mine = [units[m] for m in folded.members if m < len(units)]
         heard = sum(u.t1 - u.t0 for u in mine)
-        sharp = sum(u.t1 - u.t0 for u in mine if u.heard_in_one_place(self.config.split_std_deg)) / heard if heard > 0 else 0.0
+        sharp = sum(u.t1 - u.t0 for u in mine if well_located(u, self.config)) / heard if heard > 0 else 0.0
         return Fold(kind, [(u.t0, u.t1) for u in mine], [(units[m].t0, units[m].t1) for m in into.members if m < len(units)],
                     speech, affinity, parts, sharp)
 
