@@ -52,3 +52,17 @@ def test_the_talker_is_the_best_model_and_a_new_voice_scores_below_the_meeting()
     ll = models.loglik(_stretch(ubm, rng, 9), 2)
     assert (np.argmax(ll, axis=1) == 1).all() and (ll[:, 1] > 0).all()
     assert (models.loglik(_stretch(ubm, rng, 20), 2) < 0).all()  # nobody's voice: both below the meeting's model
+
+
+def test_new_models_are_the_background_in_every_particle_and_slot() -> None:
+    """The empty model is worked out once and copied to every pair: each must still score as if adapted afresh."""
+    ubm = TimbreUbm.load()
+    rng = np.random.default_rng(1)
+    models = SpeakerTimbres(ubm, particles=5, slots=3, relevance=16.0)
+    x = _stretch(ubm, rng, 2)
+    assert np.allclose(models.loglik(x, 3), _direct(ubm, np.zeros((5, 3, ubm.size)), x, 16.0), rtol=1e-4, atol=1e-2)
+    models.add(np.array([0, 1, 2, 3, 4]), np.array([0, 0, 1, 0, 1]), x)  # slot 2 stays empty everywhere
+    per = np.zeros((5, 3, ubm.size))
+    per[np.arange(5), [0, 0, 1, 0, 1]] += x
+    y = _stretch(ubm, rng, 0)
+    assert np.allclose(models.loglik(y, 3), _direct(ubm, per, y, 16.0), rtol=1e-4, atol=1e-2)

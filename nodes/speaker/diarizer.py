@@ -21,7 +21,7 @@ from .compensation import CompensationError, VoiceCompensation, resolve
 from .diarizer_params import DiarizerParams
 from .direction_track import warm_up
 from .handover import move_voice_handovers
-from .kalman_ahc import AhcConfig, KalmanAhc, Profile, match_labels
+from .kalman_ahc import AhcConfig, KalmanAhc, Profile, load_matching, match_labels
 from .online_clustering import OnlineClusterer, OnlineClusteringConfig
 from .overlap import OverlapConfig, OverlapFinder
 from .particle_filter import ParticleConfig, ParticleDiarizer
@@ -100,6 +100,8 @@ class Diarizer(SecondTalkers, Node):
                                        max_clusters=p.speakers or p.max_speakers))
         if p.refine and self.location:
             warm_up()  # compile the direction filters before audio flows, not in the first pass (``direction_track``)
+        if p.refine:
+            load_matching()  # ... and load the label matcher (``kalman_ahc``)
         self.reseg = (ResegConfig(p.ahc_reseg_switch, p.ahc_reseg_stay, p.ahc_reseg_alike, p.ahc_reseg_min_s, p.ahc_timbre_relevance)
                       if p.ahc_reseg else None)
         self._ubm: TimbreUbm | None = None  # the timbre background model, loaded once when first needed (_background)
@@ -119,6 +121,8 @@ class Diarizer(SecondTalkers, Node):
         self.units: list[Unit] = []
         self.raw: list[int] = []  # online (or smoothed) label per unit
         self.live: ParticleDiarizer | OnlineClusterer | None = None  # restarted from each refinement (reseed); labels new speech once it exists
+        # ... built now, not in the first pass: the live filter's timbre models took 0.1-0.5 s to set up
+        self._live_ready = self._new_live() if p.refine and p.reseed else None
         self.live_alias: dict[int, int] = {}  # its speaker index -> output label
         self.out: list[int] = []  # label sent per unit
         self.rev: list[int] = []
@@ -504,13 +508,16 @@ class Diarizer(SecondTalkers, Node):
         index = {lab: j for j, lab in enumerate(keep)}
         sel = [(u, index[lab]) for u, lab in zip(units, labels) if lab in index]
         if self.live is None:
-            if self.mode == "particle":  # the live filter also hears timbre (the first, refinement's starting runs, does not)
-                ubm = self._background() if self.params.live_timbre else None
-                self.live = ParticleDiarizer(replace(self.pf.config, timbre_weight=self.params.live_timbre), ubm=ubm)
-            else:
-                self.live = OnlineClusterer(self.oc.config)
+            self.live = self._live_ready or self._new_live()
         self.live.reseed([u for u, _ in sel], [j for _, j in sel])
         self.live_alias = {j: lab for lab, j in index.items()}
+
+    def _new_live(self) -> ParticleDiarizer | OnlineClusterer:
+        """The live diariser that each refinement restarts (``_reseed``), not yet started."""
+        if self.mode == "particle":  # the live filter also hears timbre (the first, refinement's starting runs, does not)
+            ubm = self._background() if self.params.live_timbre else None
+            return ParticleDiarizer(replace(self.pf.config, timbre_weight=self.params.live_timbre), ubm=ubm)
+        return OnlineClusterer(self.oc.config)
 
     def _pending(self, pf: ParticleDiarizer) -> list[tuple[int, int]]:
         """(unit, smoothed label) for the last stretches a particle filter has not settled yet (the end of the input)."""

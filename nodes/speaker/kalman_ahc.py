@@ -824,6 +824,16 @@ class KalmanAhc:
         return [compact[x] for x in out]
 
 
+def load_matching() -> None:
+    """Import the assignment solver ``match_labels`` uses (scipy.optimize: 0.3 s) now.
+
+    The import stays out of the module so that listing or checking graphs does not pay for it;
+    the diariser calls this when it opens, before audio flows, so that the first refinement pass
+    of a live meeting does not stall the labels by that much, five seconds in.
+    """
+    import scipy.optimize  # noqa: F401
+
+
 def match_labels(new: list[int], old: list[int], weights: list[float], taken: Collection[int] = ()) -> dict[int, int]:
     """Map new cluster ids onto old labels by the largest total overlap (Hungarian); unmatched ids get fresh labels.
 

@@ -31,7 +31,11 @@ class SpeakerTimbres:
         self.weighted = np.empty((particles, slots, k * d), dtype=np.float32)
         self.square = np.empty((particles, slots, k), dtype=np.float32)
         self.pooled = np.zeros(ubm.size)  # every stretch since the (re)start
-        self._refresh(slice(None), slice(None))
+        # every (particle, slot) starts as the same empty model: worked out once and copied, not once per pair
+        # (200 particles x 10 slots took 0.1-0.5 s, and the diariser builds its live filter inside a pass)
+        self._refresh(0, slice(0, 1))
+        self.weighted[:] = self.weighted[0, 0]
+        self.square[:] = self.square[0, 0]
 
     def _refresh(self, rows: np.ndarray | slice | int, slots: np.ndarray | slice) -> None:
         means = self.ubm.adapted_means(self.stats[rows, slots], self.relevance)
