@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from nodes.speaker.attribute import AttributeParams, SpeakerAttribution
@@ -122,3 +123,30 @@ def test_turns_writer_settles_old_turns_and_keeps_relabelling_new_ones(tmp_path:
     assert len(rows) == 100  # every turn exactly once, settled or not
     got = sorted((round(float(r[3]), 3), r[7]) for r in rows)
     assert got == [(2.0 * i, "spk1" if i == 99 or i % 2 == 0 else "spk2") for i in range(100)]
+
+
+def test_turns_writer_times_each_first_label_only(tmp_path: Path) -> None:
+    """label_s: one value per stretch, from its first label; relabels and overlap turns (found later on purpose) do not count."""
+    ctx = RunContext()
+    ctx.clock.start_wall = time.time() - 10.0  # the run began 10 s of wall time ago: media 0-10 s has come in
+    writer = TurnsWriter("turns", TurnsWriterParams(dir=str(tmp_path)), ctx)
+    writer.configure({"turns": StreamInfo()})
+    writer.open()
+    for i in range(3):  # stretches that ended at 8.0, 8.5 and 9.0 s, labelled now
+        t = _turn(i, "spk1", 7.5 + 0.5 * i, 8.0 + 0.5 * i)
+        writer.process("turns", Packet(t.t0, t.t1, t))
+    writer.process("turns", Packet(9.5, 9.5, _turn(0, "spk2", 7.5, 8.0, rev=1)))  # a pass relabels the first
+    second = SpeakerTurn("dz-000000-2", "spk3", 7.5, 8.0, None, None, 0, overlap=True)
+    writer.process("turns", Packet(9.5, 9.5, second))
+    lat = ctx.latency.to_json()["label_s"]
+    assert lat["count"] == 3
+    assert 1.5 <= lat["p50"] <= 1.7 and 2.0 <= lat["max"] <= 2.2  # 2.0, 1.5 and 1.0 s, plus the test's own time
+
+
+def test_turns_writer_latency_can_be_turned_off(tmp_path: Path) -> None:
+    ctx = RunContext()
+    writer = TurnsWriter("turns", TurnsWriterParams(dir=str(tmp_path), latency=False), ctx)
+    writer.configure({"turns": StreamInfo()})
+    writer.open()
+    writer.process("turns", Packet(0.0, 0.5, _turn(0, "spk1", 0.0, 0.5)))
+    assert "label_s" not in ctx.latency.to_json()

@@ -1,7 +1,8 @@
-"""Write the diariser's speaker turns as RTTM (``diarization.rttm``), relabels included."""
+"""Write the diariser's speaker turns as RTTM (``diarization.rttm``), relabels included; time how soon each label came."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ class TurnsWriterParams(BaseModel):
     join_gap_s: float = Field(0.05, ge=0, description="Adjacent turns of one speaker closer than this become one RTTM line.")
     settle_s: float = Field(900.0, gt=0, description="Turns that ended this long (media s) before the newest are settled: written "
                             "as fixed lines and no longer kept (a diariser relabels only its refinement horizon, 600 s by default).")
+    latency: bool = Field(True, description="Record label latency (label_s) into the run's metrics: for each stretch of speech, "
+                          "the wall time its first label arrived minus the wall time its last sample entered the graph.")
 
 
 def turns_to_rttm(turns: list[SpeakerTurn], session: str, join_gap_s: float = 0.05) -> str:
@@ -86,6 +89,13 @@ class TurnsWriter(Node):
 
     def process(self, port: str, packet: Packet) -> None:
         t: SpeakerTurn = packet.payload
+        if self.params.latency and t.revision == 0 and not t.overlap:
+            # What the graph adds to the speech a label needs (a stretch is the embedding's window, 0.5-0.75 s
+            # of new speech): the front end's look-ahead, queues, the other nodes' load and refinement passes,
+            # as a live run meets them. From the stretch's end, like final_s from the speech's: its start would
+            # count the VAD's padding as delay. Overlap turns are left out: they name someone heard under a
+            # stretch already labelled, found later on purpose (after a clear stretch, after a pass).
+            self.context.latency.add("label_s", time.time() - self.context.clock.wall_at(t.t1), t.t1)
         old = self._turns.get(t.turn_id)
         if old is None or t.revision >= old.revision:
             self._turns[t.turn_id] = t

@@ -75,7 +75,7 @@ class RunStatus:
         drops = {label: s.drops for label, s in ex.edge_stats.items() if s.drops}
         lat = self.context.latency.series
         latency = {}
-        for name in ("final_s", "first_partial_s"):
+        for name in ("final_s", "first_partial_s", "label_s"):
             r = lat.get(name)
             if r is not None and r.values:
                 latency[name] = {"p50": round(r.quantile(0.5), 2), "max": round(max(r.values), 2), "count": r.n}

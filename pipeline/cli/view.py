@@ -192,9 +192,11 @@ class LiveView:
             for label, n in drops.items():
                 line.append(f"{label}: {n} packet(s) dropped  ")
             lines.append(line)
-        lat = st.get("latency", {}).get("final_s")
-        if lat and st.get("live"):
-            lines.append(Text(f"latency  final text {lat['p50']:.1f} s (p50), {lat['max']:.1f} s (max)", style="dim"))
+        lat = st.get("latency", {})
+        shown = [(name, lat[key]) for key, name in (("final_s", "final text"), ("label_s", "speaker label")) if lat.get(key)]
+        if shown and st.get("live"):
+            lines.append(Text("latency  " + "  ".join(f"{name} {v['p50']:.1f} s (p50), {v['max']:.1f} s (max)" for name, v in shown),
+                              style="dim"))
         return lines
 
     def __rich__(self) -> Any:
