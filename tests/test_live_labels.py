@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from live_labels import label_delays, parse_changes  # noqa: E402
+from live_labels import label_delays, parse_changes
 
-from pipeline import SpeakerTurn  # noqa: E402
+from pipeline import SpeakerTurn
 
 
 def test_delays_count_each_reference_turn_from_its_first_label() -> None:
