@@ -42,11 +42,15 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     name = name.strip()
     if not NAME.match(name):
         raise UsageError(f"--set: '{name}' is not a valid variable name")
+    return name, parse_value(raw)
+
+
+def parse_value(raw: str) -> Any:
+    """A value given on the command line: JSON when it parses as JSON (``5``, ``true``, ``null``, ``[0, 2]``), else the text."""
     try:
-        value = json.loads(raw)
+        return json.loads(raw)
     except ValueError:
-        value = raw
-    return name, value
+        return raw
 
 
 def as_option(name: str, value: Any) -> str:

@@ -87,18 +87,16 @@ def label_delays(arrived: list[tuple[float, Any]], start: float, ref: list[tuple
 
 
 def parse_changes(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``--param NODE.NAME=VALUE`` items as node id -> {parameter: value} (JSON values when they parse, else text)."""
+    """``--param NODE.NAME=VALUE`` items as node id -> {parameter: value} (values read as ``meetflow run --set`` reads them)."""
+    from pipeline.variables import parse_value
+
     changes: dict[str, dict[str, Any]] = {}
     for item in items:
         key, eq, text = item.partition("=")
         node, dot, name = key.partition(".")
         if not (eq and dot and node and name):
             raise ValueError(f"--param {item!r}: expected NODE.NAME=VALUE")
-        try:
-            value: Any = json.loads(text)
-        except ValueError:
-            value = text
-        changes.setdefault(node, {})[name] = value
+        changes.setdefault(node, {})[name] = parse_value(text)
     return changes
 
 

@@ -508,7 +508,8 @@ class Diarizer(SecondTalkers, Node):
         index = {lab: j for j, lab in enumerate(keep)}
         sel = [(u, index[lab]) for u, lab in zip(units, labels) if lab in index]
         if self.live is None:
-            self.live = self._live_ready or self._new_live()
+            assert self._live_ready is not None  # built when the node opened: passes that reseed it run only then
+            self.live = self._live_ready
         self.live.reseed([u for u, _ in sel], [j for _, j in sel])
         self.live_alias = {j: lab for lab, j in index.items()}
 
